@@ -1,0 +1,61 @@
+"""The ``sublevel`` command line.
+
+Each subcommand lives in its own module under :mod:`checks.commands` and exposes ``HELP``
+(one line), ``add_arguments(parser)`` and ``run(args) -> int``. Command modules import their
+heavy dependencies inside ``run`` so that ``sublevel --help`` stays fast.
+
+Mistakes a user can make end as one line on stderr and exit status 2 (``InputError``, a bad
+option, a missing file); anything else is a bug and keeps its traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from theory.errors import InputError
+
+COMMANDS = ("construct",)
+"""Subcommand names, each a module of :mod:`checks.commands` (add new ones here)."""
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line, like every other user error."""
+
+    def error(self, message: str):  # noqa: D102 - argparse API
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="sublevel", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in COMMANDS:
+        module = importlib.import_module(f"checks.commands.{name.replace('-', '_')}")
+        command = sub.add_parser(name, help=module.HELP, description=module.__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(command)
+        command.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except InputError as err:
+        print(f"sublevel {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as err:
+        print(f"sublevel {args.command}: error: {err.strerror}: {err.filename}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"sublevel {args.command}: interrupted; finished work is kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

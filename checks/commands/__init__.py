@@ -1,0 +1,1 @@
+"""One module per ``sublevel`` subcommand (see :mod:`checks.cli`)."""

@@ -1,0 +1,83 @@
+"""Registry of data-set families: ``sublevel construct FAMILY [--PARAM VALUE ...]``.
+
+A family is a plain function returning a :class:`~constructions.datasets.Dataset`, registered
+with the parameters the CLI exposes. Families must be deterministic given their ``seed``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from constructions.datasets import Dataset
+from theory.errors import InputError
+
+
+@dataclass(frozen=True)
+class Param:
+    """One option of a family: ``--name VALUE`` with a type, default and help line."""
+
+    name: str
+    type: type
+    default: Any
+    help: str
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    help: str
+    build: Callable[..., Dataset]
+    params: tuple[Param, ...]
+
+    def __call__(self, **values) -> Dataset:
+        known = {p.name for p in self.params}
+        unknown = set(values) - known
+        if unknown:
+            raise InputError(f"family {self.name} has no option(s) {', '.join(sorted(unknown))}")
+        kwargs = {p.name: values.get(p.name, p.default) for p in self.params}
+        dataset = self.build(**kwargs)
+        meta = dict(dataset.metadata)
+        meta.setdefault("family", self.name)
+        meta.setdefault("params", kwargs)
+        return Dataset(dataset.x, dataset.y, meta)
+
+
+FAMILIES: dict[str, Family] = {}
+
+
+def register(name: str, help: str, *params: Param) -> Callable[[Callable[..., Dataset]], Callable[..., Dataset]]:
+    """Decorator: register ``build`` as family ``name`` with CLI options ``params``."""
+
+    def decorate(build: Callable[..., Dataset]) -> Callable[..., Dataset]:
+        FAMILIES[name] = Family(name, help, build, tuple(params))
+        return build
+
+    return decorate
+
+
+def get_family(name: str) -> Family:
+    _load_builtin_families()
+    if name not in FAMILIES:
+        raise InputError(f"unknown family {name!r} (known: {', '.join(sorted(FAMILIES))})")
+    return FAMILIES[name]
+
+
+def construct(name: str, **values) -> Dataset:
+    """Build a data set of family ``name``; ``values`` override the defaults."""
+    return get_family(name)(**values)
+
+
+def all_families() -> dict[str, Family]:
+    _load_builtin_families()
+    return dict(FAMILIES)
+
+
+BUILTIN_MODULES = ("constructions.ground_truths", "constructions.random_data")
+"""Modules whose import registers families (add new family modules here)."""
+
+
+def _load_builtin_families() -> None:
+    import importlib
+
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)

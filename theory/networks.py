@@ -1,0 +1,218 @@
+"""Fully connected networks with a flat parameter layout and batched evaluation.
+
+A network with widths (n_0, ..., n_L) computes
+
+    h_0 = x,   h_l = sigma(W_l h_{l-1} + b_l)  (0 < l < L),   H(x) = W_L h_{L-1} + b_L,
+
+with W_l of shape (n_l, n_{l-1}). All parameters live in one vector theta in R^P, laid out
+layer by layer as [vec(W_1), b_1, vec(W_2), b_2, ...] (row-major W, biases omitted when
+``bias=False``). Every routine accepts a batch Theta of shape (K, P) and evaluates the K
+networks together: the first layer of all K networks is one matrix product X @ [W_1^(1); ...;
+W_1^(K)]^T because X is shared, deeper layers are batched matrix products.
+
+References: Freeman & Bruna, "Topology and geometry of half-rectified network optimization",
+ICLR 2017 (arXiv:1611.01540), section 2, for the notation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Union
+
+import torch
+
+from theory.errors import InputError
+
+Activation = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _identity(z: torch.Tensor) -> torch.Tensor:
+    return z
+
+
+def _square(z: torch.Tensor) -> torch.Tensor:
+    return z * z
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    "linear": _identity,
+    "relu": torch.relu,
+    "quadratic": _square,
+}
+"""Activations known by name. Any other elementwise torch function can be passed directly."""
+
+
+@dataclass(frozen=True)
+class LayerView:
+    """Views of one layer's parameters inside a batch of flat vectors.
+
+    ``weight`` has shape (..., n_out, n_in) and ``bias`` (..., n_out) or is None. Both share
+    memory with the flat tensor they were cut from, so writing to them writes to theta.
+    """
+
+    weight: torch.Tensor
+    bias: torch.Tensor | None
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A fully connected network: widths (n_0, ..., n_L), activation, bias on or off.
+
+    Parameters
+    ----------
+    widths : tuple of int
+        Layer widths n_0 (input) ... n_L (output); at least two entries, each >= 1.
+    activation : str or callable
+        ``"linear"``, ``"relu"``, ``"quadratic"`` or any elementwise torch function.
+    bias : bool
+        Whether every layer has a bias vector.
+
+    Raises
+    ------
+    InputError
+        If a width is < 1, fewer than two widths are given, or the activation is unknown.
+
+    Examples
+    --------
+    >>> arch = Architecture.parse("2-3-1", "relu")
+    >>> arch.num_params
+    13
+    """
+
+    widths: tuple[int, ...]
+    activation: Union[str, Activation] = "linear"
+    bias: bool = True
+    _offsets: tuple[tuple[int, int, int], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        widths = tuple(int(w) for w in self.widths)
+        if len(widths) < 2:
+            raise InputError(f"an architecture needs at least two widths, got {list(widths)}")
+        if any(w < 1 for w in widths):
+            raise InputError(f"every width must be >= 1, got {'-'.join(map(str, widths))}")
+        if isinstance(self.activation, str) and self.activation not in ACTIVATIONS:
+            known = ", ".join(sorted(ACTIVATIONS))
+            raise InputError(f"unknown activation {self.activation!r} (known: {known})")
+        if not isinstance(self.activation, str) and not callable(self.activation):
+            raise InputError("activation must be a name or an elementwise torch function")
+        object.__setattr__(self, "widths", widths)
+        offsets, start = [], 0
+        for n_in, n_out in zip(widths[:-1], widths[1:]):
+            w_end = start + n_out * n_in
+            b_end = w_end + (n_out if self.bias else 0)
+            offsets.append((start, w_end, b_end))
+            start = b_end
+        object.__setattr__(self, "_offsets", tuple(offsets))
+
+    @classmethod
+    def parse(cls, spec: str, activation: Union[str, Activation] = "linear", bias: bool = True) -> "Architecture":
+        """Build from a dash-separated width string such as ``"4-16-1"``."""
+        try:
+            widths = tuple(int(part) for part in str(spec).split("-"))
+        except ValueError:
+            raise InputError(f"architecture must look like 4-16-1, got {spec!r}") from None
+        return cls(widths, activation, bias)
+
+    # ------------------------------------------------------------------ layout
+    @property
+    def depth(self) -> int:
+        """Number of weight layers L."""
+        return len(self.widths) - 1
+
+    @property
+    def num_params(self) -> int:
+        """P, the length of the flat parameter vector."""
+        return self._offsets[-1][2]
+
+    @property
+    def activation_name(self) -> str:
+        if isinstance(self.activation, str):
+            return self.activation
+        return getattr(self.activation, "__name__", repr(self.activation))
+
+    @property
+    def activation_fn(self) -> Activation:
+        if isinstance(self.activation, str):
+            return ACTIVATIONS[self.activation]
+        return self.activation
+
+    @property
+    def spec(self) -> str:
+        """The dash-separated width string, e.g. ``"4-16-1"``."""
+        return "-".join(map(str, self.widths))
+
+    def slices(self, layer: int) -> tuple[slice, slice | None]:
+        """Index ranges of W_layer and b_layer (1-based layer) in theta."""
+        if not 1 <= layer <= self.depth:
+            raise InputError(f"layer must be in 1..{self.depth}, got {layer}")
+        start, w_end, b_end = self._offsets[layer - 1]
+        return slice(start, w_end), (slice(w_end, b_end) if self.bias else None)
+
+    def layers(self, theta: torch.Tensor) -> list[LayerView]:
+        """Named views (W_l, b_l), l = 1..L, of a flat theta of shape (..., P)."""
+        self.check_params(theta)
+        views = []
+        for layer, (n_in, n_out) in enumerate(zip(self.widths[:-1], self.widths[1:]), start=1):
+            w_slice, b_slice = self.slices(layer)
+            weight = theta[..., w_slice].unflatten(-1, (n_out, n_in))
+            bias = theta[..., b_slice] if b_slice is not None else None
+            views.append(LayerView(weight, bias))
+        return views
+
+    def flatten(self, weights: list[torch.Tensor], biases: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """Inverse of :meth:`layers`: pack W_l (..., n_l, n_{l-1}) and b_l into theta (..., P)."""
+        if len(weights) != self.depth:
+            raise InputError(f"expected {self.depth} weight matrices, got {len(weights)}")
+        parts = []
+        for layer, weight in enumerate(weights):
+            parts.append(weight.flatten(-2))
+            if self.bias:
+                if biases is None:
+                    bias = weight.new_zeros(weight.shape[:-2] + (weight.shape[-2],))
+                else:
+                    bias = biases[layer]
+                parts.append(bias)
+        return torch.cat(parts, dim=-1)
+
+    def check_params(self, theta: torch.Tensor) -> None:
+        if theta.shape[-1] != self.num_params:
+            raise InputError(
+                f"parameter vectors have length {theta.shape[-1]}, architecture {self.spec} "
+                f"({'with' if self.bias else 'without'} bias) needs {self.num_params}"
+            )
+
+    def check_inputs(self, x: torch.Tensor) -> None:
+        if x.ndim != 2 or x.shape[1] != self.widths[0]:
+            raise InputError(f"inputs have shape {tuple(x.shape)}, architecture {self.spec} needs (N, {self.widths[0]})")
+
+    def check_targets(self, y: torch.Tensor) -> None:
+        if y.ndim != 2 or y.shape[1] != self.widths[-1]:
+            raise InputError(f"targets have shape {tuple(y.shape)}, architecture {self.spec} needs (N, {self.widths[-1]})")
+
+    def init(self, count: int, scale: float = 1.0, generator: torch.Generator | None = None,
+             dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu") -> torch.Tensor:
+        """``count`` random parameter vectors, each weight ~ N(0, scale^2 / n_in), biases ~ N(0, scale^2)."""
+        theta = torch.randn(count, self.num_params, generator=generator, dtype=torch.float64)
+        for layer, n_in in enumerate(self.widths[:-1], start=1):
+            w_slice, _ = self.slices(layer)
+            theta[:, w_slice] /= n_in ** 0.5
+        return (scale * theta).to(device=device, dtype=dtype)
+
+    # -------------------------------------------------------------- evaluation
+    def forward(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Outputs H(x; theta) of K networks on N inputs: (K, P), (N, n_0) -> (K, N, n_L).
+
+        The first layer is one (N x n_0) @ (n_0 x K n_1) product shared by all K networks.
+        """
+        theta2 = theta.reshape(-1, self.num_params)
+        views = self.layers(theta2)
+        sigma = self.activation_fn
+        first = views[0]
+        k = theta2.shape[0]
+        n1 = self.widths[1]
+        z = (x @ first.weight.reshape(k * n1, -1).T).reshape(x.shape[0], k, n1).transpose(0, 1)
+        if first.bias is not None:
+            z = z + first.bias.unsqueeze(1)
+        for view in views[1:]:
+            z = torch.baddbmm(view.bias.unsqueeze(1), sigma(z), view.weight.transpose(1, 2)) \
+                if view.bias is not None else torch.bmm(sigma(z), view.weight.transpose(1, 2))
+        return z.reshape(theta.shape[:-1] + z.shape[1:])

@@ -1,0 +1,147 @@
+"""A problem: an architecture, data (X, Y) and the mean square loss with optional ridge.
+
+    L(theta) = (1/N) sum_mu ||H(x_mu; theta) - y_mu||^2 + kappa ||theta||^2
+
+(the lecture's loss; Freeman & Bruna 2017, eq. (1), with the ridge term of their Prop. 2.2).
+:meth:`Problem.loss` takes K parameter vectors at once and returns K losses, with no Python
+loop over K except for chunking that keeps memory bounded.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from theory.errors import InputError
+from theory.networks import Architecture
+
+DEFAULT_CHUNK_ELEMENTS = 1 << 22
+"""Largest hidden-activation tensor (K_chunk x N x n_max entries) built at once: 32 MiB in float64."""
+
+
+def as_tensor(values, name: str, dtype: torch.dtype = torch.float64, device="cpu") -> torch.Tensor:
+    """Convert an array to a 2-D tensor, rejecting NaN and inf with a named error."""
+    tensor = torch.as_tensor(np.asarray(values) if not isinstance(values, torch.Tensor) else values)
+    tensor = tensor.to(dtype=dtype, device=device)
+    if tensor.ndim == 1:
+        tensor = tensor.unsqueeze(1)
+    if tensor.ndim != 2:
+        raise InputError(f"{name} must be a 2-D array (samples x features), got shape {tuple(tensor.shape)}")
+    if not torch.isfinite(tensor).all():
+        raise InputError(f"{name} contains NaN or inf")
+    return tensor
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Architecture + data + ridge: the object every check works on.
+
+    Parameters
+    ----------
+    architecture : Architecture
+    x : tensor (N, n_0)
+    y : tensor (N, n_L)
+    kappa : float
+        Ridge coefficient (>= 0) on the squared norm of all parameters.
+
+    Raises
+    ------
+    InputError
+        On shape mismatch with the architecture, non-finite data, no samples or kappa < 0.
+    """
+
+    architecture: Architecture
+    x: torch.Tensor
+    y: torch.Tensor
+    kappa: float = 0.0
+
+    def __post_init__(self) -> None:
+        x = as_tensor(self.x, "X", dtype=_float_dtype(self.x), device=_device(self.x))
+        y = as_tensor(self.y, "Y", dtype=x.dtype, device=x.device)
+        if x.shape[0] == 0:
+            raise InputError("the data set has no samples")
+        if x.shape[0] != y.shape[0]:
+            raise InputError(f"X has {x.shape[0]} samples but Y has {y.shape[0]}")
+        self.architecture.check_inputs(x)
+        self.architecture.check_targets(y)
+        if not np.isfinite(self.kappa) or self.kappa < 0:
+            raise InputError(f"ridge kappa must be >= 0, got {self.kappa}")
+        object.__setattr__(self, "x", x)
+        object.__setattr__(self, "y", y)
+
+    @property
+    def num_params(self) -> int:
+        return self.architecture.num_params
+
+    @property
+    def num_samples(self) -> int:
+        return self.x.shape[0]
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.x.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.x.device
+
+    def to(self, device=None, dtype=None) -> "Problem":
+        """The same problem with data on another device / in another dtype."""
+        x = self.x.to(device=device or self.device, dtype=dtype or self.dtype)
+        y = self.y.to(device=device or self.device, dtype=dtype or self.dtype)
+        return Problem(self.architecture, x, y, self.kappa)
+
+    def chunk_size(self, max_elements: int = DEFAULT_CHUNK_ELEMENTS) -> int:
+        """How many parameter vectors to evaluate together so hidden tensors stay bounded."""
+        per_network = self.num_samples * max(self.architecture.widths)
+        return max(1, max_elements // per_network)
+
+    def residuals(self, theta: torch.Tensor) -> torch.Tensor:
+        """H(X; theta) - Y for a batch (K, P) -> (K, N, n_L)."""
+        return self.architecture.forward(theta, self.x) - self.y
+
+    def loss(self, theta: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
+        """Losses of K parameter vectors: (K, P) -> (K,), or (P,) -> ().
+
+        Differentiable through autograd. ``chunk`` bounds how many networks are evaluated at
+        once (default from :meth:`chunk_size`); chunking changes memory, not results.
+        """
+        theta = torch.as_tensor(theta, dtype=self.dtype, device=self.device)
+        single = theta.ndim == 1
+        theta2 = theta.reshape(-1, self.num_params)
+        self.architecture.check_params(theta2)
+        step = chunk or self.chunk_size()
+        parts = [self._loss_block(theta2[i:i + step]) for i in range(0, theta2.shape[0], step)]
+        out = torch.cat(parts) if parts else theta2.new_zeros(0)
+        return out[0] if single else out
+
+    def _loss_block(self, theta: torch.Tensor) -> torch.Tensor:
+        r = self.residuals(theta)
+        value = r.square().sum(dim=(1, 2)) / self.num_samples
+        if self.kappa:
+            value = value + self.kappa * theta.square().sum(dim=1)
+        return value
+
+    def loss_and_grad(self, theta: torch.Tensor, chunk: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Losses (K,) and gradients (K, P) through autograd, one backward pass per chunk."""
+        theta = torch.as_tensor(theta, dtype=self.dtype, device=self.device).reshape(-1, self.num_params)
+        step = chunk or self.chunk_size()
+        losses, grads = [], []
+        for i in range(0, theta.shape[0], step):
+            block = theta[i:i + step].detach().requires_grad_(True)
+            value = self._loss_block(block)
+            (grad,) = torch.autograd.grad(value.sum(), block)
+            losses.append(value.detach())
+            grads.append(grad)
+        return torch.cat(losses), torch.cat(grads)
+
+
+def _float_dtype(values) -> torch.dtype:
+    if isinstance(values, torch.Tensor) and values.dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
+        return values.dtype
+    return torch.float64
+
+
+def _device(values):
+    return values.device if isinstance(values, torch.Tensor) else "cpu"
