@@ -15,7 +15,11 @@ import sys
 
 from theory.errors import InputError
 
-COMMANDS = ("construct",)
+COMMANDS = (
+    "construct",
+    "count",
+    "verify",
+)
 """Subcommand names, each a module of :mod:`checks.commands` (add new ones here)."""
 
 EXIT_USAGE = 2

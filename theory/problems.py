@@ -108,9 +108,9 @@ class Problem:
         once (default from :meth:`chunk_size`); chunking changes memory, not results.
         """
         theta = torch.as_tensor(theta, dtype=self.dtype, device=self.device)
+        self.architecture.check_params(theta)
         single = theta.ndim == 1
         theta2 = theta.reshape(-1, self.num_params)
-        self.architecture.check_params(theta2)
         step = chunk or self.chunk_size()
         parts = [self._loss_block(theta2[i:i + step]) for i in range(0, theta2.shape[0], step)]
         out = torch.cat(parts) if parts else theta2.new_zeros(0)
@@ -125,7 +125,9 @@ class Problem:
 
     def loss_and_grad(self, theta: torch.Tensor, chunk: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Losses (K,) and gradients (K, P) through autograd, one backward pass per chunk."""
-        theta = torch.as_tensor(theta, dtype=self.dtype, device=self.device).reshape(-1, self.num_params)
+        theta = torch.as_tensor(theta, dtype=self.dtype, device=self.device)
+        self.architecture.check_params(theta)
+        theta = theta.reshape(-1, self.num_params)
         step = chunk or self.chunk_size()
         losses, grads = [], []
         for i in range(0, theta.shape[0], step):

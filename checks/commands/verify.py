@@ -1,0 +1,39 @@
+"""Run every registered claim on its default instances and print the verdict table.
+
+Columns: claim, instance, predicted, observed, verdict. Must-fail instances (a claim applied
+to a known counterexample, e.g. the non-strict deep-linear claim on the 1-1-1 net) are
+expected to come out refuted; that is not a failure. The exit status is 1 when any row
+contradicts its claim (or a must-fail instance does not fail), else 0.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+HELP = "run the registered claims on their default instances (the main job)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--claim", action="append", metavar="ID", help="run only this claim (repeatable)")
+    parser.add_argument("--json", action="store_true", help="print the rows as one JSON object")
+    parser.add_argument("--out", metavar="FILE.json", help="also write the rows and their evidence as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    from checks.verify import verify
+    from constructions.storage import atomic_output
+
+    rows = verify(args.claim)
+    report = {"rows": [row.to_json() for row in rows], "contradictions": sum(row.contradiction for row in rows)}
+    if args.out:
+        with atomic_output(args.out) as tmp:
+            tmp.write_text(json.dumps(report, indent=1))
+    if args.json:
+        print(json.dumps(report))
+    else:
+        for row in rows:
+            flag = "CONTRADICTION" if row.contradiction else ("expected (must-fail instance)" if row.expected else "")
+            print(f"{row.claim} | {row.instance}\n  predicted: {row.predicted}\n  observed:  {row.observed}\n"
+                  f"  verdict:   {row.verdict} {flag}".rstrip())
+        print(f"{len(rows)} rows, {report['contradictions']} contradictions")
+    return 1 if report["contradictions"] else 0

@@ -1,0 +1,124 @@
+"""Points of Omega(lambda) from batched descent.
+
+Many random starts theta_0^(s) ~ N(0, scale^2/n_in) descend together: all S parameter vectors
+form one (S, P) tensor, their losses come from one batched call, and one backward pass gives
+every gradient (the losses are independent, so the gradient of their sum is the stack of the
+individual gradients). Every ``record_every`` steps the points whose loss is <= ``level``
+are kept. Adam acts coordinate-wise, so the S runs do not interact.
+
+This samples Omega(lambda) near descent trajectories only: it proves that the kept points
+lie in Omega(lambda) (their losses are evaluated exactly) but it cannot show that a component
+holds no point (see :mod:`checks.components` for what the counts mean).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from theory.errors import InputError
+from theory.problems import Problem
+
+
+@dataclass(frozen=True)
+class SampleSettings:
+    """How to sample: starts, descent steps, learning rate, recording and thinning."""
+
+    starts: int = 64
+    steps: int = 300
+    lr: float = 0.05
+    record_every: int = 10
+    init_scale: float = 1.0
+    max_points: int = 1500
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("starts", "steps", "record_every", "max_points"):
+            if getattr(self, name) < 1:
+                raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.lr > 0 or not self.init_scale > 0:
+            raise InputError("lr and init_scale must be > 0")
+
+
+@dataclass(frozen=True)
+class LevelSample:
+    """Sampled points of Omega(level): ``points`` (M, P), their ``losses`` (M,), and the
+    ``trajectory`` index (M,) of the start each point came from (-1 for given points)."""
+
+    points: torch.Tensor
+    losses: torch.Tensor
+    trajectory: torch.Tensor
+    level: float
+
+    def below(self, level: float) -> torch.Tensor:
+        """Indices of the points with loss <= level."""
+        return torch.nonzero(self.losses <= level).flatten()
+
+
+def sample_sublevel(problem: Problem, level: float, settings: SampleSettings = SampleSettings(),
+                    extra_points: torch.Tensor | None = None) -> LevelSample:
+    """Points of Omega(level) visited by batched Adam descent from random starts.
+
+    Parameters
+    ----------
+    problem : Problem
+    level : float
+        The highest level of interest; points above it are dropped.
+    settings : SampleSettings
+    extra_points : tensor (E, P), optional
+        Points to add (e.g. a construction's named points); kept when below ``level``.
+
+    Returns
+    -------
+    LevelSample
+        Deterministic given ``settings.seed``. At most ``settings.max_points`` descent points
+        are kept (the last point of every trajectory always is, the others are thinned
+        evenly at random).
+
+    Notes
+    -----
+    Cost: ``starts * steps`` loss-and-gradient evaluations in ``steps`` batched calls.
+    """
+    arch = problem.architecture
+    generator = torch.Generator().manual_seed(settings.seed)
+    theta = arch.init(settings.starts, settings.init_scale, generator, dtype=problem.dtype, device=problem.device)
+    theta.requires_grad_(True)
+    optimizer = torch.optim.Adam([theta], lr=settings.lr)
+    kept_points, kept_ids = [], []
+    ids = torch.arange(settings.starts)
+    for step in range(settings.steps + 1):
+        optimizer.zero_grad()
+        losses = problem.loss(theta)
+        if step % settings.record_every == 0 or step == settings.steps:
+            mask = (losses.detach() <= level).cpu()
+            if step == settings.steps:
+                final = mask
+            kept_points.append(theta.detach()[mask.to(theta.device)].cpu())
+            kept_ids.append(ids[mask])
+        if step == settings.steps:
+            break
+        losses.sum().backward()
+        optimizer.step()
+    points = torch.cat(kept_points).to(torch.float64)
+    traj = torch.cat(kept_ids)
+    points, traj = _thin(points, traj, int(final.sum()), settings.max_points, generator)
+    if extra_points is not None and len(extra_points):
+        extra = torch.as_tensor(extra_points, dtype=torch.float64).reshape(-1, arch.num_params)
+        points = torch.cat([points, extra])
+        traj = torch.cat([traj, torch.full((len(extra),), -1)])
+    # Losses that certify membership are recomputed in float64 whatever dtype descent used.
+    exact = problem.to(device="cpu", dtype=torch.float64)
+    losses = exact.loss(points)
+    keep = losses <= level
+    return LevelSample(points[keep], losses[keep], traj[keep], level)
+
+
+def _thin(points, traj, num_final: int, max_points: int, generator: torch.Generator):
+    """Keep the trajectories' final points (the last ``num_final`` rows) and a random subset of the rest."""
+    if len(points) <= max_points:
+        return points, traj
+    head = len(points) - num_final
+    budget = max(0, max_points - num_final)
+    chosen = torch.randperm(head, generator=generator)[:budget].sort().values
+    index = torch.cat([chosen, torch.arange(head, len(points))])
+    return points[index], traj[index]

@@ -1,0 +1,84 @@
+"""Run registered claims on their default instances: the engine of ``sublevel verify``.
+
+Each claim ``kind`` has a runner here that turns an :class:`~theory.claims.Instance` into an
+observation and a verdict. A row is a *contradiction* when the verdict is ``refuted`` but the
+instance was not a must-fail one, or when a must-fail instance did not come out refuted
+(then the check could not fail, which is a bug in the machinery).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Callable, Iterable
+
+from checks.counting import count_dataset
+from checks.sampling import SampleSettings
+from constructions.registry import construct
+from theory.claims import Claim, ComponentBracket, Instance, Verdict, all_claims, get_claim
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the verdict table."""
+
+    claim: str
+    instance: str
+    predicted: str
+    observed: str
+    verdict: str
+    expected: str | None
+    applies: bool
+    evidence: dict
+
+    @property
+    def contradiction(self) -> bool:
+        if self.expected is not None:
+            return self.verdict != self.expected
+        return self.verdict == Verdict.REFUTED.value
+
+    def to_json(self) -> dict:
+        return dict(asdict(self), contradiction=self.contradiction)
+
+
+Runner = Callable[[Claim, Instance], Row]
+RUNNERS: dict[str, Runner] = {}
+
+
+def runner(kind: str) -> Callable[[Runner], Runner]:
+    """Register the runner for claims of ``kind``."""
+
+    def decorate(function: Runner) -> Runner:
+        RUNNERS[kind] = function
+        return function
+
+    return decorate
+
+
+@runner("components")
+def run_components(claim: Claim, instance: Instance) -> Row:
+    """Count components at the instance's levels and judge the claim's bound on them."""
+    dataset = construct(instance.family, **instance.params)
+    arch = instance.architecture()
+    settings = SampleSettings(**instance.options.get("sampling", {}))
+    count = count_dataset(dataset, arch, instance.levels, instance.kappa, settings)
+    observed = [ComponentBracket(b.level, b.lower, b.upper, b.points) for b in count.brackets]
+    verdict = claim.judge(observed)
+    return Row(
+        claim=claim.id,
+        instance=f"{instance.name}",
+        predicted=claim.prediction,
+        observed="; ".join(f"lambda={b.level:g}: {b.describe()}" for b in count.brackets),
+        verdict=verdict.value,
+        expected=instance.expect.value if instance.expect else None,
+        applies=claim.applies(arch, instance.kappa),
+        evidence=count.to_json(),
+    )
+
+
+def verify(claim_ids: Iterable[str] | None = None) -> list[Row]:
+    """Rows for every instance of the chosen claims (all registered claims by default)."""
+    chosen = [get_claim(c) for c in claim_ids] if claim_ids else list(all_claims().values())
+    rows = []
+    for claim in chosen:
+        for instance in claim.instances:
+            rows.append(RUNNERS[claim.kind](claim, instance))
+    return rows

@@ -1,0 +1,133 @@
+"""Claims: what the lecture states, with hypotheses and a prediction that can fail.
+
+A :class:`Claim` says what is claimed (statement, symbols, reference, hypotheses), when it
+applies to a problem, and what it predicts. It does not run anything: the machinery that
+observes (sampling, certified segments, path finders) lives in :mod:`checks`, which looks up
+the runner for the claim's ``kind`` and hands the observation back to :meth:`Claim.judge`.
+
+Each claim lists default :class:`Instance` s, the problems ``sublevel verify`` runs. An
+instance outside the claim's hypotheses, or of a deliberately false variant, carries
+``expect = Verdict.REFUTED``: a must-fail instance shows that the check can fail.
+"""
+from __future__ import annotations
+
+import enum
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from theory.errors import InputError
+from theory.networks import Architecture
+
+
+class Verdict(str, enum.Enum):
+    """Outcome of checking a claim on one instance."""
+
+    HOLDS = "holds"
+    REFUTED = "refuted"
+    INCONCLUSIVE = "inconclusive"
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A problem a claim is checked on: a registered data family and an architecture.
+
+    ``options`` carries settings for the runner (e.g. sampling budget); ``expect`` is the
+    verdict the instance must give (``REFUTED`` for must-fail instances, else ``None``).
+    """
+
+    name: str
+    family: str
+    params: dict[str, Any]
+    widths: str
+    activation: str = "linear"
+    bias: bool = False
+    levels: tuple[float, ...] = ()
+    kappa: float = 0.0
+    options: dict[str, Any] = field(default_factory=dict)
+    expect: Verdict | None = None
+
+    def architecture(self) -> Architecture:
+        return Architecture.parse(self.widths, self.activation, self.bias)
+
+
+@dataclass(frozen=True)
+class ComponentBracket:
+    """What a components runner observed at one level: lower <= N_lambda, upper over samples."""
+
+    level: float
+    lower: int
+    upper: int
+    points: int
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A statement of the lecture with its hypotheses and its falsifiable prediction.
+
+    Parameters
+    ----------
+    id : str
+        Short stable name, e.g. ``"deep-linear-strict"``.
+    statement, reference, hypotheses : str
+    symbols : dict
+        Meaning of each symbol in the statement.
+    kind : str
+        Which runner of :mod:`checks.verify` observes it (``"components"``, ...).
+    applies : callable (Architecture, kappa) -> bool
+        Whether a problem meets the hypotheses.
+    max_components : int or None
+        For ``components`` claims: the most components Omega(lambda) may have.
+    instances : tuple of Instance
+    """
+
+    id: str
+    statement: str
+    reference: str
+    hypotheses: str
+    symbols: dict[str, str]
+    kind: str
+    applies: Callable[[Architecture, float], bool]
+    instances: tuple[Instance, ...]
+    prediction: str
+    max_components: int | None = None
+
+    def judge(self, observed: Sequence[ComponentBracket]) -> Verdict:
+        """Verdict of a ``components`` claim from certified brackets.
+
+        Refuted when a rigorous lower bound exceeds ``max_components`` at some level; holds
+        when at every level the certified graph has at most ``max_components`` components
+        and some level has sampled points; inconclusive otherwise.
+        """
+        if self.max_components is None:
+            raise InputError(f"claim {self.id} is not a components claim")
+        if any(b.lower > self.max_components for b in observed):
+            return Verdict.REFUTED
+        if all(b.upper <= self.max_components for b in observed) and any(b.points for b in observed):
+            return Verdict.HOLDS
+        return Verdict.INCONCLUSIVE
+
+
+CLAIMS: dict[str, Claim] = {}
+
+CLAIM_MODULES = ("theory.linear_claims",)
+"""Modules whose import registers claims (add new claim modules here)."""
+
+
+def register(claim: Claim) -> Claim:
+    CLAIMS[claim.id] = claim
+    return claim
+
+
+def all_claims() -> dict[str, Claim]:
+    """Every registered claim, by id, in registration order."""
+    for module in CLAIM_MODULES:
+        importlib.import_module(module)
+    return dict(CLAIMS)
+
+
+def get_claim(claim_id: str) -> Claim:
+    claims = all_claims()
+    if claim_id not in claims:
+        raise InputError(f"unknown claim {claim_id!r} (known: {', '.join(claims)})")
+    return claims[claim_id]

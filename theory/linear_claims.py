@@ -1,0 +1,72 @@
+"""Deep linear networks: Freeman & Bruna 2017 (arXiv:1611.01540), Prop. 2.2.
+
+For H(x) = W_L ... W_1 x with the square loss and no regularisation, if every hidden width
+satisfies n_l > min(n_0, n_L) (the STRICT condition) then Omega(lambda) is connected for every
+lambda. The paper's text reads ">=", which is false: the scalar net 1-1-1 on the datum (1, 1)
+(G1) has two components below lambda = 1. Both forms are registered; the non-strict one carries
+G1 as its must-fail instance.
+"""
+from __future__ import annotations
+
+from theory.claims import Claim, Instance, Verdict, register
+from theory.networks import Architecture
+
+
+def _linear_without_ridge(arch: Architecture, kappa: float) -> bool:
+    return arch.activation_name == "linear" and kappa == 0 and not arch.bias
+
+
+def strict_width(arch: Architecture, kappa: float) -> bool:
+    """n_l > min(n_0, n_L) for every hidden layer, linear activation, no bias, kappa = 0."""
+    bound = min(arch.widths[0], arch.widths[-1])
+    return _linear_without_ridge(arch, kappa) and all(n > bound for n in arch.widths[1:-1])
+
+
+def nonstrict_width(arch: Architecture, kappa: float) -> bool:
+    """n_l >= min(n_0, n_L): the paper's wording, which is false (G1)."""
+    bound = min(arch.widths[0], arch.widths[-1])
+    return _linear_without_ridge(arch, kappa) and all(n >= bound for n in arch.widths[1:-1])
+
+
+SYMBOLS = {
+    "n_l": "width of layer l (n_0 inputs, n_L outputs)",
+    "lambda": "level of the sublevel set Omega(lambda) = {theta : L(theta) <= lambda}",
+    "L": "mean square loss (1/N) sum_mu ||W_L ... W_1 x_mu - y_mu||^2",
+}
+
+REFERENCE = "Freeman & Bruna, ICLR 2017 (arXiv:1611.01540), Prop. 2.2; lecture 11, 'Linear network: single component'"
+
+GAUSSIAN = {"inputs": 2, "outputs": 1, "samples": 16, "seed": 0}
+
+register(Claim(
+    id="deep-linear-strict",
+    statement="If n_l > min(n_0, n_L) for every hidden layer, Omega(lambda) is connected for every lambda.",
+    reference=REFERENCE,
+    hypotheses="linear activation, no bias, square loss, kappa = 0, any depth, strict width condition",
+    symbols=SYMBOLS,
+    kind="components",
+    applies=strict_width,
+    max_components=1,
+    prediction="N_lambda <= 1 at every level",
+    instances=(
+        Instance("G1 width 2 (1-2-1)", "scalar-linear", {"target": 1.0}, "1-2-1", levels=(0.05, 0.5, 0.99, 1.5)),
+        Instance("gaussian 2-3-1", "gaussian", GAUSSIAN, "2-3-1", levels=(1.0, 1.5, 3.0)),
+        Instance("gaussian 2-2-3-1 (depth 3)", "gaussian", GAUSSIAN, "2-2-3-1", levels=(1.5, 3.0)),
+    ),
+))
+
+register(Claim(
+    id="deep-linear-nonstrict",
+    statement="If n_l >= min(n_0, n_L) for every hidden layer, Omega(lambda) is connected for every lambda.",
+    reference=REFERENCE + " (the paper's wording)",
+    hypotheses="as deep-linear-strict with >= in place of >; FALSE as stated",
+    symbols=SYMBOLS,
+    kind="components",
+    applies=nonstrict_width,
+    max_components=1,
+    prediction="N_lambda <= 1 at every level",
+    instances=(
+        Instance("G1 (1-1-1), must fail", "scalar-linear", {"target": 1.0}, "1-1-1", levels=(0.5, 1.5),
+                 expect=Verdict.REFUTED),
+    ),
+))
