@@ -1,0 +1,483 @@
+"""Certified maxima of the loss on straight segments of parameter space.
+
+On the segment theta(t) = a + t (b - a), t in [0, 1], we want max_t L(theta(t)), where
+
+    L(theta) = (1/N) sum_mu ||H(x_mu; theta) - y_mu||^2 + kappa ||theta||^2.
+
+A graph edge between two parameter points is only *certified* to lie inside the sublevel set
+Omega(lambda) when this maximum is known to be <= lambda, not merely sampled (THEORY.md
+section 6; Freeman & Bruna, "Topology and geometry of half-rectified network optimization",
+ICLR 2017, arXiv:1611.01540, whose Dynamic String Sampling joins minima by such segments).
+
+Three methods, chosen from the architecture:
+
+* **No hidden layer** (H = W x + b): the residual is linear in t, the loss a quadratic.
+* **One hidden layer, linear / ReLU activation**: every pre-activation
+  z_{j,mu}(t) = z0 + t z1 is linear in t and changes sign at most once, at t = -z0 / z1. Between
+  these breakpoints the output is a quadratic in t and the loss a quartic; the maximum of each
+  quartic on its piece is at an end of the piece or at a real root of its cubic derivative.
+* **One hidden layer, quadratic activation**: the output is a cubic in t and the loss a
+  polynomial of degree 6, maximised the same way (roots of a quintic derivative).
+* **Deeper nets**: a rigorous upper bound from interval arithmetic over sub-intervals of t,
+  refined by adaptive bisection (branch and bound); see :func:`segment_maxima`.
+
+The exact methods are exact up to float64 rounding; ``upper`` adds an a-priori rounding-error
+bound (standard gamma_n analysis, Higham, *Accuracy and Stability of Numerical Algorithms*,
+ch. 3) so that it stays an upper bound on the real-number maximum.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from theory.errors import InputError
+from theory.networks import ACTIVATIONS, Architecture
+from theory.problems import Problem
+
+EPS = float(torch.finfo(torch.float64).eps)
+INTERVAL_INFLATION = 1e-12
+"""Relative widening of every interval radius: float64 without directed rounding commits a
+relative error of at most gamma_n = n eps / (1 - n eps) in a dot product of length n, which is
+below 1e-12 for n up to ~4000 terms; the widening is taken relative to the magnitudes |W| |h|
+that the rounding is relative to, so cancellation cannot defeat it."""
+
+DROP_RELATIVE = 1e-14
+"""Leading derivative coefficients below this fraction of the derivative's coefficient mass are
+dropped before root finding (their companion matrix would be ill conditioned); the dropped part
+is added to the upper bound, so nothing is lost in rigour."""
+
+NEWTON_STEPS = 3
+"""Newton polishing steps on the companion-matrix roots (the roots come back with an error of
+about sqrt(eps) at double roots; polishing brings the evaluated value to rounding level)."""
+
+INITIAL_PIECES = 16
+"""Uniform sub-intervals the interval method starts from before bisecting."""
+
+SPLITS_PER_ROUND = 64
+"""At most this many sub-intervals of one segment are bisected per round (best-first): keeps
+flat stretches of the loss, where every sub-interval ties with the maximum, from doubling the
+work every round."""
+
+CHUNK_ELEMENTS = 1 << 22
+"""Largest per-chunk working tensor (entries) in the batched computations: 32 MiB in float64."""
+
+
+@dataclass(frozen=True)
+class SegmentBound:
+    """Bracket on the maximum of the loss along each of E segments.
+
+    Attributes
+    ----------
+    upper : tensor (E,), float64
+        Rigorous upper bound on max_{t in [0,1]} L(theta(t)).
+    lower : tensor (E,), float64
+        An attained value L(theta(t*)), so ``lower <= true max <= upper``.
+    argmax : tensor (E,), float64
+        The t* in [0, 1] at which ``lower`` is attained.
+    exact : bool
+        True when the maximum was computed exactly (upper == lower up to float64 rounding),
+        False for the interval bound of deeper nets.
+    """
+
+    upper: torch.Tensor
+    lower: torch.Tensor
+    argmax: torch.Tensor
+    exact: bool
+
+
+def segment_maxima(problem: Problem, start: torch.Tensor, end: torch.Tensor, *,
+                   atol: float = 1e-6, max_splits: int = 64) -> SegmentBound:
+    """Certified maximum of the loss on the segments theta(t) = start + t (end - start).
+
+    Parameters
+    ----------
+    problem : Problem
+        Architecture, data and ridge kappa. Computations run in float64 on its device.
+    start, end : tensor (E, P) or (P,)
+        Segment end points (t = 0 and t = 1).
+    atol : float
+        Interval method only: stop refining a segment once its upper bound is within ``atol``
+        (absolute) of the best attained value.
+    max_splits : int
+        Interval method only: at most this many rounds of bisection.
+
+    Returns
+    -------
+    SegmentBound
+        ``upper``, ``lower``, ``argmax`` of shape (E,) (scalars for (P,) inputs) and ``exact``.
+
+    Raises
+    ------
+    InputError
+        On shape mismatch, non-finite parameters, ``atol < 0``, ``max_splits < 0``, or a
+        network with a hidden layer whose activation is not linear, relu or quadratic (an
+        arbitrary callable cannot be certified).
+
+    Notes
+    -----
+    Exact methods (THEORY.md section 6). With d = end - start, each layer is affine in t:
+    W_l(t) = W_l^a + t D_l. For one hidden layer the pre-activations z_{mu j}(t) = z0 + t z1 are
+    linear in t. For ReLU, sample mu's output is a quadratic in t that changes only at the
+    sample's own breakpoints -z0/z1 in (0, 1); it is obtained on each of the sample's n_1 + 1
+    pieces by a cumulative sum of the units switching on (+) or off (-). The differences of
+    the sample's quartic loss between consecutive pieces ("delta quartics") are attached to
+    the breakpoint times; sorting all N n_1 breakpoints of a segment and summing the deltas
+    cumulatively gives the total quartic on every global piece in O(N n_1 log(N n_1)) instead
+    of O((N n_1)^2). Each piece's polynomial is maximised over its end points and the real
+    roots of its derivative (batched companion-matrix eigenvalues, Newton-polished).
+
+    Interval method (deeper nets). On t in [t0, t1] each parameter lies in mid +- rad with
+    mid = a + (t0+t1)/2 d and rad = (t1-t0)/2 |d|. Boxes in centre-radius form propagate
+    through W h + b by Rump's rule (mid = W_m c, rad = |W_m| r + W_r (|c| + r)), through the
+    monotone activations (linear, relu) by their end points and through the square by the
+    interval square; the loss is bounded by (1/N) sum (|c - y| + r)^2 + kappa sum
+    (|mid| + rad)^2. Sub-intervals whose bound exceeds the best attained value (evaluated at
+    sub-interval midpoints) by more than ``atol`` are bisected, best first, for up to
+    ``max_splits`` rounds. Radii are widened by ``INTERVAL_INFLATION`` relative to the
+    magnitudes involved, which covers float64 rounding without directed rounding.
+
+    Complexity: exact ReLU O(E N n_1 (n_0 + n_L) + E N n_1 log(N n_1)); the interval method
+    costs one batched forward pass per evaluated sub-interval.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from theory.networks import Architecture
+    >>> from theory.problems import Problem
+    >>> problem = Problem(Architecture((1, 1, 1), "relu", bias=False),
+    ...                   torch.tensor([[1.0], [-1.0]]), torch.tensor([[1.0], [2.0]]))
+    >>> bound = segment_maxima(problem, torch.tensor([1.0, 1.0]), torch.tensor([-1.0, 2.0]))
+    >>> bool(bound.lower >= 2.5) and bound.exact
+    True
+    """
+    problem = problem.to(dtype=torch.float64)
+    a, b, single = _check_segments(problem, start, end)
+    if atol < 0 or not max_splits >= 0:
+        raise InputError(f"atol must be >= 0 and max_splits >= 0, got atol={atol}, max_splits={max_splits}")
+    arch = problem.architecture
+    kind = _activation_kind(arch)
+    if arch.depth <= 2:
+        result = _exact_maxima(problem, a, b - a, kind)
+    else:
+        result = _interval_maxima(problem, a, b - a, kind, atol, max_splits)
+    if single:
+        return SegmentBound(result.upper[0], result.lower[0], result.argmax[0], result.exact)
+    return result
+
+
+def path_maximum(problem: Problem, beads: torch.Tensor, **options) -> SegmentBound:
+    """Per-segment certified maxima along the piecewise-linear path through ``beads``.
+
+    Parameters
+    ----------
+    problem : Problem
+    beads : tensor (k+1, P)
+        theta_0, ..., theta_k; segment i joins theta_i to theta_{i+1}.
+    **options
+        ``atol`` and ``max_splits``, passed to :func:`segment_maxima`.
+
+    Returns
+    -------
+    SegmentBound
+        Fields of shape (k,), all segments computed in one batched call; the path's maximum
+        is bracketed by ``lower.max()`` and ``upper.max()``.
+    """
+    beads = torch.as_tensor(beads)
+    if beads.ndim != 2 or beads.shape[0] < 2:
+        raise InputError(f"beads must have shape (k+1, P) with k >= 1, got {tuple(beads.shape)}")
+    return segment_maxima(problem, beads[:-1], beads[1:], **options)
+
+
+# ----------------------------------------------------------------------------- validation
+def _check_segments(problem: Problem, start, end) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    a = torch.as_tensor(start, dtype=torch.float64, device=problem.device)
+    b = torch.as_tensor(end, dtype=torch.float64, device=problem.device)
+    if a.shape != b.shape or a.ndim not in (1, 2):
+        raise InputError(f"start and end must both have shape (E, P) or (P,), got {tuple(a.shape)} and {tuple(b.shape)}")
+    problem.architecture.check_params(a)
+    if not (torch.isfinite(a).all() and torch.isfinite(b).all()):
+        raise InputError("segment end points contain NaN or inf")
+    single = a.ndim == 1
+    return a.reshape(-1, a.shape[-1]), b.reshape(-1, b.shape[-1]), single
+
+
+def _activation_kind(arch: Architecture) -> str:
+    """Name of a certifiable activation; the callable is matched by identity so that
+    ``torch.relu`` passed directly is recognised as ``"relu"``."""
+    if arch.depth == 1:
+        return "linear"  # no hidden layer: the activation is never applied
+    for name, fn in ACTIVATIONS.items():
+        if arch.activation == name or arch.activation is fn:
+            return name
+    raise InputError(
+        f"cannot certify segment maxima for activation {arch.activation_name!r}: only linear, "
+        "relu and quadratic have exact or interval bounds"
+    )
+
+
+# ------------------------------------------------------------------ polynomial arithmetic
+def _poly_mul(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Product of polynomials with coefficients (lowest degree first) on the last axis."""
+    shape = torch.broadcast_shapes(p.shape[:-1], q.shape[:-1])
+    out = p.new_zeros(shape + (p.shape[-1] + q.shape[-1] - 1,))
+    for i in range(p.shape[-1]):
+        out[..., i:i + q.shape[-1]] += p[..., i:i + 1] * q
+    return out
+
+
+def _poly_eval(coeffs: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Horner evaluation: coeffs (..., D+1), t (..., C) -> (..., C)."""
+    value = coeffs[..., -1:].expand_as(t).clone()
+    for i in range(coeffs.shape[-1] - 2, -1, -1):
+        value = value * t + coeffs[..., i:i + 1]
+    return value
+
+
+def _square_loss_poly(residual: torch.Tensor) -> torch.Tensor:
+    """(1/N) sum_{mu, o} r_{mu o}(t)^2 from residual polynomials (E, N, n_L, D+1)."""
+    return _poly_mul(residual, residual).sum(dim=(1, 2)) / residual.shape[1]
+
+
+def _ridge_poly(a: torch.Tensor, d: torch.Tensor, kappa: float) -> torch.Tensor:
+    """kappa ||a + t d||^2 = kappa (|a|^2 + 2 t a.d + t^2 |d|^2) as (E, 3) coefficients."""
+    return kappa * torch.stack([(a * a).sum(1), 2 * (a * d).sum(1), (d * d).sum(1)], dim=1)
+
+
+def _pad(p: torch.Tensor, length: int) -> torch.Tensor:
+    return torch.nn.functional.pad(p, (0, length - p.shape[-1]))
+
+
+# ------------------------------------------------------------ exact: no or one hidden layer
+def _affine_layers(arch: Architecture, a: torch.Tensor, d: torch.Tensor):
+    """Per layer (W^a, D, b^a, e): W(t) = W^a + t D and b(t) = b^a + t e (zeros without bias)."""
+    out = []
+    for va, vd in zip(arch.layers(a), arch.layers(d)):
+        if va.bias is None:
+            zeros = va.weight.new_zeros(va.weight.shape[:-1])
+            out.append((va.weight, vd.weight, zeros, zeros))
+        else:
+            out.append((va.weight, vd.weight, va.bias, vd.bias))
+    return out
+
+
+def _hidden_polys(layer, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pre-activations z(t) = z0 + t z1 of layer ``layer`` on inputs x: two (E, N, n_out)."""
+    wa, wd, ba, bd = layer
+    z0 = torch.einsum("ni,eoi->eno", x, wa) + ba.unsqueeze(1)
+    z1 = torch.einsum("ni,eoi->eno", x, wd) + bd.unsqueeze(1)
+    return z0, z1
+
+
+def _output_poly(arch: Architecture, a, d, x, y, kind: str) -> torch.Tensor:
+    """Residual polynomials H(x_mu; theta(t)) - y_mu, (E, N, n_L, D+1), all units active.
+
+    Depth 1: degree 1. Depth 2: the hidden polynomial g_j(t) (z for linear, z^2 for
+    quadratic) times the affine W_2(t), plus b_2(t): degree 2 or 3.
+    """
+    layers = _affine_layers(arch, a, d)
+    z0, z1 = _hidden_polys(layers[0], x)
+    if arch.depth == 1:
+        out = torch.stack([z0, z1], dim=-1)
+    else:
+        g = torch.stack([z0, z1], dim=-1)
+        if kind == "quadratic":
+            g = _poly_mul(g, g)
+        va, vd, ba, bd = layers[1]
+        vg_a = torch.einsum("enjk,eoj->enok", g, va)
+        vg_d = torch.einsum("enjk,eoj->enok", g, vd)
+        out = _pad(vg_a, g.shape[-1] + 1)
+        out[..., 1:] += vg_d
+        out[..., 0] += ba.unsqueeze(1)
+        out[..., 1] += bd.unsqueeze(1)
+    out[..., 0] -= y
+    return out
+
+
+def _relu_pieces(arch: Architecture, a, d, x, y) -> tuple[torch.Tensor, torch.Tensor]:
+    """Loss quartics on all global pieces of each segment, one hidden ReLU layer.
+
+    Returns
+    -------
+    coeffs : (E, M+1, 5), the loss quartic on piece k = [knots_k, knots_{k+1}]
+    knots : (E, M+2), 0 = knots_0 <= ... <= knots_{M+1} = 1, M = N n_1
+    """
+    layers = _affine_layers(arch, a, d)
+    z0, z1 = _hidden_polys(layers[0], x)
+    va, vd, ba, bd = layers[1]
+    e, n, n1 = z0.shape
+    # Unit j's contribution to output o: (V^a + t V^d)_{oj} (z0 + t z1)_j, a quadratic.
+    contrib = torch.stack([
+        torch.einsum("enj,eoj->enjo", z0, va),
+        torch.einsum("enj,eoj->enjo", z1, va) + torch.einsum("enj,eoj->enjo", z0, vd),
+        torch.einsum("enj,eoj->enjo", z1, vd),
+    ], dim=-1)  # (E, N, n1, nL, 3)
+    with torch.no_grad():
+        ratio = -z0 / torch.where(z1 == 0, torch.ones_like(z1), z1)
+    inside = (z1 != 0) & (ratio > 0) & (ratio < 1)
+    # Active just after t = 0; a unit switching inside (0,1) turns on iff z1 > 0.
+    active0 = (z0 > 0) | ((z0 == 0) & (z1 > 0))
+    toggle = torch.where(inside, torch.sign(z1), torch.zeros_like(z1))
+    times = torch.where(inside, ratio, torch.ones_like(ratio))  # clamped: a zero delta at t = 1
+
+    base = torch.zeros(e, n, y.shape[1], 3, dtype=z0.dtype, device=z0.device)
+    base[..., 0] = ba.unsqueeze(1) - y
+    base[..., 1] = bd.unsqueeze(1)
+    out0 = base + (active0.to(z0.dtype)[..., None, None] * contrib).sum(dim=2)
+
+    times, order = torch.sort(times, dim=2)
+    steps = toggle[..., None, None] * contrib
+    steps = torch.gather(steps, 2, order[..., None, None].expand_as(steps))
+    outs = torch.cat([out0.unsqueeze(2), out0.unsqueeze(2) + torch.cumsum(steps, dim=2)], dim=2)
+    quartic = _poly_mul(outs, outs).sum(dim=3)  # (E, N, n1+1, 5): sample mu's loss per own piece
+    delta = (quartic[:, :, 1:] - quartic[:, :, :-1]).reshape(e, n * n1, 5) / n
+    start = quartic[:, :, 0].sum(dim=1) / n
+
+    flat_times, order = torch.sort(times.reshape(e, n * n1), dim=1)
+    delta = torch.gather(delta, 1, order.unsqueeze(-1).expand_as(delta))
+    coeffs = torch.cat([start.unsqueeze(1), start.unsqueeze(1) + torch.cumsum(delta, dim=1)], dim=1)
+    zeros, ones = flat_times.new_zeros(e, 1), flat_times.new_ones(e, 1)
+    return coeffs, torch.cat([zeros, flat_times, ones], dim=1)
+
+
+def _rounding_bound(problem: Problem, a, d, kind: str) -> torch.Tensor:
+    """A-priori bound on float64 rounding in the piece polynomials, evaluated on [0, 1].
+
+    Every coefficient is a sum of products of data and parameters. With m the longest chain
+    of floating-point operations any term goes through, the computed sum differs from the
+    exact one by at most gamma_m = m eps / (1 - m eps) times the same sum taken over absolute
+    values (Higham, ch. 3). The chain here: the n_0-term pre-activation, the n_1-term sum over
+    units, the outputs and the polynomial product, the N-term sum over samples, for ReLU the
+    per-sample cumulative sum (n_1) and the global one (N n_1), and Horner evaluation at
+    t in [0, 1] (2 D). The absolute-value computation with every unit active dominates any
+    ReLU active set, so the linear computation on |.| covers ReLU too.
+    """
+    arch = problem.architecture
+    magnitude_kind = "quadratic" if kind == "quadratic" else "linear"
+    residual = _output_poly(arch, a.abs(), d.abs(), problem.x.abs(), -problem.y.abs(), magnitude_kind)
+    total = _square_loss_poly(residual).sum(dim=1)
+    total = total + _ridge_poly(a.abs(), d.abs(), problem.kappa).sum(dim=1)
+    n = problem.num_samples
+    chain = sum(arch.widths) + n + 2 * residual.shape[-1] * 2 + 16
+    if kind == "relu":
+        chain += n * arch.widths[1] + arch.widths[1] + 1
+    gamma = chain * EPS / (1 - chain * EPS)
+    return gamma * total
+
+
+def _exact_maxima(problem: Problem, a: torch.Tensor, d: torch.Tensor, kind: str) -> SegmentBound:
+    arch = problem.architecture
+    n_max = max(arch.widths)
+    per_segment = problem.num_samples * n_max * (arch.widths[-1] + 1) * 16
+    if kind == "relu":
+        per_segment *= n_max
+    step = max(1, CHUNK_ELEMENTS // per_segment)
+    uppers, argmaxes = [], []
+    for i in range(0, a.shape[0], step):
+        ai, di = a[i:i + step], d[i:i + step]
+        if kind == "relu":
+            coeffs, knots = _relu_pieces(arch, ai, di, problem.x, problem.y)
+        else:
+            coeffs = _square_loss_poly(_output_poly(arch, ai, di, problem.x, problem.y, kind)).unsqueeze(1)
+            knots = torch.tensor([0.0, 1.0], dtype=ai.dtype, device=ai.device).expand(ai.shape[0], 2)
+        ridge = _ridge_poly(ai, di, problem.kappa)
+        coeffs = coeffs.clone()
+        coeffs[..., :3] += ridge.unsqueeze(1)
+        value, t_best = _maximise_pieces(coeffs, knots)
+        uppers.append(value + _rounding_bound(problem, ai, di, kind))
+        argmaxes.append(t_best)
+    upper, argmax = torch.cat(uppers), torch.cat(argmaxes)
+    lower = problem.loss(a + argmax.unsqueeze(1) * d)
+    return SegmentBound(torch.maximum(upper, lower), lower, argmax, True)
+
+
+def _maximise_pieces(coeffs: torch.Tensor, knots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Maximum of a piecewise polynomial over [0, 1].
+
+    Parameters
+    ----------
+    coeffs : (E, M+1, D+1)
+        Polynomial on piece k = [knots_k, knots_{k+1}], lowest degree first.
+    knots : (E, M+2)
+
+    Returns
+    -------
+    upper : (E,)
+        max over candidates plus the mass of the dropped tiny leading terms (twice: once for
+        the candidate set, once for the evaluation).
+    argmax : (E,)
+        The candidate t with the largest polynomial value.
+
+    Notes
+    -----
+    Candidates per piece: its two end points, and the real parts of the roots of p' clamped
+    into the piece, before and after Newton polishing. Spurious candidates (real parts of
+    complex roots) are harmless: they are points of the piece, so the maximum over candidates
+    never exceeds the true maximum, and it reaches it because the true critical points are
+    among them.
+    """
+    lo, hi = knots[:, :-1], knots[:, 1:]
+    degree = coeffs.shape[-1] - 1
+    powers = torch.arange(1, degree + 1, dtype=coeffs.dtype, device=coeffs.device)
+    deriv = coeffs[..., 1:] * powers
+    # Effective degree of p': drop leading coefficients that are negligible relative to the
+    # derivative's coefficient mass; their contribution to p on [0, 1] is bounded below.
+    mass = deriv.abs().sum(-1, keepdim=True)
+    significant = deriv.abs() > DROP_RELATIVE * mass
+    idx = torch.arange(degree, device=coeffs.device)
+    eff = torch.where(significant, idx, torch.full_like(idx, -1)).amax(-1)  # -1: p' == 0
+    dropped_mask = idx > eff.unsqueeze(-1)
+    dropped = torch.where(dropped_mask, coeffs[..., 1:].abs(), torch.zeros_like(deriv)).sum(-1)
+
+    roots = _companion_roots(deriv, eff)
+    cand = torch.cat([lo.unsqueeze(-1), hi.unsqueeze(-1), _clamp(roots, lo, hi)], dim=-1)
+    polished = roots
+    deriv_kept = torch.where(dropped_mask, torch.zeros_like(deriv), deriv)
+    second = deriv_kept[..., 1:] * powers[:-1]
+    for _ in range(NEWTON_STEPS):
+        f = _poly_eval(deriv_kept, polished)
+        fp = _poly_eval(second, polished) if degree > 1 else torch.zeros_like(polished)
+        safe = torch.where(fp == 0, torch.ones_like(fp), fp)
+        polished = _clamp(torch.where(fp == 0, polished, polished - f / safe), lo, hi)
+    cand = torch.cat([cand, polished], dim=-1)
+    values = _poly_eval(coeffs, cand)
+    best_val, best_idx = values.max(dim=-1)  # per piece
+    best_t = torch.gather(cand, -1, best_idx.unsqueeze(-1)).squeeze(-1)
+    upper = (best_val + 2 * dropped).amax(dim=1)
+    piece = best_val.argmax(dim=1, keepdim=True)
+    return upper, torch.gather(best_t, 1, piece).squeeze(1)
+
+
+def _clamp(t: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
+    return torch.minimum(torch.maximum(t, lo.unsqueeze(-1)), hi.unsqueeze(-1))
+
+
+def _companion_roots(deriv: torch.Tensor, eff: torch.Tensor) -> torch.Tensor:
+    """Real parts of the roots of polynomials of effective degree ``eff`` (batched).
+
+    A polynomial of degree k < D is placed in the leading k x k block of a D x D companion
+    matrix; the remaining eigenvalues are 0, a harmless extra candidate once clamped.
+    """
+    size = deriv.shape[-1] - 1
+    shape = deriv.shape[:-1]
+    if size == 0:
+        return deriv.new_zeros(shape + (0,))
+    k = eff.clamp(min=0).unsqueeze(-1)
+    lead = torch.gather(deriv, -1, k)
+    lead = torch.where(lead == 0, torch.ones_like(lead), lead)
+    rows = torch.arange(size, device=deriv.device)
+    inside = rows < k  # (…, size): row i belongs to the k x k block
+    comp = deriv.new_zeros(shape + (size, size))
+    sub = torch.diag_embed((inside[..., 1:]).to(deriv.dtype), offset=-1)
+    comp = comp + sub
+    last = torch.where(inside, -deriv[..., :size] / lead, torch.zeros_like(deriv[..., :size]))
+    col = (rows.unsqueeze(0) == (k - 1)).to(deriv.dtype)  # one-hot column k-1, zero when k == 0
+    comp = comp + last.unsqueeze(-1) * col.unsqueeze(-2)
+    flat = comp.reshape(-1, size, size)
+    roots = torch.linalg.eigvals(flat).real if flat.shape[0] else flat.new_zeros(0, size)
+    return roots.reshape(shape + (size,))
+
+
+# --------------------------------------------------------------- interval method (deeper)
+def _interval_maxima(problem: Problem, a, d, kind: str, atol: float, max_splits: int) -> SegmentBound:
+    raise NotImplementedError
