@@ -36,6 +36,8 @@ import networkx as nx
 import numpy as np
 import torch
 from networkx.utils import UnionFind
+from scipy.sparse.csgraph import minimum_spanning_tree
+from scipy.spatial.distance import pdist, squareform
 from sklearn.neighbors import NearestNeighbors
 
 from checks.sampling import LevelSample, SampleSettings, sample_sublevel
@@ -119,8 +121,14 @@ class MergeForest:
             nx.write_graphml(self.to_networkx(), tmp)
 
 
+EMST_MAX_POINTS = 5000
+"""Above this many points per level the Euclidean minimum spanning tree (dense distances) is skipped."""
+
+
 def candidate_edges(sample: LevelSample, levels: Sequence[float], k: int = 8) -> np.ndarray:
-    """Unique pairs (E, 2), i < j: k nearest neighbours below each level + trajectory steps."""
+    """Unique pairs (E, 2), i < j, among the points below each level: k nearest neighbours,
+    the Euclidean minimum spanning tree (so the candidate graph is connected; a kNN graph of
+    clustered points often is not), and consecutive points of each descent trajectory."""
     pairs = []
     points = sample.points.numpy()
     for level in levels:
@@ -131,6 +139,7 @@ def candidate_edges(sample: LevelSample, levels: Sequence[float], k: int = 8) ->
         _, nbr = neighbours.kneighbors(points[idx])
         src = np.repeat(idx, nbr.shape[1])
         pairs.append(np.stack([src, idx[nbr.ravel()]], axis=1))
+        pairs.append(idx[euclidean_mst(points[idx])])
     traj = sample.trajectory.numpy()
     order = np.argsort(traj, kind="stable")
     same = (traj[order][1:] == traj[order][:-1]) & (traj[order][1:] >= 0)
@@ -141,8 +150,21 @@ def candidate_edges(sample: LevelSample, levels: Sequence[float], k: int = 8) ->
     return np.unique(pairs, axis=0)
 
 
+def euclidean_mst(points: np.ndarray) -> np.ndarray:
+    """Edges (m-1, 2) of the Euclidean minimum spanning tree (scipy), or none above
+    :data:`EMST_MAX_POINTS` points."""
+    if len(points) > EMST_MAX_POINTS:
+        return np.zeros((0, 2), dtype=int)
+    distances = squareform(pdist(points))
+    # Coincident points have distance 0, which csgraph reads as "no edge": nudge them.
+    distances[distances == 0] = np.finfo(float).tiny
+    np.fill_diagonal(distances, 0)
+    tree = minimum_spanning_tree(distances).tocoo()
+    return np.stack([tree.row, tree.col], axis=1)
+
+
 def merge_forest(problem: Problem, sample: LevelSample, levels: Sequence[float], k: int = 8,
-                 certifier: Certifier = exact_certifier, batch: int = 512) -> MergeForest:
+                 certifier: Certifier = exact_certifier, batch: int = 64) -> MergeForest:
     """Kruskal's sweep with lazily certified edges, up to the highest level.
 
     Notes

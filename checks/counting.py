@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 import torch
 
 from checks.components import ComponentCount, count_components
@@ -20,7 +21,7 @@ from theory.networks import Architecture
 def named_points(dataset: Dataset, architecture: Architecture) -> torch.Tensor | None:
     """The construction's named points that fit ``architecture`` (P entries), as (E, P)."""
     fitting = [p for p in dataset.points().values() if p.shape == (architecture.num_params,)]
-    return torch.as_tensor(fitting, dtype=torch.float64) if fitting else None
+    return torch.as_tensor(np.stack(fitting), dtype=torch.float64) if fitting else None
 
 
 def count_dataset(dataset: Dataset, architecture: Architecture, levels: Sequence[float], kappa: float = 0.0,
