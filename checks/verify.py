@@ -7,6 +7,7 @@ instance was not a must-fail one, or when a must-fail instance did not come out 
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import asdict, dataclass
 from typing import Callable, Iterable
 
@@ -42,6 +43,9 @@ class Row:
 Runner = Callable[[Claim, Instance], Row]
 RUNNERS: dict[str, Runner] = {}
 
+RUNNER_MODULES: tuple[str, ...] = ()
+"""Modules whose import registers runners for further claim kinds (add new ones here)."""
+
 
 def runner(kind: str) -> Callable[[Runner], Runner]:
     """Register the runner for claims of ``kind``."""
@@ -76,6 +80,8 @@ def run_components(claim: Claim, instance: Instance) -> Row:
 
 def verify(claim_ids: Iterable[str] | None = None) -> list[Row]:
     """Rows for every instance of the chosen claims (all registered claims by default)."""
+    for module in RUNNER_MODULES:
+        importlib.import_module(module)
     chosen = [get_claim(c) for c in claim_ids] if claim_ids else list(all_claims().values())
     rows = []
     for claim in chosen:
