@@ -40,7 +40,7 @@ from scipy.sparse.csgraph import minimum_spanning_tree
 from scipy.spatial.distance import pdist, squareform
 from sklearn.neighbors import NearestNeighbors
 
-from checks.sampling import LevelSample, SampleSettings, sample_sublevel
+from checks.sampling import LevelSample, SampleSettings, descend, merge_samples, sample_sublevel
 from checks.segments import segment_maxima
 from constructions.certificates import Separator, sign_patterns
 from theory.problems import Problem
@@ -104,6 +104,15 @@ class MergeForest:
         losses = self.losses.numpy()
         weights = np.array([w for w, _, _ in self.merges])
         return [int(within(losses, lam).sum()) - int(within(weights, lam).sum()) for lam in levels]
+
+    def labels(self, level: float) -> dict[int, int]:
+        """Component representative of every point below ``level``, in the certified graph."""
+        nodes = torch.nonzero(within(self.losses, level)).flatten().tolist()
+        components = UnionFind(nodes)
+        for weight, i, j in self.merges:
+            if within(weight, level):
+                components.union(i, j)
+        return {i: components[i] for i in nodes}
 
     def to_networkx(self) -> nx.Graph:
         """The forest as a NetworkX graph: node attribute ``loss``, edge attribute ``barrier``."""
@@ -245,11 +254,51 @@ def brackets(forest: MergeForest, problem: Problem, levels: Sequence[float],
     return out
 
 
+def bridge_gaps(problem: Problem, sample: LevelSample, forest: MergeForest, found: Sequence[Bracket],
+                settings: SampleSettings) -> LevelSample | None:
+    """New points between components the certified graph has not joined yet.
+
+    For every level whose bracket is open (upper > lower), the Euclidean minimum spanning tree
+    of the points below it is cut by the component labels; from the midpoint of each crossing
+    tree edge, descent runs until it is below the level (as Freeman & Bruna's Dynamic String
+    Sampling inserts a trained bead between two beads). Returns the points found, or None.
+    """
+    found_points = []
+    next_id = int(sample.trajectory.max()) + 1 if len(sample.trajectory) else 0
+    for bracket in found:
+        if bracket.status != "bracket":
+            continue
+        labels = forest.labels(bracket.level)
+        nodes = np.array(sorted(labels))
+        tree = nodes[euclidean_mst(sample.points[nodes].numpy())]
+        crossing = [(i, j) for i, j in tree if labels[i] != labels[j]]
+        if not crossing:
+            continue
+        pairs = torch.tensor(crossing)
+        midpoints = (sample.points[pairs[:, 0]] + sample.points[pairs[:, 1]]) / 2
+        bridge = descend(problem, midpoints.to(problem.dtype), bracket.level, settings, next_id)
+        next_id += len(crossing)
+        found_points.append(bridge)
+    if not found_points:
+        return None
+    merged = found_points[0]
+    for extra in found_points[1:]:
+        merged = merge_samples(merged, extra)
+    return merged
+
+
+BRIDGE_SETTINGS = SampleSettings(steps=100, lr=0.01, record_every=5)
+"""Descent from bridge midpoints: short and gentle, to stay near the gap it should close."""
+
+
 def count_components(problem: Problem, levels: Sequence[float], settings: SampleSettings = SampleSettings(),
                      separators: Sequence[Separator] = (), loss_floor: float | None = None,
                      extra_points: torch.Tensor | None = None, k: int = 8,
-                     certifier: Certifier = exact_certifier) -> ComponentCount:
+                     certifier: Certifier = exact_certifier, bridge_rounds: int = 3) -> ComponentCount:
     """Sample Omega(max level), build the certified forest and bracket N_lambda at each level.
+
+    While some bracket is open, up to ``bridge_rounds`` rounds of :func:`bridge_gaps` add
+    points between unjoined components and the forest is rebuilt.
 
     Examples
     --------
@@ -263,5 +312,13 @@ def count_components(problem: Problem, levels: Sequence[float], settings: Sample
     """
     levels = sorted(levels)
     sample = sample_sublevel(problem, max(levels), settings, extra_points)
-    forest = merge_forest(problem, sample, levels, k, certifier)
-    return ComponentCount(brackets(forest, problem, levels, separators, loss_floor), forest)
+    for round_ in range(bridge_rounds + 1):
+        forest = merge_forest(problem, sample, levels, k, certifier)
+        found = brackets(forest, problem, levels, separators, loss_floor)
+        if round_ == bridge_rounds or all(b.status != "bracket" for b in found):
+            break
+        bridge = bridge_gaps(problem, sample, forest, found, BRIDGE_SETTINGS)
+        if bridge is None:
+            break
+        sample = merge_samples(sample, bridge)
+    return ComponentCount(found, forest)

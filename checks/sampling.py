@@ -81,36 +81,60 @@ def sample_sublevel(problem: Problem, level: float, settings: SampleSettings = S
     """
     arch = problem.architecture
     generator = torch.Generator().manual_seed(settings.seed)
-    theta = arch.init(settings.starts, settings.init_scale, generator, dtype=problem.dtype, device=problem.device)
-    theta.requires_grad_(True)
-    optimizer = torch.optim.Adam([theta], lr=settings.lr)
-    kept_points, kept_ids = [], []
-    ids = torch.arange(settings.starts)
-    for step in range(settings.steps + 1):
-        optimizer.zero_grad()
-        losses = problem.loss(theta)
-        if step % settings.record_every == 0 or step == settings.steps:
-            mask = (losses.detach() <= level).cpu()
-            if step == settings.steps:
-                final = mask
-            kept_points.append(theta.detach()[mask.to(theta.device)].cpu())
-            kept_ids.append(ids[mask])
-        if step == settings.steps:
-            break
-        losses.sum().backward()
-        optimizer.step()
-    points = torch.cat(kept_points).to(torch.float64)
-    traj = torch.cat(kept_ids)
-    points, traj = _thin(points, traj, int(final.sum()), settings.max_points, generator)
+    starts = arch.init(settings.starts, settings.init_scale, generator, dtype=problem.dtype, device=problem.device)
+    points, traj, num_final = _descend(problem, starts, level, settings)
+    points, traj = _thin(points, traj, num_final, settings.max_points, generator)
     if extra_points is not None and len(extra_points):
         extra = torch.as_tensor(extra_points, dtype=torch.float64).reshape(-1, arch.num_params)
         points = torch.cat([points, extra])
         traj = torch.cat([traj, torch.full((len(extra),), -1)])
-    # Losses that certify membership are recomputed in float64 whatever dtype descent used.
-    exact = problem.to(device="cpu", dtype=torch.float64)
-    losses = exact.loss(points)
+    return _certified_sample(problem, points, traj, level)
+
+
+def descend(problem: Problem, starts: torch.Tensor, level: float, settings: SampleSettings = SampleSettings(),
+            first_trajectory: int = 0) -> LevelSample:
+    """Points of Omega(level) on batched descent trajectories from given ``starts`` (S, P).
+
+    Trajectory ids are numbered from ``first_trajectory`` so samples can be concatenated.
+    """
+    starts = torch.as_tensor(starts, dtype=problem.dtype, device=problem.device)
+    points, traj, _ = _descend(problem, starts, level, settings)
+    return _certified_sample(problem, points, traj + first_trajectory, level)
+
+
+def _descend(problem: Problem, starts: torch.Tensor, level: float, settings: SampleSettings):
+    """Adam from each start; rows recorded every ``record_every`` steps when below ``level``.
+    Returns points (float64, CPU), trajectory ids and how many rows (the last) are final points."""
+    theta = starts.detach().clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([theta], lr=settings.lr)
+    ids = torch.arange(len(starts))
+    kept_points, kept_ids = [], []
+    for step in range(settings.steps + 1):
+        optimizer.zero_grad()
+        losses = problem.loss(theta)
+        last = step == settings.steps
+        if step % settings.record_every == 0 or last:
+            mask = (losses.detach() <= level).cpu()
+            kept_points.append(theta.detach().cpu()[mask])
+            kept_ids.append(ids[mask])
+        if last:
+            break
+        losses.sum().backward()
+        optimizer.step()
+    return torch.cat(kept_points).to(torch.float64), torch.cat(kept_ids), int(mask.sum())
+
+
+def _certified_sample(problem: Problem, points: torch.Tensor, traj: torch.Tensor, level: float) -> LevelSample:
+    """Recompute losses in float64 (whatever dtype descent used) and keep the points below level."""
+    losses = problem.to(device="cpu", dtype=torch.float64).loss(points)
     keep = losses <= level
     return LevelSample(points[keep], losses[keep], traj[keep], level)
+
+
+def merge_samples(first: LevelSample, second: LevelSample) -> LevelSample:
+    """Concatenation of two samples (the level is the larger of the two)."""
+    return LevelSample(torch.cat([first.points, second.points]), torch.cat([first.losses, second.losses]),
+                       torch.cat([first.trajectory, second.trajectory]), max(first.level, second.level))
 
 
 def _thin(points, traj, num_final: int, max_points: int, generator: torch.Generator):
