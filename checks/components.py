@@ -294,11 +294,14 @@ BRIDGE_SETTINGS = SampleSettings(steps=100, lr=0.01, record_every=5)
 def count_components(problem: Problem, levels: Sequence[float], settings: SampleSettings = SampleSettings(),
                      separators: Sequence[Separator] = (), loss_floor: float | None = None,
                      extra_points: torch.Tensor | None = None, k: int = 8,
-                     certifier: Certifier = exact_certifier, bridge_rounds: int = 3) -> ComponentCount:
+                     certifier: Certifier = exact_certifier, bridge_rounds: int = 3,
+                     sample: LevelSample | None = None) -> ComponentCount:
     """Sample Omega(max level), build the certified forest and bracket N_lambda at each level.
 
     While some bracket is open, up to ``bridge_rounds`` rounds of :func:`bridge_gaps` add
-    points between unjoined components and the forest is rebuilt.
+    points between unjoined components and the forest is rebuilt. A ``sample`` drawn elsewhere
+    (e.g. by the batched descent of :mod:`checks.sweeps.descent`) replaces the sampling step;
+    ``extra_points`` are then ignored (they belong in that sample).
 
     Examples
     --------
@@ -311,7 +314,8 @@ def count_components(problem: Problem, levels: Sequence[float], settings: Sample
     ['2 (certified)', '1 (certified)']
     """
     levels = sorted(levels)
-    sample = sample_sublevel(problem, max(levels), settings, extra_points)
+    if sample is None:
+        sample = sample_sublevel(problem, max(levels), settings, extra_points)
     for round_ in range(bridge_rounds + 1):
         forest = merge_forest(problem, sample, levels, k, certifier)
         found = brackets(forest, problem, levels, separators, loss_floor)

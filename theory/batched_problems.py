@@ -1,0 +1,164 @@
+"""Many problems of one shape, many parameter vectors each, evaluated in one batched call.
+
+K data sets (X_k, Y_k), k = 1..K, of one shape (N x n_0, N x n_L) and one architecture pose
+K problems. For parameters Theta of shape (K, S, P), S networks per problem,
+
+    L_k(theta_ks) = (1/N) sum_mu ||H(x_{k,mu}; theta_ks) - y_{k,mu}||^2 + kappa ||theta_ks||^2,
+
+and :meth:`BatchedProblems.loss` returns the (K, S) matrix of losses. The first layer of all
+K S networks is one batched matrix product X_k @ [W_1^(k,1); ...; W_1^(k,S)]^T (batch K),
+deeper layers are one batched product over the K S networks; there is no Python loop over K
+or S, so a width sweep over seeds (different data sets of one shape) fills a GPU in one
+kernel launch per layer. This is the same loss as :class:`theory.problems.Problem`
+(Freeman & Bruna 2017, arXiv:1611.01540, eq. (1)), batched over data sets as well.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+from theory.errors import InputError
+from theory.networks import Architecture
+from theory.problems import DEFAULT_CHUNK_ELEMENTS, Problem
+
+
+@dataclass(frozen=True)
+class BatchedProblems:
+    """K problems that share an architecture, a data shape and kappa.
+
+    Parameters
+    ----------
+    architecture : Architecture
+    x : tensor (K, N, n_0)
+    y : tensor (K, N, n_L)
+    kappa : float
+
+    Raises
+    ------
+    InputError
+        If the shapes disagree with each other or with the architecture.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from theory.networks import Architecture
+    >>> arch = Architecture((2, 3, 1), "relu", bias=False)
+    >>> batch = BatchedProblems(arch, torch.randn(4, 10, 2, dtype=torch.float64), torch.zeros(4, 10, 1, dtype=torch.float64))
+    >>> batch.loss(torch.zeros(4, 5, arch.num_params, dtype=torch.float64)).shape
+    torch.Size([4, 5])
+    """
+
+    architecture: Architecture
+    x: torch.Tensor
+    y: torch.Tensor
+    kappa: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.x.ndim != 3 or self.y.ndim != 3 or self.x.shape[:2] != self.y.shape[:2]:
+            raise InputError(f"batched data must be (K, N, n_0) and (K, N, n_L) with equal K and N, "
+                             f"got {tuple(self.x.shape)} and {tuple(self.y.shape)}")
+        self.architecture.check_inputs(self.x[0])
+        self.architecture.check_targets(self.y[0])
+        if self.kappa < 0:
+            raise InputError(f"ridge kappa must be >= 0, got {self.kappa}")
+
+    @classmethod
+    def stack(cls, problems: Sequence[Problem]) -> "BatchedProblems":
+        """Stack problems with one architecture, one data shape and one kappa."""
+        if not problems:
+            raise InputError("no problems to stack")
+        first = problems[0]
+        for other in problems[1:]:
+            if (other.architecture != first.architecture or other.x.shape != first.x.shape
+                    or other.kappa != first.kappa):
+                raise InputError("problems to stack need one architecture, one data shape and one kappa")
+        return cls(first.architecture, torch.stack([p.x for p in problems]), torch.stack([p.y for p in problems]),
+                   first.kappa)
+
+    @property
+    def count(self) -> int:
+        """K, the number of problems."""
+        return self.x.shape[0]
+
+    @property
+    def num_samples(self) -> int:
+        return self.x.shape[1]
+
+    @property
+    def num_params(self) -> int:
+        return self.architecture.num_params
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.x.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.x.device
+
+    def to(self, device=None, dtype=None) -> "BatchedProblems":
+        """The same problems with data on another device / in another dtype."""
+        move = dict(device=device or self.device, dtype=dtype or self.dtype)
+        return BatchedProblems(self.architecture, self.x.to(**move), self.y.to(**move), self.kappa)
+
+    def problem(self, k: int) -> Problem:
+        """Problem k alone."""
+        return Problem(self.architecture, self.x[k], self.y[k], self.kappa)
+
+    def forward(self, theta: torch.Tensor) -> torch.Tensor:
+        """Outputs of S networks on each of K data sets: (K, S, P) -> (K, S, N, n_L)."""
+        arch = self.architecture
+        arch.check_params(theta)
+        if theta.ndim != 3 or theta.shape[0] != self.count:
+            raise InputError(f"parameters must have shape (K={self.count}, S, P), got {tuple(theta.shape)}")
+        k, s = theta.shape[:2]
+        views = arch.layers(theta)
+        sigma = arch.activation_fn
+        n1 = arch.widths[1]
+        first = views[0]
+        # (K, N, n_0) @ (K, n_0, S n_1): one product per data set covers all S networks.
+        z = torch.bmm(self.x, first.weight.reshape(k, s * n1, -1).transpose(1, 2))
+        z = z.reshape(k, self.num_samples, s, n1).transpose(1, 2).reshape(k * s, self.num_samples, n1)
+        if first.bias is not None:
+            z = z + first.bias.reshape(k * s, 1, n1)
+        for view in views[1:]:
+            weight = view.weight.reshape((k * s,) + view.weight.shape[2:]).transpose(1, 2)
+            z = torch.bmm(sigma(z), weight) if view.bias is None else \
+                torch.baddbmm(view.bias.reshape(k * s, 1, -1), sigma(z), weight)
+        return z.reshape(k, s, self.num_samples, -1)
+
+    def chunk_size(self, max_elements: int = DEFAULT_CHUNK_ELEMENTS) -> int:
+        """Networks per problem evaluated together: :meth:`Problem.chunk_size` of one problem.
+
+        The bound is per problem (K times it in all) so that the chunking, hence the rounding,
+        of problem k does not depend on which other problems share the batch.
+        """
+        return max(1, max_elements // (self.num_samples * max(self.architecture.widths)))
+
+    def loss(self, theta: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
+        """Losses L_k(theta_ks): (K, S, P) -> (K, S). Differentiable through autograd.
+
+        ``chunk`` bounds how many of the S networks per problem are evaluated at once
+        (default from :meth:`chunk_size`); it changes memory, not results.
+
+        Notes
+        -----
+        Cost: 2 K S N sum_l n_l n_{l-1} multiply-adds, in L batched matrix products per chunk.
+        """
+        theta = torch.as_tensor(theta, dtype=self.dtype, device=self.device)
+        step = chunk or self.chunk_size()
+        parts = []
+        for i in range(0, theta.shape[1], step):
+            block = theta[:, i:i + step]
+            value = (self.forward(block) - self.y.unsqueeze(1)).square().sum(dim=(2, 3)) / self.num_samples
+            if self.kappa:
+                value = value + self.kappa * block.square().sum(dim=2)
+            parts.append(value)
+        return torch.cat(parts, dim=1) if parts else theta.new_zeros(self.count, 0)
+
+    def flops(self, networks: int) -> float:
+        """Floating-point operations of one forward pass of ``networks`` networks (2 per multiply-add)."""
+        widths = self.architecture.widths
+        return 2.0 * networks * self.num_samples * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
