@@ -72,7 +72,8 @@ def all_families() -> dict[str, Family]:
     return dict(FAMILIES)
 
 
-BUILTIN_MODULES = ("constructions.ground_truths", "constructions.random_data")
+BUILTIN_MODULES = ("constructions.ground_truths", "constructions.random_data", "constructions.relu_permutation",
+                   "constructions.teacher_mixture", "constructions.venturi", "constructions.safran_shamir")
 """Modules whose import registers families (add new family modules here)."""
 
 
