@@ -1,0 +1,104 @@
+"""Freeman & Bruna's deep-linear claim (THEORY.md section 1): strict width condition.
+
+Property tests: random deep linear problems meeting n_l > min(n_0, n_L) show one certified
+component at random levels, and the constructive path never rises above max(L_A, L_B).
+Must-fail instance: the 1-1-1 net (non-strict condition) on G1 has two certified components.
+"""
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from checks.components import count_components
+from checks.sampling import SampleSettings
+from checks.segments import path_maximum
+from checks.verify import verify
+from constructions import construct
+from constructions.linear_paths import deep_linear_path
+from theory import Architecture, InputError, Problem
+from theory.claims import get_claim
+from theory.linear_claims import nonstrict_width, strict_width
+
+
+@st.composite
+def strict_linear_problems(draw, max_depth=3):
+    n0 = draw(st.integers(1, 2))
+    n_out = draw(st.integers(1, 2))
+    depth = draw(st.integers(2, max_depth))
+    hidden = [min(n0, n_out) + draw(st.integers(1, 2)) for _ in range(depth - 1)]
+    arch = Architecture((n0, *hidden, n_out), "linear", bias=False)
+    g = torch.Generator().manual_seed(draw(st.integers(0, 10**6)))
+    n = draw(st.integers(3, 8))
+    x = torch.randn(n, n0, generator=g, dtype=torch.float64)
+    y = x @ torch.randn(n0, n_out, generator=g, dtype=torch.float64) + 0.5 * torch.randn(n, n_out, generator=g, dtype=torch.float64)
+    return Problem(arch, x, y)
+
+
+def least_squares_loss(problem: Problem) -> float:
+    solution = torch.linalg.lstsq(problem.x, problem.y).solution
+    return float(((problem.x @ solution - problem.y) ** 2).sum() / problem.num_samples)
+
+
+@given(strict_linear_problems(), st.floats(0.15, 1.5))
+@settings(max_examples=6, deadline=None)
+def test_strict_width_gives_one_certified_component(problem, fraction):
+    assert strict_width(problem.architecture, 0.0)
+    lowest = least_squares_loss(problem)
+    at_zero = float((problem.y ** 2).sum() / problem.num_samples)
+    level = lowest + fraction * (at_zero - lowest)
+    result = count_components(problem, [level], SampleSettings(starts=24, steps=200, max_points=600))
+    (bracket,) = result.brackets
+    assert bracket.points > 0
+    assert (bracket.lower, bracket.upper) == (1, 1)
+
+
+@given(strict_linear_problems(max_depth=2), st.integers(0, 1000))
+@settings(max_examples=12, deadline=None)
+def test_constructive_path_stays_below_the_higher_endpoint(problem, seed):
+    theta_a, theta_b = problem.architecture.init(2, generator=torch.Generator().manual_seed(seed))
+    path = deep_linear_path(problem, theta_a, theta_b, seed=seed)
+    assert torch.equal(path.beads[0], theta_a.to(torch.float64))
+    assert torch.allclose(path.beads[-1], theta_b.to(torch.float64), rtol=0, atol=1e-12)
+    bound = path_maximum(problem, path.beads)
+    ceiling = float(torch.maximum(problem.loss(theta_a), problem.loss(theta_b)))
+    assert float(bound.upper.max()) <= ceiling + 2e-6 * (1 + ceiling)
+    assert path.min_singular_value > 0
+
+
+def test_constructive_path_refuses_the_non_strict_width():
+    data = construct("scalar-linear")
+    problem = data.problem(data.default_architecture())
+    with pytest.raises(InputError, match="strict width condition fails"):
+        deep_linear_path(problem, torch.tensor([1.0, 1.0]), torch.tensor([-1.0, -1.0]))
+
+
+def test_g1_segment_between_branches_crosses_the_certified_floor():
+    """Must-fail for the non-strict form: quadrants I and III of G1 are separated at level 1."""
+    data = construct("scalar-linear")
+    problem = data.problem(data.default_architecture())
+    bound = path_maximum(problem, torch.tensor([[1.0, 1.0], [-1.0, -1.0]]))
+    assert float(bound.upper.max()) >= 1.0
+
+
+def test_hypotheses():
+    assert strict_width(Architecture((2, 3, 1), "linear", False), 0.0)
+    assert not strict_width(Architecture((1, 1, 1), "linear", False), 0.0)
+    assert nonstrict_width(Architecture((1, 1, 1), "linear", False), 0.0)
+    assert not strict_width(Architecture((2, 3, 1), "relu", False), 0.0)
+    assert not strict_width(Architecture((2, 3, 1), "linear", False), 0.1)
+
+
+def test_verify_refutes_the_non_strict_form_as_expected():
+    (row,) = verify(["deep-linear-nonstrict"])
+    assert row.verdict == "refuted" and row.expected == "refuted" and not row.contradiction
+    assert row.evidence["lower"][0] == 2
+
+
+def test_judge_can_fail():
+    from theory.claims import ComponentBracket, Verdict
+
+    claim = get_claim("deep-linear-strict")
+    assert claim.judge([ComponentBracket(0.5, 2, 2, 10)]) is Verdict.REFUTED
+    assert claim.judge([ComponentBracket(0.5, 1, 3, 10)]) is Verdict.INCONCLUSIVE
+    assert claim.judge([ComponentBracket(0.5, 0, 0, 0)]) is Verdict.INCONCLUSIVE
+    assert claim.judge([ComponentBracket(0.5, 1, 1, 10)]) is Verdict.HOLDS
