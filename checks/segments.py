@@ -51,6 +51,11 @@ NEWTON_STEPS = 3
 """Newton polishing steps on the companion-matrix roots (the roots come back with an error of
 about sqrt(eps) at double roots; polishing brings the evaluated value to rounding level)."""
 
+ROUNDING_FLOOR = 1e3 * INTERVAL_INFLATION
+"""Relative gap below which bisection stops whatever ``atol`` says: the widening accumulated
+through the layers keeps the interval bound about this far above the value, so splitting
+further cannot close the gap (it matters for large losses, e.g. deep quadratic nets)."""
+
 INITIAL_PIECES = 16
 """Uniform sub-intervals the interval method starts from before bisecting."""
 
@@ -98,7 +103,8 @@ def segment_maxima(problem: Problem, start: torch.Tensor, end: torch.Tensor, *,
         Segment end points (t = 0 and t = 1).
     atol : float
         Interval method only: stop refining a segment once its upper bound is within ``atol``
-        (absolute) of the best attained value.
+        (absolute) of the best attained value, or within the rounding floor
+        ``ROUNDING_FLOOR * |lower|`` (1e-9 relative), below which bisection cannot help.
     max_splits : int
         Interval method only: at most this many rounds of bisection.
 
@@ -380,10 +386,14 @@ def _exact_maxima(problem: Problem, a: torch.Tensor, d: torch.Tensor, kind: str)
         else:
             coeffs = _square_loss_poly(_output_poly(arch, ai, di, problem.x, problem.y, kind)).unsqueeze(1)
             knots = torch.tensor([0.0, 1.0], dtype=ai.dtype, device=ai.device).expand(ai.shape[0], 2)
-        ridge = _ridge_poly(ai, di, problem.kappa)
         coeffs = coeffs.clone()
-        coeffs[..., :3] += ridge.unsqueeze(1)
-        value, t_best = _maximise_pieces(coeffs, knots)
+        coeffs[..., :3] += _ridge_poly(ai, di, problem.kappa).unsqueeze(1)
+        # Zero-length pieces (coinciding or clamped breakpoints) are points that the
+        # neighbouring pieces' end points already cover.
+        lo, hi = knots[:, :-1], knots[:, 1:]
+        keep = hi > lo
+        seg = torch.arange(ai.shape[0], device=ai.device).unsqueeze(1).expand_as(lo)[keep]
+        value, t_best = _maximise_pieces(coeffs[keep], lo[keep], hi[keep], seg, ai.shape[0])
         uppers.append(value + _rounding_bound(problem, ai, di, kind))
         argmaxes.append(t_best)
     upper, argmax = torch.cat(uppers), torch.cat(argmaxes)
@@ -391,21 +401,25 @@ def _exact_maxima(problem: Problem, a: torch.Tensor, d: torch.Tensor, kind: str)
     return SegmentBound(torch.maximum(upper, lower), lower, argmax, True)
 
 
-def _maximise_pieces(coeffs: torch.Tensor, knots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Maximum of a piecewise polynomial over [0, 1].
+def _maximise_pieces(coeffs: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, seg: torch.Tensor,
+                     count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Maximum of piecewise polynomials, the pieces of ``count`` segments given flat.
 
     Parameters
     ----------
-    coeffs : (E, M+1, D+1)
-        Polynomial on piece k = [knots_k, knots_{k+1}], lowest degree first.
-    knots : (E, M+2)
+    coeffs : (K, D+1)
+        Polynomial on piece k = [lo_k, hi_k], lowest degree first.
+    lo, hi : (K,)
+    seg : (K,)
+        Segment of each piece; every segment has at least one piece.
 
     Returns
     -------
-    upper : (E,)
-        max over candidates plus the mass of the dropped tiny leading terms (twice: once for
-        the candidate set, once for the evaluation).
-    argmax : (E,)
+    upper : (count,)
+        max over candidates plus twice the mass of the dropped tiny leading terms: with p~ the
+        polynomial without them, max over candidates of p >= max p~ - sup|p - p~| >= max p -
+        2 sup|p - p~| on [0, 1].
+    argmax : (count,)
         The candidate t with the largest polynomial value.
 
     Notes
@@ -416,12 +430,12 @@ def _maximise_pieces(coeffs: torch.Tensor, knots: torch.Tensor) -> tuple[torch.T
     never exceeds the true maximum, and it reaches it because the true critical points are
     among them.
     """
-    lo, hi = knots[:, :-1], knots[:, 1:]
+    lo, hi = lo.unsqueeze(-1), hi.unsqueeze(-1)
     degree = coeffs.shape[-1] - 1
     powers = torch.arange(1, degree + 1, dtype=coeffs.dtype, device=coeffs.device)
     deriv = coeffs[..., 1:] * powers
     # Effective degree of p': drop leading coefficients that are negligible relative to the
-    # derivative's coefficient mass; their contribution to p on [0, 1] is bounded below.
+    # derivative's coefficient mass; what they contribute to p on [0, 1] goes into the bound.
     mass = deriv.abs().sum(-1, keepdim=True)
     significant = deriv.abs() > DROP_RELATIVE * mass
     idx = torch.arange(degree, device=coeffs.device)
@@ -430,26 +444,26 @@ def _maximise_pieces(coeffs: torch.Tensor, knots: torch.Tensor) -> tuple[torch.T
     dropped = torch.where(dropped_mask, coeffs[..., 1:].abs(), torch.zeros_like(deriv)).sum(-1)
 
     roots = _companion_roots(deriv, eff)
-    cand = torch.cat([lo.unsqueeze(-1), hi.unsqueeze(-1), _clamp(roots, lo, hi)], dim=-1)
     polished = roots
     deriv_kept = torch.where(dropped_mask, torch.zeros_like(deriv), deriv)
     second = deriv_kept[..., 1:] * powers[:-1]
     for _ in range(NEWTON_STEPS):
         f = _poly_eval(deriv_kept, polished)
-        fp = _poly_eval(second, polished) if degree > 1 else torch.zeros_like(polished)
+        fp = _poly_eval(second, polished)
         safe = torch.where(fp == 0, torch.ones_like(fp), fp)
         polished = _clamp(torch.where(fp == 0, polished, polished - f / safe), lo, hi)
-    cand = torch.cat([cand, polished], dim=-1)
+    cand = torch.cat([lo, hi, _clamp(roots, lo, hi), polished], dim=-1)
     values = _poly_eval(coeffs, cand)
-    best_val, best_idx = values.max(dim=-1)  # per piece
+    best_val, best_idx = values.max(dim=-1)
     best_t = torch.gather(cand, -1, best_idx.unsqueeze(-1)).squeeze(-1)
-    upper = (best_val + 2 * dropped).amax(dim=1)
-    piece = best_val.argmax(dim=1, keepdim=True)
-    return upper, torch.gather(best_t, 1, piece).squeeze(1)
+    none = torch.full((count,), -torch.inf, dtype=coeffs.dtype, device=coeffs.device)
+    upper = none.scatter_reduce(0, seg, best_val + 2 * dropped, reduce="amax")
+    _, argmax = _update_best(none, torch.zeros_like(none), seg, best_val, best_t)
+    return upper, argmax
 
 
 def _clamp(t: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
-    return torch.minimum(torch.maximum(t, lo.unsqueeze(-1)), hi.unsqueeze(-1))
+    return torch.minimum(torch.maximum(t, lo), hi)
 
 
 def _companion_roots(deriv: torch.Tensor, eff: torch.Tensor) -> torch.Tensor:
@@ -479,5 +493,190 @@ def _companion_roots(deriv: torch.Tensor, eff: torch.Tensor) -> torch.Tensor:
 
 
 # --------------------------------------------------------------- interval method (deeper)
+Box = tuple[torch.Tensor, torch.Tensor]
+"""An interval vector in centre-radius form (c, r): the set {v : |v - c| <= r}."""
+
+
+def _widen(c: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """Radius widened to cover float64 rounding of quantities of magnitude |c| + r."""
+    return r * (1 + INTERVAL_INFLATION) + INTERVAL_INFLATION * c.abs()
+
+
+def _box_mul(x: Box, y: Box) -> Box:
+    """Elementwise product of two boxes (Rump's centre-radius rule)."""
+    c = x[0] * y[0]
+    return c, _widen(c, x[0].abs() * y[1] + x[1] * (y[0].abs() + y[1]))
+
+
+def _box_affine(w: Box, b: Box, h: Box) -> Box:
+    """W h + b for W in w, b in b, h in h: (I, o, i), (I, o), (I, N, i) -> (I, N, o).
+
+    The rounding widening of |W_c| |h_c| is folded into the |W_c| product (r + delta |c|) so
+    it costs no extra matrix product.
+    """
+    wc, wr = w
+    c = h[0] @ wc.transpose(-1, -2) + b[0].unsqueeze(-2)
+    r = (h[1] + INTERVAL_INFLATION * h[0].abs()) @ wc.abs().transpose(-1, -2) \
+        + (h[0].abs() + h[1]) @ wr.transpose(-1, -2) + (b[1] + INTERVAL_INFLATION * b[0].abs()).unsqueeze(-2)
+    return c, _widen(c, r)
+
+
+def _box_activation(z: Box, dz: Box | None, kind: str) -> tuple[Box, Box | None]:
+    """sigma(z) and its t-derivative sigma'(z) dz as boxes.
+
+    ReLU is monotone, so its range is [relu(lo), relu(hi)]; its derivative lies in [0, 1]
+    where the box straddles 0 (an enclosure of the Clarke derivative, enough for the mean
+    value form since L(theta(t)) is Lipschitz in t). The square has range
+    [relu(|c| - r)^2, (|c| + r)^2] and derivative 2 z dz.
+    """
+    c, r = z
+    if kind == "linear":
+        return z, dz
+    if kind == "relu":
+        lo, hi = torch.relu(c - r), torch.relu(c + r)
+        out = ((lo + hi) / 2, _widen(hi, (hi - lo) / 2))
+        if dz is None:
+            return out, None
+        s_lo, s_hi = (c - r > 0).to(c.dtype), (c + r >= 0).to(c.dtype)
+        return out, _box_mul(((s_lo + s_hi) / 2, (s_hi - s_lo) / 2), dz)
+    low, high = torch.relu(c.abs() - r).square(), (c.abs() + r).square()
+    out = ((low + high) / 2, _widen(high, (high - low) / 2))
+    return out, (None if dz is None else _box_mul((2 * c, 2 * r), dz))
+
+
+def _interval_bounds(problem: Problem, a: torch.Tensor, d: torch.Tensor, mid: torch.Tensor,
+                     rad: torch.Tensor, kind: str, slope: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Loss bound and |dL/dt| bound over t in [mid - rad, mid + rad], batched over intervals.
+
+    Parameters
+    ----------
+    a, d : (I, P)
+        Segment start and direction for each interval.
+    mid, rad : (I,)
+        Centre and half-width of each t-interval.
+    slope : bool
+        Also propagate the t-derivative (forward mode) and return a bound on |dL/dt|.
+
+    Returns
+    -------
+    upper : (I,)
+        (1/N) sum (|c_H - y| + r_H)^2 + kappa sum (|theta_c| + theta_r)^2.
+    slope : (I,) or None
+        max |dL/dt| over the interval, from dL/dt = (2/N) sum (H - y) dH/dt + 2 kappa theta.d.
+    """
+    arch = problem.architecture
+    theta_c = a + mid.unsqueeze(1) * d
+    theta_r = _widen(theta_c, rad.unsqueeze(1) * d.abs())
+    views_c, views_r, views_d = arch.layers(theta_c), arch.layers(theta_r), arch.layers(d)
+    x = problem.x.expand(a.shape[0], -1, -1)
+    h: Box = (x, torch.zeros_like(x))
+    dh: Box | None = (torch.zeros_like(x), torch.zeros_like(x)) if slope else None
+    for layer, (vc, vr, vd) in enumerate(zip(views_c, views_r, views_d), start=1):
+        zeros = vc.weight.new_zeros(vc.weight.shape[:-1])
+        b = (zeros, zeros) if vc.bias is None else (vc.bias, vr.bias)
+        z = _box_affine((vc.weight, vr.weight), b, h)
+        dz = None
+        if slope:
+            # d/dt (W h + b) = D h + W dh/dt + e, with D and e the (exact) direction.
+            e = zeros if vd.bias is None else vd.bias
+            dz = _box_affine((vc.weight, vr.weight), (e, zeros), dh)
+            moved = _box_affine((vd.weight, torch.zeros_like(vd.weight)), (zeros, zeros), h)
+            dz = (dz[0] + moved[0], _widen(dz[0] + moved[0], dz[1] + moved[1]))
+        if layer == arch.depth:
+            h, dh = z, dz
+        else:
+            h, dh = _box_activation(z, dz, kind)
+    n = problem.num_samples
+    residual = (h[0] - problem.y, _widen(h[0] - problem.y, h[1]))
+    upper = (residual[0].abs() + residual[1]).square().sum(dim=(1, 2)) / n
+    upper = upper + problem.kappa * (theta_c.abs() + theta_r).square().sum(dim=1)
+    upper = upper * (1 + INTERVAL_INFLATION)
+    if not slope:
+        return upper, None
+    prod = _box_mul(residual, dh)
+    ridge = _box_mul((theta_c, theta_r), (d, torch.zeros_like(d)))
+    g_c = 2 * prod[0].sum(dim=(1, 2)) / n + 2 * problem.kappa * ridge[0].sum(dim=1)
+    g_r = 2 * prod[1].sum(dim=(1, 2)) / n + 2 * problem.kappa * ridge[1].sum(dim=1)
+    magnitude = 2 * (prod[0].abs() + prod[1]).sum(dim=(1, 2)) / n \
+        + 2 * problem.kappa * (ridge[0].abs() + ridge[1]).sum(dim=1)
+    return upper, (g_c.abs() + g_r) * (1 + INTERVAL_INFLATION) + INTERVAL_INFLATION * magnitude
+
+
+def _interval_upper(problem: Problem, a, d, t0, t1, kind: str) -> torch.Tensor:
+    """Rigorous upper bound of L on each t-interval [t0, t1] (I intervals).
+
+    The smaller of the natural interval extension (overestimates by O(t1 - t0)) and the
+    mean value form L(t_m) + (t1 - t0)/2 max |L'| (overestimates by O((t1 - t0)^2) near a
+    smooth maximum, where the slope enclosure contains 0), both in interval arithmetic.
+    """
+    arch = problem.architecture
+    per_interval = problem.num_samples * max(arch.widths) * 8 + arch.num_params * 6
+    step = max(1, CHUNK_ELEMENTS // per_interval)
+    parts = []
+    for i in range(0, a.shape[0], step):
+        ai, di, lo, hi = a[i:i + step], d[i:i + step], t0[i:i + step], t1[i:i + step]
+        mid, rad = (lo + hi) / 2, (hi - lo) / 2
+        natural, slope = _interval_bounds(problem, ai, di, mid, rad, kind, slope=True)
+        centre, _ = _interval_bounds(problem, ai, di, mid, torch.zeros_like(rad), kind, slope=False)
+        mean_value = (centre + rad * slope) * (1 + INTERVAL_INFLATION)
+        parts.append(torch.minimum(natural, mean_value))
+    return torch.cat(parts)
+
+
 def _interval_maxima(problem: Problem, a, d, kind: str, atol: float, max_splits: int) -> SegmentBound:
-    raise NotImplementedError
+    """Branch and bound over t: bisect, best first, the sub-intervals that may still hold a
+    value above the best attained one + atol; a sub-interval is settled for good once its
+    bound is within atol (+ the relative rounding floor), since the attained value only
+    grows."""
+    e = a.shape[0]
+    grid = torch.linspace(0, 1, 2 * INITIAL_PIECES + 1, dtype=a.dtype, device=a.device)
+    seg = torch.arange(e, device=a.device).repeat_interleave(INITIAL_PIECES)
+    t0, t1 = grid[:-1:2].repeat(e), grid[2::2].repeat(e)
+    values = problem.loss((a.unsqueeze(1) + grid[:, None] * d.unsqueeze(1)).reshape(-1, a.shape[1])).reshape(e, -1)
+    lower, best = values.max(dim=1)
+    argmax = grid[best]
+    upper = _interval_upper(problem, a[seg], d[seg], t0, t1, kind)
+    settled = torch.full((e,), -torch.inf, dtype=a.dtype, device=a.device)
+    for round_ in range(max_splits + 1):
+        open_ = upper > lower[seg] + atol + ROUNDING_FLOOR * lower[seg].abs()
+        settled = settled.scatter_reduce(0, seg[~open_], upper[~open_], reduce="amax")
+        seg, t0, t1, upper = seg[open_], t0[open_], t1[open_], upper[open_]
+        if round_ == max_splits or seg.numel() == 0:
+            break
+        chosen = _best_per_segment(seg, upper, e, SPLITS_PER_ROUND)
+        rest = torch.ones_like(open_[open_]).index_fill(0, chosen, False)
+        c_seg, c_lo, c_hi, c_up = seg[chosen], t0[chosen], t1[chosen], upper[chosen]
+        c_mid = (c_lo + c_hi) / 2
+        kids_seg = torch.cat([c_seg, c_seg])
+        kids_lo, kids_hi = torch.cat([c_lo, c_mid]), torch.cat([c_mid, c_hi])
+        # A child lies inside its parent, so the parent's bound holds for it too.
+        kids_up = torch.minimum(_interval_upper(problem, a[kids_seg], d[kids_seg], kids_lo, kids_hi, kind),
+                                torch.cat([c_up, c_up]))
+        kids_t = (kids_lo + kids_hi) / 2
+        kids_val = problem.loss(a[kids_seg] + kids_t.unsqueeze(1) * d[kids_seg])
+        lower, argmax = _update_best(lower, argmax, kids_seg, kids_val, kids_t)
+        seg = torch.cat([seg[rest], kids_seg])
+        t0, t1 = torch.cat([t0[rest], kids_lo]), torch.cat([t1[rest], kids_hi])
+        upper = torch.cat([upper[rest], kids_up])
+    upper = settled.scatter_reduce(0, seg, upper, reduce="amax")
+    return SegmentBound(torch.maximum(upper, lower), lower, argmax, False)
+
+
+def _best_per_segment(seg: torch.Tensor, score: torch.Tensor, count: int, k: int) -> torch.Tensor:
+    """Indices of the (at most) k highest scores within each segment."""
+    order = torch.argsort(score, descending=True)
+    order = order[torch.argsort(seg[order], stable=True)]
+    sorted_seg = seg[order]
+    sizes = torch.bincount(sorted_seg, minlength=count)
+    first = torch.cumsum(sizes, 0) - sizes
+    rank = torch.arange(order.numel(), device=seg.device) - first[sorted_seg]
+    return order[rank < k]
+
+
+def _update_best(lower, argmax, seg, values, ts) -> tuple[torch.Tensor, torch.Tensor]:
+    """Raise each segment's attained value (and its t) with newly evaluated points."""
+    new = lower.scatter_reduce(0, seg, values, reduce="amax")
+    hit = (values == new[seg]) & (values > lower[seg])
+    argmax = argmax.clone()
+    argmax[seg[hit]] = ts[hit]
+    return new, argmax

@@ -21,6 +21,16 @@ DENSE = 2001
 SLACK = 1e-12
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """These tensors are tiny: intra-op threads cost more in start-up and contention than
+    they save, most of all on a machine shared with other jobs."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def random_problem(seed: int, widths: tuple[int, ...], activation: str, bias: bool,
                    kappa: float, samples: int = 6) -> Problem:
     gen = torch.Generator().manual_seed(seed)
@@ -139,6 +149,91 @@ def test_endpoints_only_is_not_an_upper_bound():
     assert_bracket(problem, start, end, segment_maxima(problem, start, end))
 
 
+deep = st.fixed_dictionaries({
+    "seed": st.integers(0, 10_000),
+    "activation": st.sampled_from(["linear", "relu", "quadratic"]),
+    "bias": st.booleans(),
+    "hidden": st.lists(st.integers(1, 4), min_size=2, max_size=3),
+    "nl": st.integers(1, 2),
+    "kappa": st.sampled_from([0.0, 0.05]),
+})
+
+
+def deep_problem(case) -> Problem:
+    widths = (2, *case["hidden"], case["nl"])
+    return random_problem(case["seed"], widths, case["activation"], case["bias"], case["kappa"])
+
+
+@settings(max_examples=25, deadline=None)
+@given(deep)
+def test_deep_interval_bound_without_refinement_is_valid(case):
+    """max_splits=0: ``upper`` is the raw interval / mean-value bound on 16 sub-intervals."""
+    problem = deep_problem(case)
+    start, end = random_segments(problem, case["seed"], 3)
+    bound = segment_maxima(problem, start, end, max_splits=0)
+    assert not bound.exact
+    assert_bracket(problem, start, end, bound)
+
+
+@settings(max_examples=25, deadline=None)
+@given(deep)
+def test_deep_refinement_closes_the_gap(case):
+    problem = deep_problem(case)
+    start, end = random_segments(problem, case["seed"], 2)
+    atol = 1e-6
+    bound = segment_maxima(problem, start, end, atol=atol)
+    assert_bracket(problem, start, end, bound)
+    assert ((bound.upper - bound.lower) <= atol + 1e-9 * bound.lower.abs()).all()
+
+
+# sigma(u) = c_1 sigma(u + beta_1) + c_2 sigma(s u + beta_2) recovers u exactly: relu(u) - relu(-u),
+# ((u + 1)^2 - (u - 1)^2) / 4, and (u - (-u)) / 2.
+IDENTITY_GADGETS = {
+    "relu": (-1.0, (0.0, 0.0), (1.0, -1.0)),
+    "quadratic": (1.0, (1.0, -1.0), (0.25, -0.25)),
+    "linear": (-1.0, (0.0, 0.0), (0.5, -0.5)),
+}
+
+
+def deepen(shallow: Problem, theta: torch.Tensor) -> torch.Tensor:
+    """Parameters of a (n0, n1, 2, 1) net computing the same function as the (n0, n1, 1) net
+    without bias: the output unit v.sigma(h) passes through the identity gadget above."""
+    s, beta, c = IDENTITY_GADGETS[shallow.architecture.activation]
+    w1, v = (view.weight for view in shallow.architecture.layers(theta))
+    k = theta.shape[0]
+    w2 = torch.cat([v, s * v], dim=1)
+    beta = torch.tensor(beta, dtype=theta.dtype).expand(k, 2)
+    w3 = torch.tensor([c], dtype=theta.dtype).expand(k, 1, 2)
+    zeros = [torch.zeros(k, w1.shape[1], dtype=theta.dtype), beta, torch.zeros(k, 1, dtype=theta.dtype)]
+    widths = (shallow.architecture.widths[0], w1.shape[1], 2, 1)
+    return Architecture(widths, shallow.architecture.activation).flatten([w1, w2, w3], zeros)
+
+
+@pytest.mark.parametrize("activation", ["linear", "relu", "quadratic"])
+def test_interval_method_agrees_with_exact_method(activation):
+    """Two implementations of one maximum: the exact one-hidden-layer method and the interval
+    method on a deeper net computing the same function along the whole segment."""
+    shallow = random_problem(11, (2, 3, 1), activation, False, 0.0)
+    deep = Problem(Architecture((2, 3, 2, 1), activation), shallow.x, shallow.y)
+    start, end = random_segments(shallow, 11, 4)
+    exact = segment_maxima(shallow, start, end)
+    torch.testing.assert_close(deep.loss(deepen(shallow, start)), shallow.loss(start))
+    bound = segment_maxima(deep, deepen(shallow, start), deepen(shallow, end), atol=1e-8)
+    assert (bound.lower <= exact.upper).all() and (exact.lower <= bound.upper).all()
+    torch.testing.assert_close(bound.lower, exact.lower, rtol=1e-7, atol=1e-8)
+
+
+def test_deep_relu_maximum_at_a_kink():
+    """G2 with an extra scalar layer: the maximum 2.5 sits where relu(w x) switches off."""
+    problem = g2_problem()
+    deep = Problem(Architecture((1, 1, 1, 1), "relu", bias=False), problem.x, problem.y)
+    start = torch.tensor([1.0, 1.0, 1.0], dtype=torch.float64)
+    end = torch.tensor([-1.0, 1.0, 2.0], dtype=torch.float64)
+    bound = segment_maxima(deep, start, end, atol=1e-9)
+    assert float(bound.lower) <= 2.5 <= float(bound.upper) <= 2.5 + 1e-8
+    assert abs(float(bound.argmax) - 0.5) < 1e-6
+
+
 def test_batched_equals_one_at_a_time():
     problem = random_problem(3, (2, 4, 2), "relu", True, 0.01, samples=9)
     start, end = random_segments(problem, 3, 6)
@@ -148,6 +243,25 @@ def test_batched_equals_one_at_a_time():
         torch.testing.assert_close(single.lower, batched.lower[i], rtol=1e-13, atol=1e-13)
         torch.testing.assert_close(single.argmax, batched.argmax[i], rtol=0, atol=1e-12)
         torch.testing.assert_close(single.upper, batched.upper[i], rtol=1e-13, atol=1e-13)
+
+
+def test_deep_batched_equals_one_at_a_time():
+    problem = random_problem(4, (2, 3, 3, 1), "relu", True, 0.0)
+    start, end = random_segments(problem, 4, 3)
+    batched = segment_maxima(problem, start, end)
+    for i in range(start.shape[0]):
+        single = segment_maxima(problem, start[i], end[i])
+        torch.testing.assert_close(single.lower, batched.lower[i], rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(single.upper, batched.upper[i], rtol=1e-12, atol=1e-12)
+
+
+def test_activation_callable_matched_by_identity():
+    problem = random_problem(2, (2, 3, 1), "relu", True, 0.0)
+    same = Problem(Architecture((2, 3, 1), torch.relu, True), problem.x, problem.y)
+    start, end = random_segments(problem, 2, 2)
+    by_name, by_fn = segment_maxima(problem, start, end), segment_maxima(same, start, end)
+    assert by_fn.exact
+    torch.testing.assert_close(by_name.upper, by_fn.upper)
 
 
 def test_path_maximum_matches_segments():
@@ -179,6 +293,10 @@ def test_bad_inputs_raise_input_error():
         segment_maxima(problem, torch.full((p,), np.nan), torch.zeros(p))
     with pytest.raises(InputError):
         path_maximum(problem, torch.zeros(1, p))
-    tanh = Problem(Architecture((2, 3, 1), torch.tanh), problem.x, problem.y)
-    with pytest.raises(InputError, match="cannot certify"):
-        segment_maxima(tanh, torch.zeros(p), torch.ones(p))
+    with pytest.raises(InputError):
+        segment_maxima(problem, torch.zeros(p), torch.ones(p), atol=-1.0)
+    for widths in [(2, 3, 1), (2, 3, 3, 1)]:
+        tanh = Problem(Architecture(widths, torch.tanh), problem.x, problem.y)
+        q = tanh.num_params
+        with pytest.raises(InputError, match="cannot certify"):
+            segment_maxima(tanh, torch.zeros(q), torch.ones(q))
