@@ -234,6 +234,18 @@ def train_beads(problem: Problem, theta: torch.Tensor, targets: torch.Tensor, st
     return theta.detach(), problem.loss(theta.detach()), spent
 
 
+def jitter(points: torch.Tensor, lengths: torch.Tensor, amount: float, generator: torch.Generator) -> torch.Tensor:
+    """Each row of ``points`` (B, P) moved by a random direction of norm ``amount * lengths``.
+
+    Finders start new beads slightly off the straight line so that an exact saddle (zero
+    gradient, such as the origin of G1) cannot hold them; the noise comes from ``generator``
+    so that the same seed gives the same path.
+    """
+    noise = torch.randn(points.shape, generator=generator, dtype=points.dtype).to(points.device)
+    noise = noise / noise.norm(dim=-1, keepdim=True).clamp_min(1e-300)
+    return points + amount * lengths.reshape(-1, 1) * noise
+
+
 FINDERS: dict[str, type] = {}
 """Registered finder classes by name."""
 
@@ -249,7 +261,7 @@ def register_finder(name: str):
     return decorate
 
 
-FINDER_MODULES = ("checks.paths.linear", "checks.paths.string_sampling")
+FINDER_MODULES = ("checks.paths.linear", "checks.paths.string_sampling", "checks.paths.autoneb", "checks.paths.bezier")
 """Modules whose import registers finders (add new finder modules here)."""
 
 

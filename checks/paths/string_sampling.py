@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from checks.components import within
-from checks.paths.base import BatchedFinder, Path, register_finder, split_bound, train_beads
+from checks.paths.base import BatchedFinder, Path, jitter, register_finder, split_bound, train_beads
 from checks.segments import segment_maxima
 from theory.errors import InputError
 from theory.problems import Problem
@@ -108,8 +108,7 @@ class DynamicStringSampling(BatchedFinder):
                     t = float(piece.argmax[s])
                     t = 0.5 if min(t, 1 - t) < EDGE_T else t
                     step = chains[i][s + 1] - chains[i][s]
-                    noise = torch.randn(step.shape, generator=generator, dtype=step.dtype).to(step.device)
-                    points.append(chains[i][s] + t * step + self.jitter * step.norm() * noise / noise.norm())
+                    points.append(jitter(chains[i][s] + t * step, step.norm(), self.jitter, generator)[0])
                     owners.append((i, s))
             if not points:
                 break

@@ -1,0 +1,122 @@
+"""AutoNEB-style string relaxation (Draxler et al., ICML 2018, arXiv:1803.00885).
+
+A chain of pivots theta_0 = theta_A, ..., theta_k = theta_B relaxes as a nudged elastic band:
+each interior pivot moves along the loss gradient with its component along the local tangent
+tau_i = (theta_{i+1} - theta_{i-1}) / ||...|| removed, plus a spring force
+k (||theta_{i+1} - theta_i|| - ||theta_i - theta_{i-1}||) tau_i that keeps pivots evenly
+spaced. After each relaxation cycle every segment is certified
+(:func:`checks.segments.segment_maxima`) and a new pivot is inserted at the certified argmax
+of each segment that still rises above the target level ("insert at the highest point").
+The chains of all pairs relax together: all interior pivots form one (B, P) batch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from checks.components import within
+from checks.paths.base import BatchedFinder, Path, jitter, register_finder, split_bound
+from checks.segments import segment_maxima
+from theory.errors import InputError
+from theory.problems import Problem
+
+
+@register_finder("autoneb")
+@dataclass(frozen=True)
+class AutoNEB(BatchedFinder):
+    """Nudged elastic band with pivot insertion at the highest point of each bad segment.
+
+    Parameters
+    ----------
+    pivots : int
+        Interior pivots of the initial chain (evenly spaced on the segment).
+    cycles : int
+        Relax-then-insert cycles; a chain stops once all its segments are certified below the level.
+    steps, lr : int, float
+        Adam steps per cycle on the projected force, and its learning rate.
+    spring : float
+        Spring constant k.
+    max_beads : int
+        At most this many pivots per chain, endpoints included.
+    jitter, seed : float, int
+        Initial interior pivots are moved off the segment by random directions of norm
+        ``jitter * ||theta_B - theta_A||`` (seeded), so an exact saddle cannot hold them.
+    """
+
+    pivots: int = 3
+    cycles: int = 5
+    steps: int = 100
+    lr: float = 0.01
+    spring: float = 1.0
+    max_beads: int = 65
+    jitter: float = 1e-2
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.pivots < 0 or self.cycles < 0 or self.steps < 0 or self.spring < 0 or not self.lr > 0:
+            raise InputError("pivots, cycles, steps and spring must be >= 0 and lr > 0")
+        if self.max_beads < self.pivots + 2:
+            raise InputError(f"max_beads must be >= pivots + 2 = {self.pivots + 2}")
+
+    def _search(self, problem: Problem, starts: torch.Tensor, ends: torch.Tensor,
+                levels: torch.Tensor) -> list[Path]:
+        s = torch.linspace(0, 1, self.pivots + 2, dtype=starts.dtype, device=starts.device)[1:-1, None]
+        generator = torch.Generator().manual_seed(self.seed)
+        chains = [torch.cat([a[None], jitter(a + s * (b - a), (b - a).norm().expand(len(s)), self.jitter, generator),
+                             b[None]]) for a, b in zip(starts, ends)]
+        spent = [0] * len(chains)
+        active = list(range(len(chains)))
+        bounds = [None] * len(chains)
+        for cycle in range(self.cycles + 1):
+            if cycle > 0:
+                self._relax(problem, chains, active, spent)
+            sizes = [chains[i].shape[0] - 1 for i in active]
+            bound = segment_maxima(problem, torch.cat([chains[i][:-1] for i in active]),
+                                   torch.cat([chains[i][1:] for i in active]))
+            growing = []
+            for i, piece in zip(active, split_bound(bound, sizes)):
+                bounds[i] = piece
+                spent[i] += len(piece.upper)
+                bad = torch.nonzero(~within(piece.upper, levels[i])).flatten()
+                if len(bad) == 0 or cycle == self.cycles:
+                    continue
+                growing.append(i)
+                room = self.max_beads - chains[i].shape[0]
+                worst = bad[torch.argsort(piece.upper[bad], descending=True)][:room].sort().values
+                for seg in reversed(worst.tolist()):
+                    t = float(piece.argmax[seg])
+                    t = t if 1e-3 < t < 1 - 1e-3 else 0.5
+                    new = chains[i][seg] + t * (chains[i][seg + 1] - chains[i][seg])
+                    chains[i] = torch.cat([chains[i][:seg + 1], new[None], chains[i][seg + 1:]])
+            active = growing
+            if not active:
+                break
+        return [Path(c.cpu(), b.upper.cpu(), b.lower.cpu(), b.exact, self.name, n)
+                for c, b, n in zip(chains, bounds, spent)]
+
+    def _relax(self, problem: Problem, chains: list[torch.Tensor], active: list[int], spent: list[int]) -> None:
+        """Adam on the NEB force of every interior pivot of the active chains, in one batch."""
+        full = torch.cat([chains[i] for i in active])
+        sizes = [chains[i].shape[0] for i in active]
+        first = torch.cumsum(torch.tensor([0] + sizes[:-1]), 0)
+        inner = torch.cat([torch.arange(f + 1, f + n - 1) for f, n in zip(first.tolist(), sizes)])
+        if inner.numel() == 0:
+            return
+        inner = inner.to(full.device)
+        moving = full[inner].clone().requires_grad_(True)
+        optimizer = torch.optim.Adam([moving], lr=self.lr)
+        for _ in range(self.steps):
+            full = full.index_copy(0, inner, moving.detach())
+            _, grad = problem.loss_and_grad(moving.detach())
+            ahead, behind = full[inner + 1] - full[inner], full[inner] - full[inner - 1]
+            tangent = ahead + behind
+            tangent = tangent / tangent.norm(dim=1, keepdim=True).clamp_min(1e-300)
+            along = (grad * tangent).sum(1, keepdim=True)
+            stretch = ahead.norm(dim=1, keepdim=True) - behind.norm(dim=1, keepdim=True)
+            moving.grad = grad - along * tangent - self.spring * stretch * tangent
+            optimizer.step()
+        full = full.index_copy(0, inner, moving.detach())
+        for i, piece, n in zip(active, torch.split(full, sizes), sizes):
+            chains[i] = piece
+            spent[i] += self.steps * (n - 2)
