@@ -19,6 +19,8 @@ COMMANDS = (
     "construct",
     "count",
     "verify",
+    "sweep",
+    "plot",
 )
 """Subcommand names, each a module of :mod:`checks.commands` (add new ones here)."""
 

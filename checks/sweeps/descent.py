@@ -1,0 +1,88 @@
+"""Batched descent over many problems at once: the sampling step of a width sweep.
+
+:func:`checks.sampling.sample_sublevel` descends from S random starts on one problem. A sweep
+runs it for K problems of one shape (one width, K seeds, hence K data sets); here all K S
+trajectories form one (K, S, P) tensor whose losses come from one call of
+:meth:`theory.batched_problems.BatchedProblems.loss` and whose gradients come from one
+backward pass (the losses are independent, so the gradient of their sum is the stack of the
+individual gradients). Adam acts coordinate-wise, so the K S runs do not interact.
+
+Problem k is started and thinned with its own generator seeded by ``seeds[k]``, exactly as
+:func:`~checks.sampling.sample_sublevel` with ``settings.seed = seeds[k]`` does, so each
+sample is the one the one-problem sampler draws (same rounding on the CPU; the test suite
+checks equality), whichever other problems share the batch.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from checks.sampling import LevelSample, SampleSettings, _certified_sample, _thin
+from theory.batched_problems import BatchedProblems
+
+
+def sample_many(batch: BatchedProblems, level: float, settings: SampleSettings, seeds: Sequence[int],
+                extra_points: Sequence[torch.Tensor | None] | None = None) -> list[LevelSample]:
+    """Points of Omega_k(level) for each of K problems, from one batched descent.
+
+    Parameters
+    ----------
+    batch : BatchedProblems
+        K problems, on the device and in the dtype descent should use.
+    level : float
+        Highest level of interest; points above it are dropped.
+    settings : SampleSettings
+        Shared settings; ``settings.seed`` is ignored in favour of ``seeds``.
+    seeds : sequence of int
+        One seed per problem.
+    extra_points : sequence of (E_k, P) tensors or None, optional
+        Points to add to problem k's sample (a construction's named points).
+
+    Returns
+    -------
+    list of LevelSample
+        Sample k equals ``sample_sublevel(batch.problem(k), level, settings with seed
+        seeds[k], extra_points[k])``; losses are recomputed in float64 on the CPU.
+
+    Notes
+    -----
+    Cost: ``steps`` batched loss-and-gradient calls on K S networks.
+    """
+    if len(seeds) != batch.count:
+        raise ValueError(f"need one seed per problem: {batch.count} problems, {len(seeds)} seeds")
+    arch = batch.architecture
+    extra_points = extra_points or [None] * batch.count
+    generators = [torch.Generator().manual_seed(int(seed)) for seed in seeds]
+    starts = torch.stack([arch.init(settings.starts, settings.init_scale, g, dtype=batch.dtype, device=batch.device)
+                          for g in generators])
+    theta = starts.requires_grad_(True)
+    optimizer = torch.optim.Adam([theta], lr=settings.lr)
+    ids = torch.arange(settings.starts)
+    kept_points = [[] for _ in seeds]
+    kept_ids = [[] for _ in seeds]
+    for step in range(settings.steps + 1):
+        optimizer.zero_grad()
+        losses = batch.loss(theta)
+        last = step == settings.steps
+        if step % settings.record_every == 0 or last:
+            mask = (losses.detach() <= level).cpu()
+            current = theta.detach().cpu()
+            for k in range(batch.count):
+                kept_points[k].append(current[k][mask[k]])
+                kept_ids[k].append(ids[mask[k]])
+        if last:
+            break
+        losses.sum().backward()
+        optimizer.step()
+    samples = []
+    for k, generator in enumerate(generators):
+        points, traj = _thin(torch.cat(kept_points[k]).to(torch.float64), torch.cat(kept_ids[k]),
+                             int(mask[k].sum()), settings.max_points, generator)
+        extra = extra_points[k]
+        if extra is not None and len(extra):
+            extra = torch.as_tensor(extra, dtype=torch.float64).reshape(-1, arch.num_params)
+            points = torch.cat([points, extra])
+            traj = torch.cat([traj, torch.full((len(extra),), -1)])
+        samples.append(_certified_sample(batch.problem(k), points, traj, level))
+    return samples

@@ -1,0 +1,115 @@
+"""Where sweep task groups run: a local process pool, or an existing Dask cluster.
+
+An executor is anything with ``map_unordered(fn, items)`` yielding ``fn(item)`` as each
+finishes, and ``close()`` (the emcee pattern: parallelism is injected, the sweep does not
+know where its work runs). Both executors here send results back to the caller, which alone
+writes the store, so workers need no access to the database and can sit on other machines.
+
+- :class:`LocalPool`: :class:`concurrent.futures.ProcessPoolExecutor`, one worker per core by
+  default; workers are forked on Linux for CPU work (they inherit the imported torch instead
+  of paying seconds to import it again, as torch's own DataLoader workers do) and spawned
+  otherwise (CUDA cannot be used in a forked child).
+- :class:`DaskCluster`: ``dask.distributed.Client(address)`` on a running scheduler
+  (``pip install sublevel[dask]``); the workers must have this package installed.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Any, Callable, Iterable, Iterator, Protocol
+
+from theory.errors import InputError
+
+
+class Executor(Protocol):
+    """Runs independent calls and yields their results in completion order."""
+
+    def map_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]: ...
+
+    def close(self) -> None: ...
+
+
+class LocalPool:
+    """A process pool on this machine.
+
+    Parameters
+    ----------
+    workers : int, optional
+        Number of worker processes (default: the number of cores).
+    device : str
+        "cpu" or "cuda": which start method is safe (see the module docstring).
+    """
+
+    def __init__(self, workers: int | None = None, device: str = "cpu") -> None:
+        workers = os.cpu_count() or 1 if workers is None else workers
+        if workers < 1:
+            raise InputError(f"workers must be >= 1, got {workers}")
+        self.workers = workers
+        method = "fork" if sys.platform == "linux" and device == "cpu" else "spawn"
+        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
+
+    def map_unordered(self, fn, items):
+        pending = {self._pool.submit(fn, item) for item in items}
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __repr__(self) -> str:
+        return f"local process pool ({self.workers} workers)"
+
+
+class DaskCluster:
+    """A running Dask cluster, reached through its scheduler's address.
+
+    Parameters
+    ----------
+    address : str
+        Scheduler address, e.g. ``tcp://10.0.0.5:8786``.
+
+    Raises
+    ------
+    InputError
+        If dask.distributed is not installed or no scheduler answers at ``address``.
+    """
+
+    def __init__(self, address: str, timeout: float = 30.0) -> None:
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            raise InputError("--scheduler needs dask.distributed: pip install 'sublevel[dask]'") from None
+        self.address = address
+        try:
+            self._client = Client(address, timeout=timeout)
+        except (OSError, TimeoutError, ValueError) as err:
+            raise InputError(f"no Dask scheduler answers at {address}: {err}") from None
+
+    def map_unordered(self, fn, items):
+        from dask.distributed import as_completed
+
+        futures = self._client.map(fn, list(items), pure=False)
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            self._client.cancel([f for f in futures if not f.done()])
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __repr__(self) -> str:
+        return f"Dask cluster at {self.address}"
+
+
+def make_executor(workers: int | None = None, scheduler: str | None = None, device: str = "cpu") -> Executor:
+    """A :class:`DaskCluster` when ``scheduler`` is given, else a :class:`LocalPool`."""
+    return DaskCluster(scheduler) if scheduler else LocalPool(workers, device)

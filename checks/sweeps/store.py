@@ -1,0 +1,124 @@
+"""SQLite results store: one row per finished task, so resuming is reopening the file.
+
+Each finished task becomes one row keyed by :attr:`checks.sweeps.tasks.Task.key`, written
+inside a transaction together with the other tasks of its group: a crash (even ``kill -9``)
+leaves either the whole group or none of it, never a partial row. The database runs in WAL
+mode with a busy timeout, so two sweeps (or a sweep and ``sublevel plot``) can use one file
+at once; ``INSERT OR IGNORE`` keeps the first row when both finish the same task.
+
+Schema (one table, readable from any SQLite client)::
+
+    results(key TEXT PRIMARY KEY, family TEXT, width INTEGER, seed INTEGER,
+            config TEXT  -- JSON of Task.config(),
+            outcome TEXT -- JSON of TaskResult.outcome(): levels, lower, upper, status, ...,
+            device TEXT, seconds REAL, finished TEXT  -- UTC, ISO 8601)
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from checks.sweeps.tasks import Task, TaskResult
+from theory.errors import InputError
+
+BUSY_TIMEOUT_S = 120.0
+"""How long a writer waits for another sweep's transaction before giving up."""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (
+    key TEXT PRIMARY KEY,
+    family TEXT NOT NULL,
+    width INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    config TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    device TEXT NOT NULL,
+    seconds REAL NOT NULL,
+    finished TEXT NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True)
+class StoredRow:
+    """A row read back: the task's configuration and its outcome, as decoded JSON."""
+
+    key: str
+    family: str
+    width: int
+    seed: int
+    config: dict[str, Any]
+    outcome: dict[str, Any]
+    device: str
+    seconds: float
+
+
+class ResultStore:
+    """A results database; use as a context manager.
+
+    Parameters
+    ----------
+    path : str or Path
+        SQLite file, created when missing.
+    readonly : bool
+        Open an existing file for reading only (``sublevel plot``).
+
+    Raises
+    ------
+    InputError
+        If the file is not an SQLite database of this layout.
+    """
+
+    def __init__(self, path: str | Path, readonly: bool = False) -> None:
+        self.path = Path(path)
+        if readonly and not self.path.is_file():
+            raise FileNotFoundError(2, "No such file", str(self.path))
+        uri = f"file:{self.path}?mode=ro" if readonly else str(self.path)
+        try:
+            self._db = sqlite3.connect(uri, timeout=BUSY_TIMEOUT_S, uri=readonly)
+            self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            if not readonly:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute(SCHEMA)
+            self._db.execute("SELECT key, outcome FROM results LIMIT 1").fetchall()
+        except sqlite3.DatabaseError as err:
+            raise InputError(f"{self.path}: not a sweep results database ({err})") from None
+
+    def __enter__(self) -> "ResultStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def finished(self, keys: Iterable[str]) -> set[str]:
+        """The subset of ``keys`` that already have a row."""
+        keys = list(keys)
+        done: set[str] = set()
+        for i in range(0, len(keys), 500):
+            part = keys[i:i + 500]
+            marks = ",".join("?" * len(part))
+            done.update(row[0] for row in self._db.execute(f"SELECT key FROM results WHERE key IN ({marks})", part))
+        return done
+
+    def write(self, tasks: Sequence[Task], results: Sequence[TaskResult]) -> None:
+        """Insert the rows of finished tasks in one transaction (all or none)."""
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        rows = [(r.key, t.family.label, t.width, t.seed, json.dumps(t.config(), sort_keys=True),
+                 json.dumps(r.outcome(), sort_keys=True), r.device, r.seconds, now)
+                for t, r in zip(tasks, results)]
+        with self._db:
+            self._db.executemany("INSERT OR IGNORE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def rows(self) -> list[StoredRow]:
+        """Every row, ordered by family, width, seed and key."""
+        query = "SELECT key, family, width, seed, config, outcome, device, seconds FROM results " \
+                "ORDER BY family, width, seed, key"
+        return [StoredRow(key, family, width, seed, json.loads(config), json.loads(outcome), device, seconds)
+                for key, family, width, seed, config, outcome, device, seconds in self._db.execute(query)]

@@ -1,0 +1,230 @@
+"""Sweep tasks: one (family, width, seed) count, keyed by a hash of its whole configuration.
+
+A :class:`Task` fixes everything its result depends on: the data family with its parameters
+and seed, the architecture (n_0, w, ..., w, n_L), kappa, the levels, the counting method,
+the sampling budget, the descent dtype and the package version. Its ``key`` is the SHA-256 of
+that configuration as canonical JSON, so a results store can tell finished work from new
+work, and changing any setting (or upgrading the package) makes new tasks instead of reusing
+stale rows. The device is not part of the key: it changes rounding, not the method.
+
+:func:`run_group` runs tasks of one family and width together (K seeds, hence K data sets
+of one shape): the descent of all K problems is one batched computation
+(:mod:`checks.sweeps.descent`) on the requested device, then each problem's certified merge
+forest and brackets are computed on the CPU in float64 (:func:`checks.counting.count_dataset`).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from typing import Any, Sequence
+
+import torch
+
+from checks.sampling import SampleSettings
+from checks.sweeps.spec import FamilySpec, SweepSpec
+from theory.errors import InputError
+
+
+def package_version() -> str:
+    """Version of the installed ``sublevel`` distribution (part of every task key)."""
+    try:
+        return metadata.version("sublevel")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One component count: ``family``'s data at ``seed`` under hidden width ``width``."""
+
+    family: FamilySpec
+    width: int
+    seed: int
+    method: str
+    dtype: str
+    sampling: SampleSettings
+    neighbours: int
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """(n_0, w, ..., w, n_L); n_0 and n_L are set by the data, see :func:`expand`."""
+        inputs, outputs = _io_shape(self.family)
+        return (inputs,) + (self.width,) * self.family.hidden_layers + (outputs,)
+
+    def data_params(self) -> dict[str, Any]:
+        """Parameters for the data family, with this task's seed when the family takes one."""
+        from constructions.registry import get_family
+
+        params = dict(self.family.params)
+        if any(p.name == "seed" for p in get_family(self.family.data).params):
+            params["seed"] = self.seed
+        return params
+
+    def config(self) -> dict[str, Any]:
+        """Everything the result depends on, as JSON-ready data."""
+        sampling = asdict(self.sampling)
+        sampling["seed"] = self.seed
+        return {
+            "family": self.family.label,
+            "data": {"family": self.family.data, "params": self.data_params()},
+            "architecture": {"widths": list(self.widths), "activation": self.family.activation,
+                             "bias": self.family.bias},
+            "width": self.width,
+            "hidden_layers": self.family.hidden_layers,
+            "kappa": self.family.kappa,
+            "levels": list(self.family.levels),
+            "seed": self.seed,
+            "method": self.method,
+            "dtype": self.dtype,
+            "sampling": sampling,
+            "neighbours": self.neighbours,
+            "version": package_version(),
+        }
+
+    @property
+    def key(self) -> str:
+        """SHA-256 of the canonical JSON of :meth:`config`."""
+        text = json.dumps(self.config(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+_IO_CACHE: dict[FamilySpec, tuple[int, int]] = {}
+
+
+def _io_shape(family: FamilySpec) -> tuple[int, int]:
+    """(n_0, n_L) of a family's data, from one construction (cached per process)."""
+    if family not in _IO_CACHE:
+        from constructions.registry import construct
+
+        try:
+            dataset = construct(family.data, **dict(family.params))
+        except InputError as err:
+            raise InputError(f"family {family.label!r}: {err}") from None
+        _IO_CACHE[family] = (dataset.x.shape[1], dataset.y.shape[1])
+    return _IO_CACHE[family]
+
+
+def expand(spec: SweepSpec) -> list[Task]:
+    """All tasks of a spec, in order family, width, seed.
+
+    Raises
+    ------
+    InputError
+        If a family's data parameters are rejected by its construction (checked once here,
+        before any work).
+    """
+    for family in spec.families:
+        _io_shape(family)
+    return [Task(family, width, seed, spec.method, spec.dtype, spec.sampling, spec.neighbours)
+            for family in spec.families for width in family.widths for seed in spec.seeds]
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """What a task observed: one bracket per level, and where and how long it ran.
+
+    ``lower[i] <= N_lambda`` is rigorous; ``upper[i]`` counts components of the certified
+    graph over sampled points (an estimate of N_lambda that misses unsampled components);
+    ``status[i]`` is "certified" when they meet, "bracket" otherwise, "estimated" when no
+    point was found. ``best_loss`` is the lowest float64 loss among sampled points (an upper
+    bound on the global minimum).
+    """
+
+    key: str
+    levels: tuple[float, ...]
+    lower: tuple[int, ...]
+    upper: tuple[int, ...]
+    status: tuple[str, ...]
+    points: tuple[int, ...]
+    best_loss: float | None
+    certified_edges: int
+    candidate_edges: int
+    device: str
+    seconds: float
+
+    def outcome(self) -> dict[str, Any]:
+        """The result proper (without device and timing): equal for equal configurations."""
+        return {"levels": list(self.levels), "lower": list(self.lower), "upper": list(self.upper),
+                "status": list(self.status), "points": list(self.points), "best_loss": self.best_loss,
+                "certified_edges": self.certified_edges, "candidate_edges": self.candidate_edges}
+
+
+@dataclass(frozen=True)
+class TaskGroup:
+    """Tasks of one family and width (different seeds) run as one batched computation."""
+
+    tasks: tuple[Task, ...]
+    device: str = "cpu"
+
+
+def group_tasks(tasks: Sequence[Task], device: str, batch: int | None = None) -> list[TaskGroup]:
+    """Consecutive tasks of one family and width, at most ``batch`` per group."""
+    groups: list[list[Task]] = []
+    for task in tasks:
+        last = groups[-1] if groups else None
+        if last and last[0].family == task.family and last[0].width == task.width and (batch is None or len(last) < batch):
+            last.append(task)
+        else:
+            groups.append([task])
+    return [TaskGroup(tuple(g), device) for g in groups]
+
+
+CPU_THREADS = 1
+"""Intra-op threads per task on the CPU: parallelism comes from the executor (one task group
+per core), and a fixed count keeps the rounding, hence the rows, identical on every executor."""
+
+
+def run_group(group: TaskGroup) -> list[TaskResult]:
+    """Run a group: batched descent on ``group.device``, then per-task certified counting.
+
+    Returns one :class:`TaskResult` per task, in order. Deterministic: a task's result does
+    not depend on the device's other tasks in the batch (on the CPU, bit for bit).
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(CPU_THREADS)
+    try:
+        return _run_group(group)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_group(group: TaskGroup) -> list[TaskResult]:
+    from checks.counting import count_dataset, named_points
+    from checks.sweeps.descent import sample_many
+    from constructions.registry import construct
+    from theory.batched_problems import BatchedProblems
+    from theory.networks import Architecture
+
+    start = time.perf_counter()
+    first = group.tasks[0]
+    family = first.family
+    arch = Architecture(first.widths, family.activation, family.bias)
+    datasets = [construct(family.data, **task.data_params()) for task in group.tasks]
+    dtype = getattr(torch, first.dtype)
+    batch = BatchedProblems.stack([d.problem(arch, family.kappa, dtype=dtype, device=group.device) for d in datasets])
+    samples = sample_many(batch, max(family.levels), first.sampling, [t.seed for t in group.tasks],
+                          [named_points(d, arch) for d in datasets])
+    descent_seconds = (time.perf_counter() - start) / len(group.tasks)
+    results = []
+    for task, dataset, sample in zip(group.tasks, datasets, samples):
+        begin = time.perf_counter()
+        count = count_dataset(dataset, arch, family.levels, family.kappa, first.sampling, first.neighbours, sample=sample)
+        brackets = count.brackets
+        losses = count.forest.losses
+        results.append(TaskResult(
+            key=task.key,
+            levels=tuple(b.level for b in brackets),
+            lower=tuple(b.lower for b in brackets),
+            upper=tuple(b.upper for b in brackets),
+            status=tuple(b.status for b in brackets),
+            points=tuple(b.points for b in brackets),
+            best_loss=float(losses.min()) if len(losses) else None,
+            certified_edges=count.forest.certified_edges,
+            candidate_edges=count.forest.candidate_edges,
+            device=str(group.device),
+            seconds=descent_seconds + time.perf_counter() - begin,
+        ))
+    return results

@@ -1,0 +1,136 @@
+"""The figure "components against width": sweep rows -> brackets of N_lambda per family and level.
+
+For each family (one panel) and level lambda (one colour), over the seeds at each hidden
+width w: the median of the upper bounds (solid; components of the certified graph over
+sampled points, an estimate that can miss unsampled components) with their min-max spread
+shaded, and the median of the rigorous lower bounds (dashed). Where a registered claim's
+hypotheses start to hold as w grows (e.g. n_l > min(n_0, n_L) for deep linear nets,
+Freeman & Bruna 2017, arXiv:1611.01540, Prop. 2.2), a dotted vertical line carries the
+claim's id. Seeds where no point below lambda was found are left out of the statistics.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from checks.sweeps.store import StoredRow
+from constructions.storage import atomic_output
+
+
+@dataclass(frozen=True)
+class WidthPoint:
+    """Statistics over seeds of one (family, level, width); ``seeds`` counts those with points."""
+
+    family: str
+    level: float
+    width: int
+    seeds: int
+    lower_median: float
+    upper_median: float
+    upper_min: int
+    upper_max: int
+    certified: int
+
+
+def summarise(rows: Sequence[StoredRow]) -> list[WidthPoint]:
+    """Median and spread over seeds for every (family, level, width) of ``rows``."""
+    groups: dict[tuple[str, float, int], list[tuple[int, int, str]]] = defaultdict(list)
+    for row in rows:
+        out = row.outcome
+        for level, lower, upper, status, points in zip(out["levels"], out["lower"], out["upper"], out["status"],
+                                                       out["points"]):
+            if points:
+                groups[(row.family, level, row.width)].append((lower, upper, status))
+    summary = []
+    for (family, level, width), values in sorted(groups.items()):
+        lower = np.array([v[0] for v in values])
+        upper = np.array([v[1] for v in values])
+        summary.append(WidthPoint(family, level, width, len(values), float(np.median(lower)), float(np.median(upper)),
+                                  int(upper.min()), int(upper.max()), sum(v[2] == "certified" for v in values)))
+    return summary
+
+
+def claim_thresholds(config: dict, max_width: int) -> list[tuple[str, int]]:
+    """(claim id, w*) for every registered claim whose hypotheses fail at w* - 1 and hold at
+    w* <= ``max_width``, for the family described by a task ``config``."""
+    from theory.claims import all_claims
+    from theory.networks import Architecture
+
+    arch = config["architecture"]
+    n0, nl = arch["widths"][0], arch["widths"][-1]
+    hidden = config["hidden_layers"]
+
+    def applies(claim, width):
+        widths = (n0,) + (width,) * hidden + (nl,)
+        return bool(claim.applies(Architecture(widths, arch["activation"], arch["bias"]), config["kappa"]))
+
+    marks = []
+    for claim in all_claims().values():
+        for width in range(2, max_width + 1):
+            if applies(claim, width) and not applies(claim, width - 1):
+                marks.append((claim.id, width))
+                break
+    return marks
+
+
+def draw(rows: Sequence[StoredRow], out_stem: str | Path, title: str | None = None) -> tuple[Path, Path]:
+    """Write ``out_stem``.png and ``out_stem``.pdf; return their paths.
+
+    Raises
+    ------
+    ValueError
+        If ``rows`` is empty.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not rows:
+        raise ValueError("no rows to plot")
+    families = list(dict.fromkeys(row.family for row in rows))
+    configs = {row.family: row.config for row in rows}
+    summary = summarise(rows)
+    fig, axes = plt.subplots(1, len(families), figsize=(4.2 * len(families), 3.6), squeeze=False)
+    for ax, family in zip(axes[0], families):
+        points = [p for p in summary if p.family == family]
+        widths = sorted({row.width for row in rows if row.family == family})
+        levels = sorted({p.level for p in points})
+        colours = plt.cm.viridis(np.linspace(0.0, 0.85, max(1, len(levels))))
+        for level, colour in zip(levels, colours):
+            at = [p for p in points if p.level == level]
+            w = [p.width for p in at]
+            ax.fill_between(w, [p.upper_min for p in at], [p.upper_max for p in at], color=colour, alpha=0.18, lw=0)
+            ax.plot(w, [p.upper_median for p in at], "o-", color=colour, ms=4, label=f"λ={level:g} upper")
+            ax.plot(w, [p.lower_median for p in at], "s--", color=colour, ms=3, mfc="none", label=f"λ={level:g} lower")
+        for claim_id, width in claim_thresholds(configs[family], max(widths)):
+            ax.axvline(width, color="0.4", ls=":", lw=1)
+            ax.annotate(claim_id, (width, 1.0), xycoords=("data", "axes fraction"), rotation=90, va="top",
+                        ha="right", fontsize=7, color="0.3")
+        cfg = configs[family]
+        arch = cfg["architecture"]
+        ax.set_title(f"{family}: {arch['widths'][0]}-{'w-' * cfg['hidden_layers']}{arch['widths'][-1]} "
+                     f"{arch['activation']}, data {cfg['data']['family']}", fontsize=9)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(widths, [str(w) for w in widths])
+        ax.set_xlabel("hidden width w")
+        ax.set_ylabel("components of Ω(λ)")
+        ax.set_ylim(bottom=0)
+        ax.legend(fontsize=6, loc="upper right")
+    seeds = len({row.seed for row in rows})
+    fig.suptitle(title or f"Components against width, {seeds} seeds: median (line) and min-max (band) of the "
+                 f"upper bound (certified graph over sampled points, estimated); dashed: rigorous lower bound",
+                 fontsize=8)
+    fig.tight_layout()
+    stem = Path(out_stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = (stem.with_suffix(".png"), stem.with_suffix(".pdf"))
+    for path in paths:
+        with atomic_output(path) as tmp:
+            fig.savefig(tmp, format=path.suffix[1:], dpi=150)
+    plt.close(fig)
+    return paths

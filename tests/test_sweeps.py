@@ -1,0 +1,229 @@
+"""Width sweeps: spec errors, batched equivalence, resume after kill -9, Dask = local pool, plot."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from checks.cli import main
+from checks.counting import count_dataset
+from checks.sampling import SampleSettings, sample_sublevel
+from checks.sweeps.descent import sample_many
+from checks.sweeps.spec import DEFAULT_SPEC, load_spec
+from checks.sweeps.store import ResultStore
+from checks.sweeps.tasks import TaskGroup, expand, run_group
+from constructions import construct
+from theory.batched_problems import BatchedProblems
+from theory.networks import Architecture
+
+TINY = """
+[sweep]
+name = "tiny"
+seeds = [0, 1, 2]
+
+[sampling]
+starts = 8
+steps = 30
+max_points = 200
+
+[[family]]
+label = "linear"
+data = "scalar-linear"
+activation = "linear"
+widths = [1, 2, 3, 4]
+levels = [0.5, 1.5]
+
+[[family]]
+label = "relu"
+data = "relu-permutation"
+params = { samples = 16 }
+activation = "relu"
+widths = [2]
+levels = [0.05, 0.5]
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("sweep") / "tiny.toml"
+    path.write_text(TINY)
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference(tiny) -> list[tuple]:
+    """Rows of one uninterrupted run on the local pool (2 workers, all seeds batched)."""
+    db = tiny.with_name("reference.db")
+    assert main(["sweep", str(tiny), "--db", str(db), "--workers", "2", "--quiet"]) == 0
+    return rows_of(db)
+
+
+def rows_of(db: Path) -> list[tuple]:
+    with ResultStore(db, readonly=True) as store:
+        return [(r.key, r.family, r.width, r.seed, r.outcome) for r in store.rows()]
+
+
+# --------------------------------------------------------------------------- specs
+@pytest.mark.parametrize("text, message", [
+    (TINY.replace('data = "scalar-linear"', 'data = "no-such-family"'), "unknown family 'no-such-family'"),
+    (TINY.replace("widths = [1, 2, 3, 4]", "widths = []"), "widths must be a non-empty list"),
+    (TINY.replace("widths = [1, 2, 3, 4]", "widths = [1, 0]"), "widths must be positive, got 0"),
+    (TINY.replace("widths = [1, 2, 3, 4]", "widths = [1, -3]"), "widths must be positive, got -3"),
+    (TINY.replace("[sampling]", "[sampling"), "not valid TOML"),
+    (TINY.replace("starts = 8", "startz = 8"), "unknown key(s) startz"),
+])
+def test_spec_errors_are_one_line_exit_2(tmp_path, capsys, text, message):
+    spec = tmp_path / "bad.toml"
+    spec.write_text(text)
+    db = tmp_path / "bad.db"
+    assert main(["sweep", str(spec), "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and str(spec) in err
+    assert not db.exists()
+
+
+def test_default_spec_is_valid():
+    spec = load_spec(DEFAULT_SPEC)
+    assert {"linear", "relu-permutation", "quadratic"} <= {f.label for f in spec.families}
+    assert len({t.key for t in expand(spec)}) == len(expand(spec))
+
+
+def test_key_changes_with_any_setting(tiny):
+    spec = load_spec(tiny)
+    task = expand(spec)[0]
+    other = dataclasses.replace(task, sampling=dataclasses.replace(task.sampling, steps=31))
+    assert task.key == expand(load_spec(tiny))[0].key != other.key
+
+
+# --------------------------------------------------------------- batched evaluation
+def test_batched_loss_equals_one_problem_at_a_time():
+    arch = Architecture((3, 5, 4, 2), "relu", True)
+    gen = torch.Generator().manual_seed(0)
+    problems = [construct("gaussian", inputs=3, outputs=2, samples=7, seed=s).problem(arch, 0.1) for s in range(4)]
+    batch = BatchedProblems.stack(problems)
+    theta = torch.randn(4, 6, arch.num_params, dtype=torch.float64, generator=gen)
+    expected = torch.stack([p.loss(theta[k]) for k, p in enumerate(problems)])
+    assert torch.equal(batch.loss(theta), expected)
+    assert torch.equal(BatchedProblems.stack(problems[2:3]).loss(theta[2:3]), expected[2:3])
+
+
+def test_batched_descent_equals_one_problem_sampler():
+    arch = Architecture((2, 3, 1), "relu", False)
+    problems = [construct("relu-permutation", samples=16, seed=s).problem(arch) for s in range(3)]
+    settings = SampleSettings(starts=6, steps=25, max_points=40)
+    many = sample_many(BatchedProblems.stack(problems), 0.5, settings, [4, 5, 6])
+    for k, problem in enumerate(problems):
+        one = sample_sublevel(problem, 0.5, dataclasses.replace(settings, seed=4 + k))
+        assert torch.equal(one.points, many[k].points) and torch.equal(one.losses, many[k].losses)
+
+
+def test_sweep_task_equals_sublevel_count(tiny):
+    task = [t for t in expand(load_spec(tiny)) if t.family.label == "relu"][1]
+    (result,) = run_group(TaskGroup((task,)))
+    dataset = construct("relu-permutation", samples=16, seed=task.seed)
+    arch = Architecture(task.widths, "relu", False)
+    count = count_dataset(dataset, arch, task.family.levels, 0.0, dataclasses.replace(task.sampling, seed=task.seed),
+                          task.neighbours)
+    assert list(result.lower) == [b.lower for b in count.brackets]
+    assert list(result.upper) == [b.upper for b in count.brackets]
+    assert result.lower[0] == 2  # below rho*, theta and theta_sigma are certified apart
+
+
+# ------------------------------------------------------------------ store and runs
+def test_finished_sweep_does_no_work(tiny, reference, capsys):
+    db = tiny.with_name("reference.db")
+    assert main(["sweep", str(tiny), "--db", str(db), "--workers", "1", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(reference)} already in" in out and " 0 run now" in out
+    assert rows_of(db) == reference
+
+
+def test_resume_after_kill_gives_the_same_rows(tiny, reference):
+    db = tiny.with_name("killed.db")
+    command = [sys.executable, "-m", "checks.cli", "sweep", str(tiny), "--db", str(db), "--workers", "1",
+               "--batch", "1", "--quiet"]
+    proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and _count(db) < 2:
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    partial = _count(db)
+    assert 2 <= partial < len(reference), "the kill should land mid-sweep"
+    assert main(["sweep", str(tiny), "--db", str(db), "--workers", "2", "--quiet"]) == 0
+    assert rows_of(db) == reference
+
+
+def _count(db: Path) -> int:
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            return conn.execute("SELECT count(*) FROM results").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_dask_cluster_gives_the_same_rows_as_the_local_pool(tiny, reference):
+    distributed = pytest.importorskip("dask.distributed")
+    db = tiny.with_name("dask.db")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        assert main(["sweep", str(tiny), "--db", str(db), "--scheduler", cluster.scheduler_address, "--quiet"]) == 0
+    assert rows_of(db) == reference
+
+
+def test_two_writers_on_one_database(tmp_path, tiny, reference):
+    """Concurrent writers (separate connections) never corrupt the store or duplicate a row."""
+    source = ResultStore(tiny.with_name("reference.db"), readonly=True)
+    tasks = {t.key: t for t in expand(load_spec(tiny))}
+    rows = source.rows()
+    source.close()
+    from checks.sweeps.tasks import TaskResult
+
+    results = [TaskResult(r.key, tuple(r.outcome["levels"]), tuple(r.outcome["lower"]), tuple(r.outcome["upper"]),
+                          tuple(r.outcome["status"]), tuple(r.outcome["points"]), r.outcome["best_loss"],
+                          r.outcome["certified_edges"], r.outcome["candidate_edges"], r.device, r.seconds)
+               for r in rows]
+    db = tmp_path / "shared.db"
+
+    def writer():
+        with ResultStore(db) as store:
+            for result in results:
+                store.write([tasks[result.key]], [result])
+
+    threads = [threading.Thread(target=writer) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert rows_of(db) == reference
+
+
+# ------------------------------------------------------------------------- plot
+def test_plot_writes_png_and_pdf(tiny, reference, tmp_path, capsys):
+    stem = tmp_path / "figures" / "tiny"
+    assert main(["plot", str(tiny.with_name("reference.db")), "--out", str(stem)]) == 0
+    assert stem.with_suffix(".png").stat().st_size > 0 and stem.with_suffix(".pdf").stat().st_size > 0
+    out = capsys.readouterr().out
+    assert "rigorous" in out and "estimated" in out
+
+
+def test_plot_rejects_a_file_that_is_not_a_sweep(tmp_path, capsys):
+    bogus = tmp_path / "bogus.db"
+    bogus.write_text("not a database")
+    assert main(["plot", str(bogus)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
