@@ -163,6 +163,9 @@ def segment_maxima(problem: Problem, start: torch.Tensor, end: torch.Tensor, *,
         raise InputError(f"atol must be >= 0 and max_splits >= 0, got atol={atol}, max_splits={max_splits}")
     arch = problem.architecture
     kind = _activation_kind(arch)
+    if a.shape[0] == 0:
+        empty = a.new_zeros(0)
+        return SegmentBound(empty, empty, empty, arch.depth <= 2)
     if arch.depth <= 2:
         result = _exact_maxima(problem, a, b - a, kind)
     else:
@@ -318,8 +321,10 @@ def _relu_pieces(arch: Architecture, a, d, x, y) -> tuple[torch.Tensor, torch.Te
         torch.einsum("enj,eoj->enjo", z1, va) + torch.einsum("enj,eoj->enjo", z0, vd),
         torch.einsum("enj,eoj->enjo", z1, vd),
     ], dim=-1)  # (E, N, n1, nL, 3)
-    with torch.no_grad():
-        ratio = -z0 / torch.where(z1 == 0, torch.ones_like(z1), z1)
+    ratio = -z0 / torch.where(z1 == 0, torch.ones_like(z1), z1)
+    # A rounded z0 or z1 may put a breakpoint slightly off (or a near-zero unit on the wrong
+    # side): on the sliver between true and computed breakpoint |z| is within the rounding of
+    # z, so the error stays inside the magnitude bound of _rounding_bound.
     inside = (z1 != 0) & (ratio > 0) & (ratio < 1)
     # Active just after t = 0; a unit switching inside (0,1) turns on iff z1 > 0.
     active0 = (z0 > 0) | ((z0 == 0) & (z1 > 0))
@@ -373,10 +378,13 @@ def _rounding_bound(problem: Problem, a, d, kind: str) -> torch.Tensor:
 
 def _exact_maxima(problem: Problem, a: torch.Tensor, d: torch.Tensor, kind: str) -> SegmentBound:
     arch = problem.architecture
-    n_max = max(arch.widths)
-    per_segment = problem.num_samples * n_max * (arch.widths[-1] + 1) * 16
+    n0, n1, n_out = arch.widths[0], arch.widths[1], arch.widths[-1]
+    # Largest per-segment tensors: ReLU's per-unit output quadratics and per-piece quartics
+    # (N n_1 (15 n_L + 10)), otherwise the hidden and output polynomials.
     if kind == "relu":
-        per_segment *= n_max
+        per_segment = problem.num_samples * (n1 * (15 * n_out + 10) + n0)
+    else:
+        per_segment = problem.num_samples * (4 * n1 + 8 * n_out + n0)
     step = max(1, CHUNK_ELEMENTS // per_segment)
     uppers, argmaxes = [], []
     for i in range(0, a.shape[0], step):
@@ -408,7 +416,7 @@ def _maximise_pieces(coeffs: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, s
     Parameters
     ----------
     coeffs : (K, D+1)
-        Polynomial on piece k = [lo_k, hi_k], lowest degree first.
+        Polynomial on piece k = [lo_k, hi_k] (0 <= lo_k < hi_k <= 1), lowest degree first.
     lo, hi : (K,)
     seg : (K,)
         Segment of each piece; every segment has at least one piece.
@@ -416,11 +424,43 @@ def _maximise_pieces(coeffs: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, s
     Returns
     -------
     upper : (count,)
-        max over candidates plus twice the mass of the dropped tiny leading terms: with p~ the
-        polynomial without them, max over candidates of p >= max p~ - sup|p - p~| >= max p -
-        2 sup|p - p~| on [0, 1].
+        Maximum over the candidates of :func:`_piece_maxima`, plus its dropped-term margin.
     argmax : (count,)
         The candidate t with the largest polynomial value.
+
+    Notes
+    -----
+    Pruning: with s = sum_i i |c_i| hi^(i-1) >= |p'| on the piece, p <= (p(lo) + p(hi)) / 2
+    + s (hi - lo) / 2 there. A piece whose bound does not exceed the best end-point value of
+    its segment cannot hold a larger value, so only the few pieces near the maximum go
+    through root finding; with N n_1 narrow ReLU pieces this skips almost all of them.
+    """
+    ends = _poly_eval(coeffs, torch.stack([lo, hi], dim=-1))
+    best_end, which = ends.max(dim=-1)
+    none = torch.full((count,), -torch.inf, dtype=coeffs.dtype, device=coeffs.device)
+    best, argmax = _update_best(none, torch.zeros_like(none), seg, best_end, torch.where(which == 0, lo, hi))
+    powers = torch.arange(1, coeffs.shape[-1], dtype=coeffs.dtype, device=coeffs.device)
+    slope = (coeffs[:, 1:].abs() * powers * hi.unsqueeze(-1) ** (powers - 1)).sum(-1)
+    bound = ends.mean(dim=-1) + slope * (hi - lo) / 2
+    open_ = bound > best[seg]
+    upper_piece, value, t_best = _piece_maxima(coeffs[open_], lo[open_], hi[open_])
+    upper = best.scatter_reduce(0, seg[open_], upper_piece, reduce="amax")
+    _, argmax = _update_best(best, argmax, seg[open_], value, t_best)
+    return upper, argmax
+
+
+def _piece_maxima(coeffs: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Maximum of each polynomial on its piece via the roots of its derivative.
+
+    Returns
+    -------
+    upper : (K,)
+        ``value`` plus twice the mass of the dropped tiny leading terms: with p~ the
+        polynomial without them, max over candidates of p >= max p~ - sup|p - p~| >= max p -
+        2 sup|p - p~| on [0, 1].
+    value, argmax : (K,)
+        Largest candidate value and its t.
 
     Notes
     -----
@@ -443,7 +483,7 @@ def _maximise_pieces(coeffs: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, s
     dropped_mask = idx > eff.unsqueeze(-1)
     dropped = torch.where(dropped_mask, coeffs[..., 1:].abs(), torch.zeros_like(deriv)).sum(-1)
 
-    roots = _companion_roots(deriv, eff)
+    roots = _clamp(_companion_roots(deriv, eff), lo, hi)
     polished = roots
     deriv_kept = torch.where(dropped_mask, torch.zeros_like(deriv), deriv)
     second = deriv_kept[..., 1:] * powers[:-1]
@@ -452,14 +492,11 @@ def _maximise_pieces(coeffs: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, s
         fp = _poly_eval(second, polished)
         safe = torch.where(fp == 0, torch.ones_like(fp), fp)
         polished = _clamp(torch.where(fp == 0, polished, polished - f / safe), lo, hi)
-    cand = torch.cat([lo, hi, _clamp(roots, lo, hi), polished], dim=-1)
+    cand = torch.cat([lo, hi, roots, polished], dim=-1)
     values = _poly_eval(coeffs, cand)
     best_val, best_idx = values.max(dim=-1)
     best_t = torch.gather(cand, -1, best_idx.unsqueeze(-1)).squeeze(-1)
-    none = torch.full((count,), -torch.inf, dtype=coeffs.dtype, device=coeffs.device)
-    upper = none.scatter_reduce(0, seg, best_val + 2 * dropped, reduce="amax")
-    _, argmax = _update_best(none, torch.zeros_like(none), seg, best_val, best_t)
-    return upper, argmax
+    return best_val + 2 * dropped, best_val, best_t
 
 
 def _clamp(t: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
