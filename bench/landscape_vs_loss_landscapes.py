@@ -1,0 +1,122 @@
+"""Our batched 2-D slice vs ``loss_landscapes.random_plane`` on the same model, data and directions.
+
+Run:  python bench/landscape_vs_loss_landscapes.py [--repeats 3] [--threads 2]
+
+For each case both tools evaluate the same 51 x 51 points on the CPU: ``random_plane`` draws
+its directions from torch's global generator, so we seed it, let it run, then re-create its
+two directions with its own functions under the same seed and hand them to
+:class:`checks.landscapes.evaluation.SliceEvaluator`. ``random_plane`` walks the grid with
+in-place steps and an off-by-one on even columns (offsets 1..51 instead of 0..50 along the
+second direction); we evaluate exactly the points it visits. Printed: max relative difference
+of the values (target 1e-5) and the ratio of the best-of-``repeats`` wall times (theirs / ours;
+targets: >= 10 for the theory nets, >= 5 for the 784-100-10 MLP, never < 1). Times are
+interleaved so that load from other processes hits both sides alike.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from loss_landscapes import random_plane
+from loss_landscapes.metrics import Loss
+from loss_landscapes.model_interface.model_parameters import orthogonal_to, rand_u_like
+from loss_landscapes.model_interface.model_wrapper import wrap_model
+
+from checks.landscapes.evaluation import SliceEvaluator
+
+STEPS = 51
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    widths: tuple[int, ...]
+    samples: int
+    target: float  # required speed ratio
+
+    def build(self) -> tuple[torch.nn.Module, torch.nn.Module, torch.Tensor, torch.Tensor]:
+        torch.manual_seed(0)
+        layers: list[torch.nn.Module] = []
+        for i, (n_in, n_out) in enumerate(zip(self.widths[:-1], self.widths[1:])):
+            layers += [torch.nn.Linear(n_in, n_out)] + ([torch.nn.ReLU()] if i < len(self.widths) - 2 else [])
+        model = torch.nn.Sequential(*layers)
+        x = torch.randn(self.samples, self.widths[0])
+        if self.widths[-1] == 1:  # a theory net: regression on a teacher's outputs
+            with torch.no_grad():
+                y = torch.nn.Sequential(*copy.deepcopy(layers))(x) + 0.1 * torch.randn(self.samples, 1)
+            return model, torch.nn.MSELoss(), x, y
+        return model, torch.nn.CrossEntropyLoss(), x, torch.randint(0, self.widths[-1], (self.samples,))
+
+
+CASES = (
+    Case("theory net 8-32-32-1 ReLU, N=256 (1.4k params)", (8, 32, 32, 1), 256, 10.0),
+    Case("theory net 10-64-64-1 ReLU, N=256 (4.9k params)", (10, 64, 64, 1), 256, 10.0),
+    Case("MLP 784-100-10, N=1000 (79.5k params)", (784, 100, 10), 1000, 5.0),
+)
+
+
+def theirs(model, loss_fn, x, y, seed: int) -> np.ndarray:
+    torch.manual_seed(seed)
+    return random_plane(model, Loss(loss_fn, x, y), distance=1, steps=STEPS, normalization="filter",
+                        deepcopy_model=True)
+
+
+def their_points(model, seed: int):
+    """``random_plane``'s origin, step directions and grid coefficients, rebuilt under ``seed``."""
+    start = wrap_model(copy.deepcopy(model)).get_module_parameters()
+    torch.manual_seed(seed)
+    dir_one = rand_u_like(start)
+    dir_two = orthogonal_to(dir_one)
+    dir_one.filter_normalize_(start)
+    dir_two.filter_normalize_(start)
+    dir_one.mul_(((start.model_norm() / 1) / STEPS) / dir_one.model_norm())
+    dir_two.mul_(((start.model_norm() / 1) / STEPS) / dir_two.model_norm())
+    names = [name for name, _ in model.named_parameters()]
+    d1 = dict(zip(names, [p.clone() for p in dir_one.parameters]))
+    d2 = dict(zip(names, [p.clone() for p in dir_two.parameters]))
+    i, j = np.meshgrid(np.arange(STEPS), np.arange(STEPS), indexing="ij")
+    coefficients = np.stack([i - STEPS / 2, j + (i % 2 == 0) - STEPS / 2], axis=-1).reshape(-1, 2)
+    return d1, d2, torch.as_tensor(coefficients, dtype=torch.float32)
+
+
+def ours(model, loss_fn, x, y, d1, d2, coefficients) -> np.ndarray:
+    evaluator = SliceEvaluator(model, loss_fn, (x, y), [d1, d2], accuracy=False)
+    return evaluator(coefficients)["loss"].numpy().reshape(STEPS, STEPS)
+
+
+def timed(fn, timings: list[float]):
+    start = time.perf_counter()
+    result = fn()
+    timings.append(time.perf_counter() - start)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"CPU, {torch.get_num_threads()} threads, torch {torch.__version__}, grid {STEPS}x{STEPS}, "
+          f"best of {args.repeats}")
+    print(f"{'case':52s} {'max rel diff':>12s} {'theirs s':>9s} {'ours s':>8s} {'ratio':>7s} {'target':>6s}")
+    for case in CASES:
+        model, loss_fn, x, y = case.build()
+        d1, d2, coefficients = their_points(model, seed=1)
+        t_theirs, t_ours = [], []
+        for _ in range(args.repeats):
+            ref = timed(lambda: theirs(model, loss_fn, x, y, seed=1), t_theirs)
+            got = timed(lambda: ours(model, loss_fn, x, y, d1, d2, coefficients), t_ours)
+        rel = float(np.max(np.abs(got - ref) / np.abs(ref)))
+        ratio = min(t_theirs) / min(t_ours)
+        verdict = "ok" if ratio >= case.target and rel <= 1e-5 else "MISSED"
+        print(f"{case.name:52s} {rel:12.2e} {min(t_theirs):9.3f} {min(t_ours):8.3f} {ratio:6.1f}x "
+              f"{case.target:5.0f}x {verdict}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,373 @@
+"""Loss and accuracy of any ``torch.nn.Module`` at many points of an affine slice, in batches.
+
+A slice is theta(c) = theta_0 + sum_j c_j d_j for coefficient rows c in R^m (m = 1 for a line,
+2 for a plane; Li, Xu, Taylor, Studer & Goldstein, NeurIPS 2018, arXiv:1712.09913, Sec. 5).
+:class:`SliceEvaluator` evaluates K such points per pass: it stacks the K parameter sets and
+runs ``torch.func.functional_call`` under ``torch.func.vmap``.
+
+Why it is faster than loading weights and running forward once per point: the first layer is
+linear in its parameters (W, b) jointly, so when the model's first parameterised module is a
+Linear or convolution applied to the input, its output at theta(c) is
+
+    f_0(X; W_0 + sum_j c_j D_j, b_0 + sum_j c_j e_j) = f_0(X; W_0, b_0) + sum_j c_j f_0(X; D_j, e_j)
+
+(D_j, e_j: the first layer's part of direction j). The m + 1 products are computed once per data batch and
+every grid point pays only for the combination and the (usually much cheaper) rest of the net.
+Whether the shortcut applies is found by a probe forward pass with hooks (first
+parameterised module called, called once, on the model's own input); otherwise every point
+runs the full model.
+
+Networks are evaluated in eval mode: BatchNorm uses the stored running statistics (its
+parameters get 0 in filter-normalised directions), dropout is off.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Callable, Iterable, Sequence
+
+import torch
+from torch.func import functional_call, vmap
+
+from checks.landscapes.directions import Params, check_direction, check_finite, fingerprint, parameters_of
+from theory.errors import InputError
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+"""``loss_fn(outputs, targets) -> scalar`` averaged over the batch (e.g. ``nn.CrossEntropyLoss()``)."""
+
+_AFFINE_TYPES = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
+_ELEMENTWISE_TYPES = (torch.nn.ReLU, torch.nn.LeakyReLU, torch.nn.Tanh, torch.nn.Sigmoid, torch.nn.GELU,
+                      torch.nn.ELU, torch.nn.Softplus, torch.nn.Identity, torch.nn.Dropout)
+# Points per pass: activations near 2^22 elements stay in the last-level cache; more than 64
+# points per pass measured no faster on small nets (bench/landscape_vs_loss_landscapes.py).
+_CHUNK_ELEMENTS = 2 ** 22
+_MAX_CHUNK = 64
+
+
+@dataclass(frozen=True)
+class Batches:
+    """A data set as a fixed list of (inputs, targets) batches.
+
+    Materialising a loader once keeps every grid point on exactly the same samples even when
+    the loader shuffles.
+    """
+
+    batches: tuple[tuple[torch.Tensor, torch.Tensor], ...]
+
+    @property
+    def num_samples(self) -> int:
+        return sum(int(x.shape[0]) for x, _ in self.batches)
+
+    def fingerprint(self) -> str:
+        return fingerprint(*[t for pair in self.batches for t in pair])
+
+    def to(self, dtype: torch.dtype) -> "Batches":
+        """Floating inputs cast to ``dtype``; integer targets (class labels) are kept."""
+        cast = [(x.to(dtype) if x.is_floating_point() else x, y.to(dtype) if y.is_floating_point() else y)
+                for x, y in self.batches]
+        return Batches(tuple(cast))
+
+
+def as_batches(data, label: str = "data") -> Batches:
+    """Accept ``(X, Y)`` tensors, a :class:`Batches`, or any iterable of ``(x, y)`` batches.
+
+    Raises
+    ------
+    InputError
+        If there are no samples, inputs and targets disagree in length, or an input is not
+        finite.
+    """
+    if isinstance(data, Batches):
+        return data
+    if isinstance(data, tuple) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data):
+        pairs: Iterable = [data]
+    else:
+        pairs = data
+    batches = []
+    for item in pairs:
+        try:
+            x, y = item[0], item[1]
+        except (TypeError, IndexError):
+            raise InputError(f"{label}: each batch must be an (inputs, targets) pair") from None
+        x, y = torch.as_tensor(x), torch.as_tensor(y)
+        if x.shape[0] != y.shape[0]:
+            raise InputError(f"{label}: a batch has {x.shape[0]} inputs but {y.shape[0]} targets")
+        if x.shape[0] == 0:
+            continue
+        check_finite({"inputs": x}, label)
+        batches.append((x, y))
+    if not batches:
+        raise InputError(f"{label}: the data (loader) yields no samples")
+    return Batches(tuple(batches))
+
+
+@dataclass(frozen=True)
+class _FirstLayer:
+    """The module whose output is computed once per batch and combined per point."""
+
+    name: str
+    module: torch.nn.Module
+
+
+def _probe(model: torch.nn.Module, x: torch.Tensor) -> tuple[_FirstLayer | None, int]:
+    """Run one forward pass; return the affine first layer (or None) and activations/sample.
+
+    The shortcut is sound when the first parameterised module called is a Linear or
+    convolution, is called once, and its input cannot depend on parameters: it is the
+    model's input itself, or every parameter lives in a leaf module (so nothing
+    parameterised ran before it).
+    """
+    calls: list[tuple[str, torch.nn.Module, tuple]] = []
+    sizes: list[int] = []
+    names = {module: name for name, module in model.named_modules()}
+
+    def hook(module, inputs, output):
+        if any(True for _ in module.parameters(recurse=False)):
+            calls.append((names[module], module, inputs))
+        if isinstance(output, torch.Tensor):
+            sizes.append(output.numel())
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if not list(m.children())]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    per_sample = max(1, sum(sizes) // max(1, x.shape[0]))
+    if not calls:
+        return None, per_sample
+    name, module, inputs = calls[0]
+    once = sum(1 for _, m, _ in calls if m is module) == 1
+    leaf_params = all(not list(m.children()) for m in model.modules() if list(m.parameters(recurse=False)))
+    unmoved_input = len(inputs) == 1 and (inputs[0] is x or leaf_params)
+    if isinstance(module, _AFFINE_TYPES) and once and unmoved_input:
+        return _FirstLayer(name, module), per_sample
+    return None, per_sample
+
+
+class _Reached(Exception):
+    """Raised by a pre-hook to stop a forward pass once the first layer's input is known."""
+
+
+def _input_of(model: torch.nn.Module, module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The tensor ``module`` receives when ``model(x)`` runs (the rest of the pass is skipped)."""
+    seen = []
+
+    def pre_hook(_, inputs):
+        seen.append(inputs[0])
+        raise _Reached
+
+    handle = module.register_forward_pre_hook(pre_hook)
+    try:
+        with torch.no_grad():
+            model(x)
+    except _Reached:
+        pass
+    finally:
+        handle.remove()
+    return seen[0]
+
+
+@contextlib.contextmanager
+def _output_replaced(module: torch.nn.Module, output_of: Callable[[], torch.Tensor]):
+    """Make ``module(...)`` return ``output_of()`` instead of computing its forward."""
+    module.forward = lambda *args, **kwargs: output_of()
+    try:
+        yield
+    finally:
+        del module.forward
+
+
+class SliceEvaluator:
+    """Loss (and accuracy) at theta_0 + c @ D for rows c of a (K, m) coefficient matrix.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any module; it is not modified (evaluation uses ``functional_call``).
+    loss_fn : callable
+        ``loss_fn(outputs, targets)`` returning the batch-mean loss.
+    data : tensors, loader or Batches
+        See :func:`as_batches`. Each point's loss is the sample-weighted mean over batches.
+    directions : sequence of Params
+        d_1..d_m, each shaped like the model's parameters (checked).
+    origin : Params, optional
+        theta_0; the model's own parameters by default.
+    chunk_size : int, optional
+        Points per vmapped pass; by default chosen so activations stay near 2^24 elements.
+    affine_first_layer : bool
+        Use the first-layer shortcut when the probe allows it (default True).
+    accuracy : bool
+        Also report the fraction of correct argmax predictions when the targets are class
+        labels (default True; costs an argmax per point).
+
+    Notes
+    -----
+    Accuracy is reported when targets are integer class labels and outputs are (N, classes)
+    logits. Cost per point: the model minus its first layer, plus m + 1 multiply-adds of the
+    first layer's output; the first layer itself costs m + 1 products per batch in total.
+    """
+
+    def __init__(self, model: torch.nn.Module, loss_fn: LossFn, data, directions: Sequence[Params],
+                 origin: Params | None = None, chunk_size: int | None = None,
+                 affine_first_layer: bool = True, accuracy: bool = True):
+        self.model = model
+        self.loss_fn = loss_fn
+        self._losses = batched_loss(loss_fn)
+        base = parameters_of(model)
+        self.origin = base if origin is None else check_direction(base, origin, "origin")
+        self.directions = [check_direction(base, d, f"direction {j + 1}") for j, d in enumerate(directions)]
+        dtype = next(iter(base.values())).dtype
+        self.data = as_batches(data).to(dtype)
+        self.buffers = {name: b.detach() for name, b in model.named_buffers()}
+        was_training = model.training
+        model.eval()
+        try:
+            first, per_sample = _probe(model, self.data.batches[0][0])
+        except RuntimeError as err:
+            raise InputError(f"the model cannot run on the data: {err}") from None
+        finally:
+            model.train(was_training)
+        self.first = first if affine_first_layer else None
+        labels = self.data.batches[0][1]
+        self.accuracy = bool(accuracy) and not labels.is_floating_point() and labels.dim() == 1
+        largest = max(int(x.shape[0]) for x, _ in self.data.batches)
+        per_point = per_sample * largest + sum(v.numel() for v in base.values())
+        self.chunk_size = int(chunk_size) if chunk_size else max(1, min(_MAX_CHUNK, _CHUNK_ELEMENTS // per_point))
+        self._mlp = _mlp_layers(model, self.first, self.data)
+        model.eval()
+        try:
+            self._first_outputs = [self._first_layer_outputs(x) for x, _ in self.data.batches] if self.first else None
+        finally:
+            model.train(was_training)
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        return ("loss", "accuracy") if self.accuracy else ("loss",)
+
+    def fingerprint(self) -> str:
+        """Identifies model point, directions and data (to refuse resuming a different setup)."""
+        return fingerprint(self.origin, *self.directions, torch.tensor([float(self.data.num_samples)])) \
+            + self.data.fingerprint()[:8]
+
+    def _first_layer_outputs(self, x: torch.Tensor) -> torch.Tensor:
+        """Stack f_0(X; W_0, b_0) and f_0(X; D_j, e_j): shape (m + 1, N, ...)."""
+        prefix = self.first.name + "."
+        own = {n[len(prefix):]: v for n, v in self.origin.items() if n.startswith(prefix)}
+        x = _input_of(self.model, self.first.module, x)
+        outs = [functional_call(self.first.module, own, (x,))]
+        for d in self.directions:
+            local = {n[len(prefix):]: v for n, v in d.items() if n.startswith(prefix)}
+            outs.append(functional_call(self.first.module, local, (x,)))
+        return torch.stack(outs)
+
+    def __call__(self, coefficients: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Metrics at each row of ``coefficients`` (K, m): ``{"loss": (K,), "accuracy": (K,)}``."""
+        coefficients = torch.as_tensor(coefficients, dtype=next(iter(self.origin.values())).dtype)
+        if coefficients.dim() != 2 or coefficients.shape[1] != len(self.directions):
+            raise InputError(f"coefficients must be (K, {len(self.directions)}), got {tuple(coefficients.shape)}")
+        results = [self._chunk(part) for part in coefficients.split(self.chunk_size)]
+        return {key: torch.cat([r[key] for r in results]) for key in results[0]}
+
+    def _chunk(self, c: torch.Tensor) -> dict[str, torch.Tensor]:
+        skip = self.first.name + "." if self.first else None
+        params = {}
+        for name, theta in self.origin.items():
+            if skip and name.startswith(skip):
+                continue
+            stacked = theta.expand((c.shape[0],) + theta.shape)
+            if self.directions:
+                d = torch.stack([direction[name] for direction in self.directions])
+                stacked = stacked + torch.tensordot(c, d, dims=1)
+            params[name] = stacked
+        ones = torch.cat([torch.ones_like(c[:, :1]), c], dim=1)
+        total_loss = torch.zeros(c.shape[0], dtype=c.dtype)
+        correct = torch.zeros(c.shape[0], dtype=c.dtype)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                for index, (x, y) in enumerate(self.data.batches):
+                    if self.first:
+                        # one GEMM gives every point's first-layer output: [1, c] @ [Z_0; Z_1; ...]
+                        z = self._first_outputs[index]
+                        mixed = (ones @ z.flatten(1)).reshape((c.shape[0],) + z.shape[1:])
+                        out = _mlp_forward(self._mlp, params, mixed) if self._mlp \
+                            else vmap(self._rest, in_dims=(0, 0, None))(params, mixed, x)
+                    else:
+                        out = vmap(self._full, in_dims=(0, None))(params, x)
+                    total_loss += self._losses(out, y) * x.shape[0]
+                    if self.accuracy:
+                        correct += (out.argmax(-1) == y).sum(-1).to(c.dtype)
+        finally:
+            self.model.train(was_training)
+        n = self.data.num_samples
+        out = {"loss": total_loss / n}
+        if self.accuracy:
+            out["accuracy"] = correct / n
+        return out
+
+    def _full(self, params: Params, x: torch.Tensor) -> torch.Tensor:
+        return functional_call(self.model, (params, self.buffers), (x,))
+
+    def _rest(self, params: Params, first_output: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        with _output_replaced(self.first.module, lambda: first_output):
+            return functional_call(self.model, (params, self.buffers), (x,))
+
+
+def _mlp_layers(model: torch.nn.Module, first: _FirstLayer | None,
+                data: Batches) -> tuple[tuple[str, torch.nn.Module], ...] | None:
+    """The layers after the first when ``model`` is a Sequential MLP on (N, d) inputs, else None.
+
+    Such a model gets a hand-batched forward (``baddbmm`` with the bias fused, ReLU in place)
+    instead of ``vmap``: half the memory traffic per point on small nets.
+    """
+    if type(model) is not torch.nn.Sequential or first is None or first.name != "0" \
+            or not isinstance(first.module, torch.nn.Linear) \
+            or any(x.dim() != 2 for x, _ in data.batches):
+        return None
+    rest = tuple((name, module) for name, module in model.named_children() if name != "0")
+    if all(isinstance(module, (torch.nn.Linear,) + _ELEMENTWISE_TYPES) for _, module in rest):
+        return rest
+    return None
+
+
+def _mlp_forward(layers: tuple[tuple[str, torch.nn.Module], ...], params: Params,
+                 h: torch.Tensor) -> torch.Tensor:
+    """Outputs (K, N, n_L) of K MLPs from their first-layer outputs ``h`` (K, N, n_1)."""
+    for name, module in layers:
+        if isinstance(module, torch.nn.Linear):
+            weight = params[f"{name}.weight"].transpose(1, 2)
+            bias = params.get(f"{name}.bias")
+            h = torch.bmm(h, weight) if bias is None else torch.baddbmm(bias.unsqueeze(1), h, weight)
+        elif isinstance(module, torch.nn.ReLU):
+            h = h.relu_()  # h is this pass's own buffer
+        elif not isinstance(module, (torch.nn.Identity, torch.nn.Dropout)):  # dropout is off in eval mode
+            h = module(h)
+    return h
+
+
+def batched_loss(loss_fn: LossFn) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """``(outputs (K, N, ...), targets) -> (K,)`` losses, one per parameter point.
+
+    Default-argument ``CrossEntropyLoss`` and ``MSELoss`` get closed forms that put the class
+    axis where torch's kernels are fast (cross-entropy over a last axis of 10 classes is about
+    15x slower than over axis 1); any other loss is vmapped as given.
+    """
+    if type(loss_fn) is torch.nn.CrossEntropyLoss and loss_fn.weight is None \
+            and loss_fn.label_smoothing == 0.0 and loss_fn.reduction == "mean":
+        def cross_entropy(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            if out.dim() != 3 or y.dim() != 1:
+                return vmap(loss_fn, in_dims=(0, None))(out, y)
+            target = y.expand(out.shape[0], -1)
+            per_sample = torch.nn.functional.cross_entropy(out.transpose(1, 2), target, reduction="none",
+                                                           ignore_index=loss_fn.ignore_index)
+            kept = (target != loss_fn.ignore_index).sum(1)
+            return per_sample.sum(1) / kept
+        return cross_entropy
+    if type(loss_fn) is torch.nn.MSELoss and loss_fn.reduction == "mean":
+        def squared_error(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            return (out - y).square().flatten(1).mean(1)
+        return squared_error
+    return vmap(loss_fn, in_dims=(0, None))
