@@ -9,13 +9,14 @@ Omega(lambda) when this maximum is known to be <= lambda, not merely sampled (TH
 section 6; Freeman & Bruna, "Topology and geometry of half-rectified network optimization",
 ICLR 2017, arXiv:1611.01540, whose Dynamic String Sampling joins minima by such segments).
 
-Three methods, chosen from the architecture:
+The method is chosen from the architecture:
 
 * **No hidden layer** (H = W x + b): the residual is linear in t, the loss a quadratic.
 * **One hidden layer, linear / ReLU activation**: every pre-activation
   z_{j,mu}(t) = z0 + t z1 is linear in t and changes sign at most once, at t = -z0 / z1. Between
   these breakpoints the output is a quadratic in t and the loss a quartic; the maximum of each
   quartic on its piece is at an end of the piece or at a real root of its cubic derivative.
+  The linear activation is the case without breakpoints.
 * **One hidden layer, quadratic activation**: the output is a cubic in t and the loss a
   polynomial of degree 6, maximised the same way (roots of a quintic derivative).
 * **Deeper nets**: a rigorous upper bound from interval arithmetic over sub-intervals of t,
@@ -37,10 +38,10 @@ from theory.problems import Problem
 
 EPS = float(torch.finfo(torch.float64).eps)
 INTERVAL_INFLATION = 1e-12
-"""Relative widening of every interval radius: float64 without directed rounding commits a
-relative error of at most gamma_n = n eps / (1 - n eps) in a dot product of length n, which is
-below 1e-12 for n up to ~4000 terms; the widening is taken relative to the magnitudes |W| |h|
-that the rounding is relative to, so cancellation cannot defeat it."""
+"""Relative widening of every interval radius (at least; see :func:`_inflation`): float64
+without directed rounding commits a relative error of at most gamma_n = n eps / (1 - n eps) in
+a dot product of length n, below 1e-12 for n up to ~4000 terms; the widening is taken relative
+to the magnitudes |W| |h| that the rounding is relative to, so cancellation cannot defeat it."""
 
 DROP_RELATIVE = 1e-14
 """Leading derivative coefficients below this fraction of the derivative's coefficient mass are
@@ -130,8 +131,12 @@ def segment_maxima(problem: Problem, start: torch.Tensor, end: torch.Tensor, *,
     the sample's quartic loss between consecutive pieces ("delta quartics") are attached to
     the breakpoint times; sorting all N n_1 breakpoints of a segment and summing the deltas
     cumulatively gives the total quartic on every global piece in O(N n_1 log(N n_1)) instead
-    of O((N n_1)^2). Each piece's polynomial is maximised over its end points and the real
-    roots of its derivative (batched companion-matrix eigenvalues, Newton-polished).
+    of O((N n_1)^2). For quadratic activations z^2 = z0^2 + 2 z0 z1 t + z1^2 t^2 makes the
+    output a cubic and the loss a sextic, formed by exact polynomial products. Each piece's
+    polynomial is maximised over its end points and the real roots of its derivative
+    (batched companion-matrix eigenvalues, Newton-polished); pieces whose slope bound shows
+    they cannot exceed the best end-point value are skipped. ``upper`` adds an a-priori
+    float64 rounding bound, so ``upper - lower`` is at rounding level and ``exact`` is True.
 
     Interval method (deeper nets). On t in [t0, t1] each parameter lies in mid +- rad with
     mid = a + (t0+t1)/2 d and rad = (t1-t0)/2 |d|. Boxes in centre-radius form propagate
@@ -140,11 +145,18 @@ def segment_maxima(problem: Problem, start: torch.Tensor, end: torch.Tensor, *,
     interval square; the loss is bounded by (1/N) sum (|c - y| + r)^2 + kappa sum
     (|mid| + rad)^2. Sub-intervals whose bound exceeds the best attained value (evaluated at
     sub-interval midpoints) by more than ``atol`` are bisected, best first, for up to
-    ``max_splits`` rounds. Radii are widened by ``INTERVAL_INFLATION`` relative to the
-    magnitudes involved, which covers float64 rounding without directed rounding.
+    ``max_splits`` rounds. The arithmetic is plain float64 without directed rounding, so
+    every radius is widened by delta = max(1e-12, 2 n eps) relative to the magnitudes
+    involved (n the longest sum), which covers the rounding (gamma_n <= n eps / (1 - n eps)).
+    Each sub-interval's bound is the smaller of this natural interval extension and the mean
+    value form L(t_m) + (t1 - t0)/2 max|dL/dt|, with dL/dt enclosed by propagating
+    t-derivatives through the same boxes (forward mode); the latter overestimates by
+    O((t1 - t0)^2) near a smooth maximum, so the refinement converges fast.
 
-    Complexity: exact ReLU O(E N n_1 (n_0 + n_L) + E N n_1 log(N n_1)); the interval method
-    costs one batched forward pass per evaluated sub-interval.
+    Complexity: exact ReLU O(E N n_1 (n_0 + n_L) + E N n_1 log(N n_1)) time and, per chunk of
+    segments, O(N n_1 n_L) memory; the interval method costs about six forward passes per
+    evaluated sub-interval (value, derivative and midpoint boxes), and at most
+    ``SPLITS_PER_ROUND`` sub-intervals per segment are bisected per round.
 
     Examples
     --------
@@ -159,7 +171,7 @@ def segment_maxima(problem: Problem, start: torch.Tensor, end: torch.Tensor, *,
     """
     problem = problem.to(dtype=torch.float64)
     a, b, single = _check_segments(problem, start, end)
-    if atol < 0 or not max_splits >= 0:
+    if not atol >= 0 or not max_splits >= 0:
         raise InputError(f"atol must be >= 0 and max_splits >= 0, got atol={atol}, max_splits={max_splits}")
     arch = problem.architecture
     kind = _activation_kind(arch)
@@ -361,7 +373,8 @@ def _rounding_bound(problem: Problem, a, d, kind: str) -> torch.Tensor:
     units, the outputs and the polynomial product, the N-term sum over samples, for ReLU the
     per-sample cumulative sum (n_1) and the global one (N n_1), and Horner evaluation at
     t in [0, 1] (2 D). The absolute-value computation with every unit active dominates any
-    ReLU active set, so the linear computation on |.| covers ReLU too.
+    ReLU active set, so the linear computation on |.| covers ReLU too. The direction
+    d = b - a is itself rounded (relative eps), one more operation in every chain.
     """
     arch = problem.architecture
     magnitude_kind = "quadratic" if kind == "quadratic" else "linear"
@@ -369,7 +382,7 @@ def _rounding_bound(problem: Problem, a, d, kind: str) -> torch.Tensor:
     total = _square_loss_poly(residual).sum(dim=1)
     total = total + _ridge_poly(a.abs(), d.abs(), problem.kappa).sum(dim=1)
     n = problem.num_samples
-    chain = sum(arch.widths) + n + 2 * residual.shape[-1] * 2 + 16
+    chain = sum(arch.widths) + n + 2 * residual.shape[-1] * 2 + 16  # 16 covers d = b - a too
     if kind == "relu":
         chain += n * arch.widths[1] + arch.widths[1] + 1
     gamma = chain * EPS / (1 - chain * EPS)
@@ -534,32 +547,46 @@ Box = tuple[torch.Tensor, torch.Tensor]
 """An interval vector in centre-radius form (c, r): the set {v : |v - c| <= r}."""
 
 
-def _widen(c: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+def _inflation(problem: Problem) -> float:
+    """Relative widening delta covering float64 rounding in the interval method.
+
+    Each dot product of length n commits a relative error of at most gamma_n = n eps /
+    (1 - n eps) against the sum of the absolute terms; the longest sums are over a layer's
+    inputs, over the N n_L loss terms and over the P ridge terms. ``INTERVAL_INFLATION``
+    (1e-12) covers them up to ~4000 terms; longer sums raise delta to 2 n eps.
+    """
+    arch = problem.architecture
+    longest = max(arch.widths) + problem.num_samples * arch.widths[-1] + arch.num_params + 8
+    return max(INTERVAL_INFLATION, 2 * longest * EPS)
+
+
+def _widen(c: torch.Tensor, r: torch.Tensor, delta: float) -> torch.Tensor:
     """Radius widened to cover float64 rounding of quantities of magnitude |c| + r."""
-    return r * (1 + INTERVAL_INFLATION) + INTERVAL_INFLATION * c.abs()
+    return r * (1 + delta) + delta * c.abs()
 
 
-def _box_mul(x: Box, y: Box) -> Box:
+def _box_mul(x: Box, y: Box, delta: float) -> Box:
     """Elementwise product of two boxes (Rump's centre-radius rule)."""
     c = x[0] * y[0]
-    return c, _widen(c, x[0].abs() * y[1] + x[1] * (y[0].abs() + y[1]))
+    return c, _widen(c, x[0].abs() * y[1] + x[1] * (y[0].abs() + y[1]), delta)
 
 
-def _box_affine(w: Box, b: Box, h: Box) -> Box:
-    """W h + b for W in w, b in b, h in h: (I, o, i), (I, o), (I, N, i) -> (I, N, o).
+def _box_affine(wc: torch.Tensor, wr: torch.Tensor | None, b: Box, h: Box, delta: float) -> Box:
+    """W h + b for W in wc +- wr (wr None: W = wc exactly), b in b, h in h.
 
-    The rounding widening of |W_c| |h_c| is folded into the |W_c| product (r + delta |c|) so
-    it costs no extra matrix product.
+    Shapes (I, o, i), (I, o), (I, N, i) -> (I, N, o). Rump: |W h - wc hc| <= |wc| hr +
+    wr (|hc| + hr). The rounding widening of |wc| |hc| is folded into the |wc| product
+    (hr + delta |hc|) so it costs no extra matrix product.
     """
-    wc, wr = w
     c = h[0] @ wc.transpose(-1, -2) + b[0].unsqueeze(-2)
-    r = (h[1] + INTERVAL_INFLATION * h[0].abs()) @ wc.abs().transpose(-1, -2) \
-        + (h[0].abs() + h[1]) @ wr.transpose(-1, -2) + (b[1] + INTERVAL_INFLATION * b[0].abs()).unsqueeze(-2)
-    return c, _widen(c, r)
+    r = (h[1] + delta * h[0].abs()) @ wc.abs().transpose(-1, -2) + (b[1] + delta * b[0].abs()).unsqueeze(-2)
+    if wr is not None:
+        r = r + (h[0].abs() + h[1]) @ wr.transpose(-1, -2)
+    return c, _widen(c, r, delta)
 
 
-def _box_activation(z: Box, dz: Box | None, kind: str) -> tuple[Box, Box | None]:
-    """sigma(z) and its t-derivative sigma'(z) dz as boxes.
+def _box_activation(z: Box, dz: Box | None, kind: str, delta: float) -> tuple[Box, Box | None]:
+    """sigma(z) and its t-derivative sigma'(z) dz as boxes (dz None: no derivative wanted).
 
     ReLU is monotone, so its range is [relu(lo), relu(hi)]; its derivative lies in [0, 1]
     where the box straddles 0 (an enclosure of the Clarke derivative, enough for the mean
@@ -571,14 +598,14 @@ def _box_activation(z: Box, dz: Box | None, kind: str) -> tuple[Box, Box | None]
         return z, dz
     if kind == "relu":
         lo, hi = torch.relu(c - r), torch.relu(c + r)
-        out = ((lo + hi) / 2, _widen(hi, (hi - lo) / 2))
+        out = ((lo + hi) / 2, _widen(hi, (hi - lo) / 2, delta))
         if dz is None:
             return out, None
         s_lo, s_hi = (c - r > 0).to(c.dtype), (c + r >= 0).to(c.dtype)
-        return out, _box_mul(((s_lo + s_hi) / 2, (s_hi - s_lo) / 2), dz)
+        return out, _box_mul(((s_lo + s_hi) / 2, (s_hi - s_lo) / 2), dz, delta)
     low, high = torch.relu(c.abs() - r).square(), (c.abs() + r).square()
-    out = ((low + high) / 2, _widen(high, (high - low) / 2))
-    return out, (None if dz is None else _box_mul((2 * c, 2 * r), dz))
+    out = ((low + high) / 2, _widen(high, (high - low) / 2, delta))
+    return out, (None if dz is None else _box_mul((2 * c, 2 * r), dz, delta))
 
 
 def _interval_bounds(problem: Problem, a: torch.Tensor, d: torch.Tensor, mid: torch.Tensor,
@@ -602,41 +629,44 @@ def _interval_bounds(problem: Problem, a: torch.Tensor, d: torch.Tensor, mid: to
         max |dL/dt| over the interval, from dL/dt = (2/N) sum (H - y) dH/dt + 2 kappa theta.d.
     """
     arch = problem.architecture
+    delta = _inflation(problem)
     theta_c = a + mid.unsqueeze(1) * d
-    theta_r = _widen(theta_c, rad.unsqueeze(1) * d.abs())
+    # delta (|a| + |d|) covers the rounding of a + mid d and of d = b - a itself (mid <= 1).
+    theta_r = _widen(theta_c, rad.unsqueeze(1) * d.abs() + delta * (a.abs() + d.abs()), delta)
     views_c, views_r, views_d = arch.layers(theta_c), arch.layers(theta_r), arch.layers(d)
     x = problem.x.expand(a.shape[0], -1, -1)
     h: Box = (x, torch.zeros_like(x))
-    dh: Box | None = (torch.zeros_like(x), torch.zeros_like(x)) if slope else None
+    dh: Box | None = None  # the inputs do not move with t
     for layer, (vc, vr, vd) in enumerate(zip(views_c, views_r, views_d), start=1):
         zeros = vc.weight.new_zeros(vc.weight.shape[:-1])
-        b = (zeros, zeros) if vc.bias is None else (vc.bias, vr.bias)
-        z = _box_affine((vc.weight, vr.weight), b, h)
+        bias = (zeros, zeros) if vc.bias is None else (vc.bias, vr.bias)
+        z = _box_affine(vc.weight, vr.weight, bias, h, delta)
         dz = None
         if slope:
             # d/dt (W h + b) = D h + W dh/dt + e, with D and e the (exact) direction.
             e = zeros if vd.bias is None else vd.bias
-            dz = _box_affine((vc.weight, vr.weight), (e, zeros), dh)
-            moved = _box_affine((vd.weight, torch.zeros_like(vd.weight)), (zeros, zeros), h)
-            dz = (dz[0] + moved[0], _widen(dz[0] + moved[0], dz[1] + moved[1]))
+            dz = _box_affine(vd.weight, None, (e, zeros), h, delta)
+            if dh is not None:
+                inner = _box_affine(vc.weight, vr.weight, (zeros, zeros), dh, delta)
+                dz = (dz[0] + inner[0], _widen(dz[0] + inner[0], dz[1] + inner[1], delta))
         if layer == arch.depth:
             h, dh = z, dz
         else:
-            h, dh = _box_activation(z, dz, kind)
+            h, dh = _box_activation(z, dz, kind, delta)
     n = problem.num_samples
-    residual = (h[0] - problem.y, _widen(h[0] - problem.y, h[1]))
+    residual = (h[0] - problem.y, _widen(h[0] - problem.y, h[1], delta))
     upper = (residual[0].abs() + residual[1]).square().sum(dim=(1, 2)) / n
     upper = upper + problem.kappa * (theta_c.abs() + theta_r).square().sum(dim=1)
-    upper = upper * (1 + INTERVAL_INFLATION)
+    upper = upper * (1 + delta)
     if not slope:
         return upper, None
-    prod = _box_mul(residual, dh)
-    ridge = _box_mul((theta_c, theta_r), (d, torch.zeros_like(d)))
+    prod = _box_mul(residual, dh, delta)
+    ridge = _box_mul((theta_c, theta_r), (d, torch.zeros_like(d)), delta)
     g_c = 2 * prod[0].sum(dim=(1, 2)) / n + 2 * problem.kappa * ridge[0].sum(dim=1)
     g_r = 2 * prod[1].sum(dim=(1, 2)) / n + 2 * problem.kappa * ridge[1].sum(dim=1)
     magnitude = 2 * (prod[0].abs() + prod[1]).sum(dim=(1, 2)) / n \
         + 2 * problem.kappa * (ridge[0].abs() + ridge[1]).sum(dim=1)
-    return upper, (g_c.abs() + g_r) * (1 + INTERVAL_INFLATION) + INTERVAL_INFLATION * magnitude
+    return upper, (g_c.abs() + g_r) * (1 + delta) + delta * magnitude
 
 
 def _interval_upper(problem: Problem, a, d, t0, t1, kind: str) -> torch.Tensor:
@@ -655,7 +685,7 @@ def _interval_upper(problem: Problem, a, d, t0, t1, kind: str) -> torch.Tensor:
         mid, rad = (lo + hi) / 2, (hi - lo) / 2
         natural, slope = _interval_bounds(problem, ai, di, mid, rad, kind, slope=True)
         centre, _ = _interval_bounds(problem, ai, di, mid, torch.zeros_like(rad), kind, slope=False)
-        mean_value = (centre + rad * slope) * (1 + INTERVAL_INFLATION)
+        mean_value = (centre + rad * slope) * (1 + _inflation(problem))
         parts.append(torch.minimum(natural, mean_value))
     return torch.cat(parts)
 

@@ -105,6 +105,20 @@ def test_one_hidden_layer_is_exact(case):
         assert float(bound.upper[i] - bound.lower[i]) <= 1e-9 * max(1.0, abs(reference))
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_many_relu_pieces(seed):
+    """N n_1 = 720 breakpoints: the global sort, delta cumulation and slope pruning at scale.
+    A grid can miss a narrow higher peak, so the reference is one-sided."""
+    problem = random_problem(seed, (3, 12, 2), "relu", True, 0.01, samples=60)
+    start, end = random_segments(problem, seed, 3)
+    bound = segment_maxima(problem, start, end)
+    assert_bracket(problem, start, end, bound)
+    for i in range(start.shape[0]):
+        reference = refined_maximum(problem, start[i], end[i])
+        assert float(bound.lower[i]) >= reference - 1e-9 * max(1.0, abs(reference))
+    assert ((bound.upper - bound.lower) <= 1e-9 * bound.lower.abs().clamp(min=1)).all()
+
+
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10_000), bias=st.booleans(), n0=st.integers(1, 3), nl=st.integers(1, 3),
        kappa=st.sampled_from([0.0, 0.1]))
