@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from checks.components import within
-from checks.paths.base import BatchedFinder, Path, jitter, register_finder, split_bound
+from checks.paths.base import BatchedFinder, Path, jitter, pair_generator, register_finder, split_bound
 from checks.segments import segment_maxima
 from theory.errors import InputError
 from theory.problems import Problem
@@ -62,9 +62,8 @@ class AutoNEB(BatchedFinder):
     def _search(self, problem: Problem, starts: torch.Tensor, ends: torch.Tensor,
                 levels: torch.Tensor) -> list[Path]:
         s = torch.linspace(0, 1, self.pivots + 2, dtype=starts.dtype, device=starts.device)[1:-1, None]
-        generator = torch.Generator().manual_seed(self.seed)
-        chains = [torch.cat([a[None], jitter(a + s * (b - a), (b - a).norm().expand(len(s)), self.jitter, generator),
-                             b[None]]) for a, b in zip(starts, ends)]
+        chains = [torch.cat([a[None], jitter(a + s * (b - a), (b - a).norm().expand(len(s)), self.jitter,
+                                             pair_generator(self.seed, a, b)), b[None]]) for a, b in zip(starts, ends)]
         spent = [0] * len(chains)
         active = list(range(len(chains)))
         bounds = [None] * len(chains)

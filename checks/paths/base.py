@@ -25,6 +25,7 @@ geodesic length; Draxler et al., ICML 2018 (arXiv:1803.00885); Garipov et al., N
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass
 from typing import Protocol, Sequence, runtime_checkable
 
@@ -232,6 +233,13 @@ def train_beads(problem: Problem, theta: torch.Tensor, targets: torch.Tensor, st
         with torch.no_grad():
             theta[~active] = stopped
     return theta.detach(), problem.loss(theta.detach()), spent
+
+
+def pair_generator(seed: int, a: torch.Tensor, b: torch.Tensor) -> torch.Generator:
+    """A generator seeded by ``seed`` and the endpoints' bytes: a pair's random choices do not
+    depend on which other pairs share its batch, so batched and one-at-a-time searches agree."""
+    data = torch.cat([a.reshape(-1), b.reshape(-1)]).to(torch.float64).cpu().numpy().tobytes()
+    return torch.Generator().manual_seed(zlib.crc32(data) ^ (seed & 0xFFFFFFFF))
 
 
 def jitter(points: torch.Tensor, lengths: torch.Tensor, amount: float, generator: torch.Generator) -> torch.Tensor:

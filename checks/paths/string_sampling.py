@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from checks.components import within
-from checks.paths.base import BatchedFinder, Path, jitter, register_finder, split_bound, train_beads
+from checks.paths.base import BatchedFinder, Path, jitter, pair_generator, register_finder, split_bound, train_beads
 from checks.segments import segment_maxima
 from theory.errors import InputError
 from theory.problems import Problem
@@ -90,7 +90,7 @@ class DynamicStringSampling(BatchedFinder):
         bounds = [None] * len(chains)
         stuck = [False] * len(chains)
         active = list(range(len(chains)))
-        generator = torch.Generator().manual_seed(self.seed)
+        generators = [pair_generator(self.seed, a, b) for a, b in zip(starts, ends)]
         for round_ in range(self.max_rounds + 1):
             sizes = [chains[i].shape[0] - 1 for i in active]
             bound = segment_maxima(problem, torch.cat([chains[i][:-1] for i in active]),
@@ -108,7 +108,7 @@ class DynamicStringSampling(BatchedFinder):
                     t = float(piece.argmax[s])
                     t = 0.5 if min(t, 1 - t) < EDGE_T else t
                     step = chains[i][s + 1] - chains[i][s]
-                    points.append(jitter(chains[i][s] + t * step, step.norm(), self.jitter, generator)[0])
+                    points.append(jitter(chains[i][s] + t * step, step.norm(), self.jitter, generators[i])[0])
                     owners.append((i, s))
             if not points:
                 break

@@ -1,0 +1,119 @@
+"""Merge trees: levels against brute force on random graphs, persistence, the pruned search
+against all pairs, G1/G2 trees, GraphML and the disconnectivity figure, bad input."""
+import itertools
+
+import networkx as nx
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from checks.merge_trees import find_minima, merge_tree, single_linkage
+from constructions import construct
+from figures.disconnectivity import save_disconnectivity, tree_layout
+from theory.errors import InputError
+
+
+def random_graph(seed, m):
+    rng = np.random.default_rng(seed)
+    losses = rng.uniform(0, 1, m)
+    edges = np.array([e for e in itertools.combinations(range(m), 2) if rng.uniform() < 0.5], dtype=int).reshape(-1, 2)
+    weights = np.maximum(losses[edges[:, 0]], losses[edges[:, 1]]) + rng.exponential(0.5, len(edges)) if len(edges) \
+        else np.zeros(0)
+    return torch.as_tensor(losses), edges, weights
+
+
+def brute_counts(losses, edges, weights, level):
+    graph = nx.Graph()
+    graph.add_nodes_from(i for i, loss in enumerate(losses) if loss <= level)
+    graph.add_edges_from((i, j) for (i, j), w in zip(edges, weights) if w <= level)
+    return nx.number_connected_components(graph)
+
+
+def brute_minimax(m, edges, weights):
+    """Minimax barrier between every pair by Floyd-Warshall on (min, max)."""
+    d = np.full((m, m), np.inf)
+    np.fill_diagonal(d, -np.inf)
+    for (i, j), w in zip(edges, weights):
+        d[i, j] = d[j, i] = min(d[i, j], w)
+    for k in range(m):
+        d = np.minimum(d, np.maximum(d[:, k:k + 1], d[k:k + 1, :]))
+    return d
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10**6), st.integers(1, 9))
+def test_levels_match_brute_force_on_random_graphs(seed, m):
+    losses, edges, weights = random_graph(seed, m)
+    tree = single_linkage(torch.zeros(m, 1), losses, edges, weights)
+    levels = sorted(set(losses.tolist()) | set(weights.tolist())) + [10.0]
+    assert tree.counts(levels) == [brute_counts(losses.numpy(), edges, weights, lam) for lam in levels]
+    # The tree path's highest barrier is the brute-force minimax barrier.
+    minimax = brute_minimax(m, edges, weights)
+    graph = nx.Graph()
+    graph.add_nodes_from(range(m))
+    graph.add_weighted_edges_from((i, j, w) for w, i, j in tree.merges)
+    for i, j in itertools.combinations(range(m), 2):
+        if nx.has_path(graph, i, j):
+            path = nx.shortest_path(graph, i, j)
+            assert max(graph[a][b]["weight"] for a, b in zip(path, path[1:])) == pytest.approx(minimax[i, j])
+        else:
+            assert minimax[i, j] == np.inf
+    # Persistence: classes alive at lambda are N_lambda.
+    pairs = tree.persistence()
+    for lam in levels:
+        assert sum(b <= lam < d for b, d, _ in pairs) == tree.counts([lam])[0]
+
+
+def g2_problem():
+    data = construct("one-neuron")
+    return data, data.problem(data.default_architecture())
+
+
+def test_g2_tree_pruned_equals_all_pairs_and_ground_truth():
+    data, problem = g2_problem()
+    points = torch.tensor([[-1.0, 2.0], [-2.0, 1.0], [-0.5, 4.0], [1.0, 1.0], [2.0, 0.5]], dtype=torch.float64)
+    fast = dict(steps=100, max_rounds=4)
+    from checks.paths import get_finder
+    pruned = merge_tree(problem, points, get_finder("dss", **fast))
+    full = merge_tree(problem, points, get_finder("dss", **fast), pairs="all")
+    assert len(pruned.searched) < len(full.searched) == 10
+    assert pruned.counts([0.4, 1.0, 2.2, 2.6]) == full.counts([0.4, 1.0, 2.2, 2.6]) == [0, 1, 2, 1]
+    # The two valleys merge only on the wall w = 0, at (1 + a^2)/2 = 2.5 (certified, not below).
+    assert max(w for w, _, _ in pruned.merges) >= 2.5 - 1e-9
+    deaths = sorted(d for _, d, _ in pruned.persistence())
+    assert deaths[-1] == float("inf") and deaths[-2] >= 2.5 - 1e-9
+
+
+def test_g1_quadrants_merge_only_at_one():
+    data = construct("scalar-linear")
+    problem = data.problem(data.default_architecture())
+    points = torch.tensor([[1.0, 1.0], [2.0, 0.5], [-1.0, -1.0], [-0.5, -2.0]], dtype=torch.float64)
+    tree = merge_tree(problem, points, "dss")
+    assert tree.counts([0.01, 0.5, 0.99]) == [2, 2, 2]
+    assert tree.counts([1.0 + 1e-9]) == [1]
+
+
+def test_find_minima_graphml_and_figure(tmp_path):
+    data, problem = g2_problem()
+    points, losses = find_minima(problem, starts=6, steps=200, lr=0.05)
+    assert points.shape == (6, 2) and torch.allclose(problem.loss(points), losses)
+    tree = merge_tree(problem, points, "linear")
+    tree.write_graphml(tmp_path / "tree.graphml")
+    graph = nx.read_graphml(tmp_path / "tree.graphml")
+    assert graph.number_of_nodes() == 6 and graph.number_of_edges() >= 5
+    x, height, parent, roots = tree_layout(tree)
+    assert len(x) == 6 + len(tree.merges) and sorted(x[:6]) == list(map(float, range(6)))
+    save_disconnectivity(tree, tmp_path / "g2.png", "G2")
+    assert (tmp_path / "g2.png").stat().st_size > 1000
+
+
+def test_bad_input():
+    _, problem = g2_problem()
+    with pytest.raises(InputError):
+        merge_tree(problem, torch.tensor([[float("nan"), 1.0], [1.0, 1.0]]), "linear")
+    with pytest.raises(InputError):
+        merge_tree(problem, torch.ones(3, 5), "linear")
+    with pytest.raises(InputError):
+        merge_tree(problem, torch.ones(3, 2), "linear", pairs="some")
