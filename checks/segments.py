@@ -212,6 +212,7 @@ def path_maximum(problem: Problem, beads: torch.Tensor, **options) -> SegmentBou
 
 # ----------------------------------------------------------------------------- validation
 def _check_segments(problem: Problem, start, end) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """Both end-point batches as (E, P) float64 on the problem's device, and whether one was given."""
     a = torch.as_tensor(start, dtype=torch.float64, device=problem.device)
     b = torch.as_tensor(end, dtype=torch.float64, device=problem.device)
     if a.shape != b.shape or a.ndim not in (1, 2):
@@ -266,12 +267,17 @@ def _ridge_poly(a: torch.Tensor, d: torch.Tensor, kappa: float) -> torch.Tensor:
 
 
 def _pad(p: torch.Tensor, length: int) -> torch.Tensor:
+    """Coefficients padded with zeros up to ``length`` (a higher declared degree)."""
     return torch.nn.functional.pad(p, (0, length - p.shape[-1]))
 
 
 # ------------------------------------------------------------ exact: no or one hidden layer
-def _affine_layers(arch: Architecture, a: torch.Tensor, d: torch.Tensor):
-    """Per layer (W^a, D, b^a, e): W(t) = W^a + t D and b(t) = b^a + t e (zeros without bias)."""
+AffineLayer = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+"""(W^a, D, b^a, e) of one layer along a segment: W(t) = W^a + t D, b(t) = b^a + t e."""
+
+
+def _affine_layers(arch: Architecture, a: torch.Tensor, d: torch.Tensor) -> list[AffineLayer]:
+    """Every layer as an :data:`AffineLayer` (zero biases when the net has none)."""
     out = []
     for va, vd in zip(arch.layers(a), arch.layers(d)):
         if va.bias is None:
@@ -282,15 +288,16 @@ def _affine_layers(arch: Architecture, a: torch.Tensor, d: torch.Tensor):
     return out
 
 
-def _hidden_polys(layer, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pre-activations z(t) = z0 + t z1 of layer ``layer`` on inputs x: two (E, N, n_out)."""
+def _hidden_polys(layer: AffineLayer, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pre-activations z(t) = z0 + t z1 of a first layer on inputs x: two (E, N, n_out)."""
     wa, wd, ba, bd = layer
     z0 = torch.einsum("ni,eoi->eno", x, wa) + ba.unsqueeze(1)
     z1 = torch.einsum("ni,eoi->eno", x, wd) + bd.unsqueeze(1)
     return z0, z1
 
 
-def _output_poly(arch: Architecture, a, d, x, y, kind: str) -> torch.Tensor:
+def _output_poly(arch: Architecture, a: torch.Tensor, d: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
+                 kind: str) -> torch.Tensor:
     """Residual polynomials H(x_mu; theta(t)) - y_mu, (E, N, n_L, D+1), all units active.
 
     Depth 1: degree 1. Depth 2: the hidden polynomial g_j(t) (z for linear, z^2 for
@@ -315,7 +322,8 @@ def _output_poly(arch: Architecture, a, d, x, y, kind: str) -> torch.Tensor:
     return out
 
 
-def _relu_pieces(arch: Architecture, a, d, x, y) -> tuple[torch.Tensor, torch.Tensor]:
+def _relu_pieces(arch: Architecture, a: torch.Tensor, d: torch.Tensor, x: torch.Tensor,
+                 y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Loss quartics on all global pieces of each segment, one hidden ReLU layer.
 
     Returns
@@ -363,7 +371,7 @@ def _relu_pieces(arch: Architecture, a, d, x, y) -> tuple[torch.Tensor, torch.Te
     return coeffs, torch.cat([zeros, flat_times, ones], dim=1)
 
 
-def _rounding_bound(problem: Problem, a, d, kind: str) -> torch.Tensor:
+def _rounding_bound(problem: Problem, a: torch.Tensor, d: torch.Tensor, kind: str) -> torch.Tensor:
     """A-priori bound on float64 rounding in the piece polynomials, evaluated on [0, 1].
 
     Every coefficient is a sum of products of data and parameters. With m the longest chain
@@ -390,6 +398,7 @@ def _rounding_bound(problem: Problem, a, d, kind: str) -> torch.Tensor:
 
 
 def _exact_maxima(problem: Problem, a: torch.Tensor, d: torch.Tensor, kind: str) -> SegmentBound:
+    """Exact maxima for at most one hidden layer, in chunks of segments to bound memory."""
     arch = problem.architecture
     n0, n1, n_out = arch.widths[0], arch.widths[1], arch.widths[-1]
     # Largest per-segment tensors: ReLU's per-unit output quadratics and per-piece quartics
@@ -496,7 +505,7 @@ def _piece_maxima(coeffs: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor
     dropped_mask = idx > eff.unsqueeze(-1)
     dropped = torch.where(dropped_mask, coeffs[..., 1:].abs(), torch.zeros_like(deriv)).sum(-1)
 
-    roots = _clamp(_companion_roots(deriv, eff), lo, hi)
+    roots = torch.clamp(_companion_roots(deriv, eff), lo, hi)
     polished = roots
     deriv_kept = torch.where(dropped_mask, torch.zeros_like(deriv), deriv)
     second = deriv_kept[..., 1:] * powers[:-1]
@@ -504,16 +513,12 @@ def _piece_maxima(coeffs: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor
         f = _poly_eval(deriv_kept, polished)
         fp = _poly_eval(second, polished)
         safe = torch.where(fp == 0, torch.ones_like(fp), fp)
-        polished = _clamp(torch.where(fp == 0, polished, polished - f / safe), lo, hi)
+        polished = torch.clamp(torch.where(fp == 0, polished, polished - f / safe), lo, hi)
     cand = torch.cat([lo, hi, roots, polished], dim=-1)
     values = _poly_eval(coeffs, cand)
     best_val, best_idx = values.max(dim=-1)
     best_t = torch.gather(cand, -1, best_idx.unsqueeze(-1)).squeeze(-1)
     return best_val + 2 * dropped, best_val, best_t
-
-
-def _clamp(t: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
-    return torch.minimum(torch.maximum(t, lo), hi)
 
 
 def _companion_roots(deriv: torch.Tensor, eff: torch.Tensor) -> torch.Tensor:
@@ -669,7 +674,8 @@ def _interval_bounds(problem: Problem, a: torch.Tensor, d: torch.Tensor, mid: to
     return upper, (g_c.abs() + g_r) * (1 + delta) + delta * magnitude
 
 
-def _interval_upper(problem: Problem, a, d, t0, t1, kind: str) -> torch.Tensor:
+def _interval_upper(problem: Problem, a: torch.Tensor, d: torch.Tensor, t0: torch.Tensor, t1: torch.Tensor,
+                    kind: str) -> torch.Tensor:
     """Rigorous upper bound of L on each t-interval [t0, t1] (I intervals).
 
     The smaller of the natural interval extension (overestimates by O(t1 - t0)) and the
@@ -690,7 +696,8 @@ def _interval_upper(problem: Problem, a, d, t0, t1, kind: str) -> torch.Tensor:
     return torch.cat(parts)
 
 
-def _interval_maxima(problem: Problem, a, d, kind: str, atol: float, max_splits: int) -> SegmentBound:
+def _interval_maxima(problem: Problem, a: torch.Tensor, d: torch.Tensor, kind: str, atol: float,
+                     max_splits: int) -> SegmentBound:
     """Branch and bound over t: bisect, best first, the sub-intervals that may still hold a
     value above the best attained one + atol; a sub-interval is settled for good once its
     bound is within atol (+ the relative rounding floor), since the attained value only
@@ -711,7 +718,7 @@ def _interval_maxima(problem: Problem, a, d, kind: str, atol: float, max_splits:
         if round_ == max_splits or seg.numel() == 0:
             break
         chosen = _best_per_segment(seg, upper, e, SPLITS_PER_ROUND)
-        rest = torch.ones_like(open_[open_]).index_fill(0, chosen, False)
+        rest = torch.ones(seg.numel(), dtype=torch.bool, device=seg.device).index_fill(0, chosen, False)
         c_seg, c_lo, c_hi, c_up = seg[chosen], t0[chosen], t1[chosen], upper[chosen]
         c_mid = (c_lo + c_hi) / 2
         kids_seg = torch.cat([c_seg, c_seg])
@@ -740,7 +747,8 @@ def _best_per_segment(seg: torch.Tensor, score: torch.Tensor, count: int, k: int
     return order[rank < k]
 
 
-def _update_best(lower, argmax, seg, values, ts) -> tuple[torch.Tensor, torch.Tensor]:
+def _update_best(lower: torch.Tensor, argmax: torch.Tensor, seg: torch.Tensor, values: torch.Tensor,
+                 ts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Raise each segment's attained value (and its t) with newly evaluated points."""
     new = lower.scatter_reduce(0, seg, values, reduce="amax")
     hit = (values == new[seg]) & (values > lower[seg])
