@@ -89,6 +89,7 @@ def draw(rows: Sequence[StoredRow], out_stem: str | Path, title: str | None = No
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     if not rows:
         raise ValueError("no rows to plot")
@@ -117,14 +118,16 @@ def draw(rows: Sequence[StoredRow], out_stem: str | Path, title: str | None = No
                      f"{arch['activation']}, data {cfg['data']['family']}", fontsize=9)
         ax.set_xscale("log", base=2)
         ax.set_xticks(widths, [str(w) for w in widths])
+        ax.set_xlim(min(widths) / 1.25, max(widths) * 1.25)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("hidden width w")
         ax.set_ylabel("components of Ω(λ)")
         ax.set_ylim(bottom=0)
-        ax.legend(fontsize=6, loc="upper right")
+        ax.legend(fontsize=6, loc="best")
     seeds = len({row.seed for row in rows})
-    fig.suptitle(title or f"Components against width, {seeds} seeds: median (line) and min-max (band) of the "
-                 f"upper bound (certified graph over sampled points, estimated); dashed: rigorous lower bound",
-                 fontsize=8)
+    fig.suptitle(title or f"Components of Ω(λ) against width over {seeds} seeds. Solid: median upper bound "
+                 f"(certified graph over sampled points, estimated), band: its min-max;\ndashed: median rigorous "
+                 f"lower bound; dotted: width where a claim's hypotheses start to hold", fontsize=8)
     fig.tight_layout()
     stem = Path(out_stem)
     stem.parent.mkdir(parents=True, exist_ok=True)

@@ -227,3 +227,19 @@ def test_plot_rejects_a_file_that_is_not_a_sweep(tmp_path, capsys):
     bogus.write_text("not a database")
     assert main(["plot", str(bogus)]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on machines without CUDA")
+def test_cuda_without_cuda_is_a_clear_error(tiny, tmp_path, capsys):
+    assert main(["sweep", str(tiny), "--db", str(tmp_path / "x.db"), "--device", "cuda"]) == 2
+    assert "CUDA is not available" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_gpu_check_runs_without_cuda():
+    """bench/gpu_check.py takes the same code path on the CPU when CUDA is absent."""
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, str(root / "bench" / "gpu_check.py"), "--quick"], cwd=root,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "FAIL" not in done.stdout and "large-matmul" in done.stdout

@@ -1,0 +1,105 @@
+"""Sweep benchmarks: pool scaling (1 vs 2 workers) and batched vs one-network-at-a-time loss.
+
+1. Tasks per second of the default sweep (checks/sweeps/default.toml, first ``--seeds``
+   seeds) on the local process pool with 1 and with 2 workers, each into a fresh database;
+   the ratio is the scaling figure (2.0 is perfect on 2 free cores).
+2. Loss throughput on the CPU for K problems x S networks of the default sweep's ReLU shape:
+   one :class:`theory.batched_problems.BatchedProblems` call, against a Python loop over the
+   K S networks calling :meth:`theory.problems.Problem.loss` on one parameter vector at a
+   time, and against a loop over the K problems (each batched over its S networks). The
+   results are compared (max absolute difference) before the timings are trusted.
+
+Timings are measured wall times (median of repeats for 2.) on a shared machine: noisy. The
+ratios measured in one run are the figures to quote.
+
+Usage: python bench/sweep_bench.py [--seeds 2] [--skip-scaling]
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from checks.sweeps.executors import LocalPool
+from checks.sweeps.runner import run_sweep
+from checks.sweeps.spec import DEFAULT_SPEC, load_spec
+from checks.sweeps.store import ResultStore
+from constructions import construct
+from theory.batched_problems import BatchedProblems
+from theory.networks import Architecture
+
+
+def sweep_rate(spec, workers: int, directory: Path) -> tuple[float, int]:
+    """(tasks per second, tasks) of ``spec`` on a fresh store with ``workers`` processes."""
+    pool = LocalPool(workers)
+    try:
+        with ResultStore(directory / f"workers{workers}.db") as store:
+            summary = run_sweep(spec, store, pool, progress=False)
+    finally:
+        pool.close()
+    return summary.ran / summary.seconds, summary.ran
+
+
+def median_time(fn, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def batched_vs_loop(k: int, s: int, width: int, samples: int) -> None:
+    arch = Architecture((2, width, 1), "relu", False)
+    problems = [construct("teacher", arch=f"2-{width}-1", samples=samples, seed=seed).problem(arch) for seed in range(k)]
+    batch = BatchedProblems.stack(problems)
+    theta = arch.init(k * s, generator=torch.Generator().manual_seed(0)).reshape(k, s, -1)
+
+    def one_at_a_time():
+        return torch.stack([torch.stack([p.loss(theta[i, j]) for j in range(s)]) for i, p in enumerate(problems)])
+
+    def per_problem():
+        return torch.stack([p.loss(theta[i]) for i, p in enumerate(problems)])
+
+    batched = batch.loss(theta)
+    error = max((batched - one_at_a_time()).abs().max().item(), (batched - per_problem()).abs().max().item())
+    t_batched = median_time(lambda: batch.loss(theta), 7)
+    t_problem = median_time(per_problem, 5)
+    t_single = median_time(one_at_a_time, 3)
+    print(f"2. loss of K={k} problems x S={s} networks (2-{width}-1 relu, N={samples}), CPU float64, "
+          f"{torch.get_num_threads()} threads; max |batched - loop| = {error:.1e} (computed):")
+    print(f"   one network at a time: {k * s / t_single:10.4g} networks/s (measured)")
+    print(f"   one problem at a time: {k * s / t_problem:10.4g} networks/s (measured)")
+    print(f"   one batched call:      {k * s / t_batched:10.4g} networks/s (measured)")
+    print(f"   batched vs one-network-at-a-time: {t_single / t_batched:.0f}x (target >= 10x); "
+          f"batched vs one-problem-at-a-time: {t_problem / t_batched:.1f}x (measured ratios)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=2, help="seeds of the default spec to run (default: 2)")
+    parser.add_argument("--skip-scaling", action="store_true", help="only the batched-loss benchmark")
+    args = parser.parse_args()
+    if not args.skip_scaling:
+        spec = load_spec(DEFAULT_SPEC)
+        spec = dataclasses.replace(spec, seeds=spec.seeds[:args.seeds])
+        with tempfile.TemporaryDirectory() as tmp:
+            rates = {w: sweep_rate(spec, w, Path(tmp)) for w in (1, 2)}
+        load = os.getloadavg()[0]
+        print(f"1. default sweep, {rates[1][1]} tasks ({args.seeds} seeds), local pool: "
+              f"1 worker {rates[1][0]:.3f} tasks/s, 2 workers {rates[2][0]:.3f} tasks/s (measured); "
+              f"scaling ratio {rates[2][0] / rates[1][0]:.2f} (2.0 is perfect; load average {load:.1f} on "
+              f"{os.cpu_count()} cores)")
+    torch.set_num_threads(1)  # as in sweep tasks; oversubscribed OpenMP threads only add noise
+    batched_vs_loop(k=5, s=32, width=8, samples=64)
+
+
+if __name__ == "__main__":
+    main()
