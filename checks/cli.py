@@ -21,6 +21,8 @@ COMMANDS = (
     "verify",
     "sweep",
     "plot",
+    "landscape",
+    "ccnn",
 )
 """Subcommand names, each a module of :mod:`checks.commands` (add new ones here)."""
 

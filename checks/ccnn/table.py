@@ -1,0 +1,154 @@
+"""The CNN-1 / CCNN-1 / CNN-2 / CCNN-2 comparison on the five MNIST variations (Table 1).
+
+Zhang, Liang & Wainwright (2017), arXiv:1609.01000, Table 1 (also the lecture's Table 1),
+reproduced at a scale that needs no download: every cell is the test error in percent, mean and
+spread (sample standard deviation) over seeds; a seed fixes the variation's randomness, the
+train/test split, the feature maps and the training order of every model.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from checks.ccnn.cnn_baselines import CNNClassifier, CNNSpec
+from checks.ccnn.estimator import CCNNClassifier
+from checks.ccnn.layer import LayerSpec
+from checks.ccnn.patches import patch_grid
+from constructions.mnist_variations import VARIATIONS, ImageSplit, digits_variation, mnist_variation
+from theory.errors import InputError
+
+MODELS = ("CNN-1", "CCNN-1", "CNN-2", "CCNN-2")
+
+LECTURE_TABLE = {
+    "CNN-1": (3.37, 9.83, 18.84, 14.23, 45.96),
+    "CCNN-1": (2.38, 7.45, 13.39, 10.40, 42.28),
+    "CNN-2": (2.11, 5.64, 8.27, 10.17, 32.43),
+    "CCNN-2": (1.38, 4.32, 6.98, 7.46, 30.23),
+}
+"""Error % on basic / rand / rot / img / img+rot (lecture Table 1 = paper Table 1, MNIST 28 x 28)."""
+
+
+@dataclass(frozen=True)
+class TableConfig:
+    """What the table runs: data, seeds and the hyper-parameters shared by the four models."""
+
+    variations: tuple[str, ...] = VARIATIONS
+    seeds: tuple[int, ...] = (0, 1, 2)
+    image_size: int = 16
+    mnist_dir: str | None = None
+    mnist_samples: int = 3000
+    patch_size: int = 5
+    upper_patch_size: int = 3
+    filters: int = 16
+    kernel: str = "rbf"
+    n_features: int = 500
+    gamma: float = 1.0
+    radius: float = 300.0
+    ccnn_epochs: int = 8
+    learning_rate: float = 20.0
+    cnn_epochs: int = 30
+    max_train: int | None = None
+
+    @classmethod
+    def quick(cls, **overrides) -> "TableConfig":
+        """A setting for tests: two variations, one seed, small features, few epochs."""
+        base = dict(variations=("basic", "rot"), seeds=(0,), n_features=64, ccnn_epochs=2, cnn_epochs=3,
+                    max_train=300, filters=8)
+        return cls(**{**base, **overrides})
+
+    def validate(self) -> None:
+        """Raise InputError before any work if the configuration cannot run."""
+        for variation in self.variations:
+            if variation not in VARIATIONS:
+                raise InputError(f"unknown variation {variation!r}; choose from {', '.join(VARIATIONS)}")
+        if not self.seeds:
+            raise InputError("at least one seed is needed")
+        LayerSpec(self.patch_size, 1, 2, self.kernel, self.n_features, self.gamma, self.radius, self.filters)
+        side = 28 if self.mnist_dir else self.image_size
+        rows, _ = patch_grid(side, side, self.patch_size, 1)
+        patch_grid(rows // 2, rows // 2, self.upper_patch_size, 1)
+
+    def data(self, variation: str, seed: int) -> ImageSplit:
+        if self.mnist_dir:
+            return mnist_variation(self.mnist_dir, variation, seed, self.mnist_samples)
+        return digits_variation(variation, seed, self.image_size)
+
+    def model(self, name: str, seed: int):
+        depth = int(name[-1])
+        if name.startswith("CNN"):
+            spec = CNNSpec((self.patch_size, self.upper_patch_size)[:depth], self.filters, epochs=self.cnn_epochs)
+            return CNNClassifier(spec, seed)
+        return CCNNClassifier(n_layers=depth, patch_size=self.patch_size, upper_patch_size=self.upper_patch_size,
+                              kernel=self.kernel, n_features=self.n_features, gamma=self.gamma,
+                              radius=self.radius, rank=self.filters, epochs=self.ccnn_epochs,
+                              learning_rate=self.learning_rate, random_state=seed)
+
+
+@dataclass
+class TableResult:
+    """Errors (%) per variation, model and seed, with the configuration and the run's cost."""
+
+    config: TableConfig
+    errors: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def cell(self, variation: str, model: str) -> tuple[float, float]:
+        """(mean, spread) of the error in %; spread is the sample standard deviation (0 for 1 seed)."""
+        values = np.asarray(self.errors[variation][model])
+        return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+    def to_json(self) -> dict:
+        cells = {v: {m: dict(zip(("mean", "spread"), self.cell(v, m)), errors=self.errors[v][m])
+                     for m in MODELS} for v in self.errors}
+        return {"config": asdict(self.config), "error_percent": cells, "seconds": self.seconds,
+                "lecture_table_1": {m: dict(zip(VARIATIONS, LECTURE_TABLE[m])) for m in MODELS}}
+
+    def markdown(self) -> str:
+        """Our errors next to the lecture's, one row per model."""
+        variations = list(self.errors)
+        source = "real MNIST" if self.config.mnist_dir else f"sklearn digits at {self.config.image_size}x{self.config.image_size}"
+        head = ["model"] + [f"{v} (ours)" for v in variations] + [f"{v} (lecture)" for v in variations]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for m in MODELS:
+            ours = ["%.2f ± %.2f" % self.cell(v, m) for v in variations]
+            theirs = ["%.2f" % LECTURE_TABLE[m][VARIATIONS.index(v)] for v in variations]
+            lines.append("| " + " | ".join([m] + ours + theirs) + " |")
+        note = (f"\nTest error %, mean ± sample std over seeds {list(self.config.seeds)}; data: {source}; "
+                f"lecture: MNIST variations (28x28, 12k train / 50k test).\n")
+        return "\n".join(lines) + "\n" + note
+
+
+def run_table(config: TableConfig, progress: Callable[[str], None] | None = None) -> TableResult:
+    """Train and test the four models on every (variation, seed); returns all errors."""
+    config.validate()
+    result = TableResult(config)
+    for variation in config.variations:
+        result.errors[variation] = {m: [] for m in MODELS}
+        for seed in config.seeds:
+            data = config.data(variation, seed)
+            x, y = data.x_train[:config.max_train], data.y_train[:config.max_train]
+            for name in MODELS:
+                start = time.perf_counter()
+                model = config.model(name, seed).fit(x, y)
+                error = 100.0 * (1.0 - model.score(data.x_test, data.y_test))
+                result.errors[variation][name].append(error)
+                result.seconds[name] = result.seconds.get(name, 0.0) + time.perf_counter() - start
+                if progress is not None:
+                    progress(f"{variation} seed {seed} {name}: {error:.2f}%")
+    return result
+
+
+def write_outputs(result: TableResult, markdown_path: str | None, json_path: str | None) -> None:
+    """Write the markdown and JSON files, each all at once or not at all."""
+    from constructions.storage import atomic_output
+
+    if markdown_path:
+        with atomic_output(markdown_path) as tmp:
+            tmp.write_text(result.markdown())
+    if json_path:
+        with atomic_output(json_path) as tmp:
+            tmp.write_text(json.dumps(result.to_json(), indent=2))
