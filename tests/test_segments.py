@@ -51,7 +51,7 @@ def dense_losses(problem: Problem, start: torch.Tensor, end: torch.Tensor, point
     return t, problem.loss(theta.reshape(-1, start.shape[1])).reshape(start.shape[0], points)
 
 
-def assert_bracket(problem: Problem, start, end, bound: SegmentBound) -> torch.Tensor:
+def assert_bracket(problem: Problem, start, end, bound: SegmentBound) -> None:
     """upper dominates the dense sample; lower is the loss attained at argmax."""
     _, values = dense_losses(problem, start, end)
     sampled = values.max(dim=1).values
@@ -60,7 +60,6 @@ def assert_bracket(problem: Problem, start, end, bound: SegmentBound) -> torch.T
     torch.testing.assert_close(bound.lower, attained, rtol=1e-14, atol=0)
     assert ((bound.argmax >= 0) & (bound.argmax <= 1)).all()
     assert (bound.lower <= bound.upper).all()
-    return sampled
 
 
 def refined_maximum(problem: Problem, start: torch.Tensor, end: torch.Tensor) -> float:
@@ -70,8 +69,8 @@ def refined_maximum(problem: Problem, start: torch.Tensor, end: torch.Tensor) ->
     centre = float(t[best])
     lo, hi = float(t[max(best - 1, 0)]) - centre, float(t[min(best + 1, len(t) - 1)]) - centre
 
-    # Search the offset u = t - centre: scipy's bounded Brent stops at sqrt(eps) |u| + xatol,
-    # which would leave a 1e-8 error in t (and in value at a ReLU kink) in the variable t.
+    # Search the offset u = t - centre: scipy's bounded Brent stops at sqrt(eps) |x| + xatol,
+    # so searching t itself would leave a 1e-8 error in t (and in the value at a ReLU kink).
     def negative(u: float) -> float:
         return -float(problem.loss(start + (centre + u) * (end - start)))
 
