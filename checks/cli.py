@@ -22,7 +22,6 @@ COMMANDS = (
     "sweep",
     "plot",
     "landscape",
-    "ccnn",
 )
 """Subcommand names, each a module of :mod:`checks.commands` (add new ones here)."""
 

@@ -281,7 +281,7 @@ class SliceEvaluator:
                 d = torch.stack([direction[name] for direction in self.directions])
                 stacked = stacked + torch.tensordot(c, d, dims=1)
             params[name] = stacked
-        ones = torch.cat([torch.ones_like(c[:, :1]), c], dim=1)
+        ones = torch.cat([torch.ones(c.shape[0], 1, dtype=c.dtype), c], dim=1)
         total_loss = torch.zeros(c.shape[0], dtype=c.dtype)
         correct = torch.zeros(c.shape[0], dtype=c.dtype)
         was_training = self.model.training

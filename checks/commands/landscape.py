@@ -1,0 +1,189 @@
+"""Loss-landscape pictures (Li, Xu, Taylor, Studer & Goldstein, NeurIPS 2018, arXiv:1712.09913).
+
+Examples:
+  sublevel landscape surface --data t.npz --arch 2-8-1 --activation relu --train-steps 300 \\
+      --dims 2 --grid 51 --out s.npz --plot s.png
+  sublevel landscape surface --data t.npz --model mypkg.nets:make_net --weights w.npz --out s.npz
+  sublevel landscape plot s.npz --kind filled --out s_filled.png
+  sublevel landscape experiments --scale default --out-dir figures
+
+`surface` is resumable: run the same command again after an interruption and it computes only
+the missing grid points. Weights and directions are .npz files of named arrays (parameter
+names as in model.named_parameters(); directions as d1/NAME and d2/NAME).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+
+HELP = "loss-landscape slices, interpolations and Hessian maps of torch models (Li et al. 2018)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))
+    actions.required = True
+    surface = actions.add_parser("surface", help="a 1-D or 2-D filter-normalised slice of a model's loss")
+    surface.add_argument("--data", required=True, metavar="FILE.npz", help="data set (X, Y) as written by `sublevel construct`")
+    model = surface.add_mutually_exclusive_group(required=True)
+    model.add_argument("--arch", metavar="N0-N1-...", help="fully connected net widths, e.g. 2-8-1")
+    model.add_argument("--model", metavar="MODULE:FACTORY", help="import path of a function returning a torch.nn.Module")
+    surface.add_argument("--activation", default="relu", help="activation for --arch (default relu)")
+    surface.add_argument("--no-bias", action="store_true", help="--arch without biases")
+    surface.add_argument("--weights", metavar="FILE.npz", help="named parameter arrays (default: seeded initialisation)")
+    surface.add_argument("--train-steps", type=int, default=0, help="full-batch Adam steps before slicing (default 0)")
+    surface.add_argument("--loss", choices=("mse", "cross-entropy"), default="mse")
+    surface.add_argument("--directions", metavar="FILE.npz", help="d1/NAME (and d2/NAME) arrays instead of random ones")
+    surface.add_argument("--normalization", choices=("filter", "none"), default="filter")
+    surface.add_argument("--dims", type=int, choices=(1, 2), default=2)
+    surface.add_argument("--grid", type=int, default=51, help="points per axis (default 51)")
+    surface.add_argument("--range", default="-1,1", metavar="START,STOP", help="coefficient range (default -1,1)")
+    surface.add_argument("--seed", type=int, default=0, help="seed of initialisation and directions")
+    surface.add_argument("--out", required=True, metavar="FILE.npz", help="surface file (resumable)")
+    surface.add_argument("--plot", metavar="FILE.png", help="also draw the surface")
+    surface.add_argument("--kind", default="contour", help="contour, filled, heatmap or surface3d")
+
+    plot = actions.add_parser("plot", help="draw a saved surface")
+    plot.add_argument("surface", metavar="SURFACE.npz")
+    plot.add_argument("--kind", default="contour", help="contour, filled, heatmap or surface3d")
+    plot.add_argument("--metric", default="loss")
+    plot.add_argument("--out", required=True, metavar="FILE.png")
+
+    experiments = actions.add_parser("experiments", help="the paper's experiments at small scale (MNIST-1D)")
+    experiments.add_argument("--scale", choices=("quick", "default", "full"), default="default")
+    experiments.add_argument("--out-dir", default="figures", help="directory for figures and results.json")
+
+
+def run(args: argparse.Namespace) -> int:
+    return {"surface": _surface, "plot": _plot, "experiments": _experiments}[args.action](args)
+
+
+def _surface(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from checks.landscapes.directions import check_direction, parameters_of, random_direction
+    from checks.landscapes.evaluation import SliceEvaluator
+    from checks.landscapes.models import mlp
+    from checks.landscapes.surfaces import Grid, compute_surface
+    from constructions.datasets import Dataset
+    from theory.errors import InputError
+    from theory.networks import Architecture
+
+    start, stop = _range(args.range)
+    grid = Grid.regular(args.dims, start, stop, args.grid)
+    data = Dataset.load(args.data)
+    torch.manual_seed(args.seed)
+    if args.arch:
+        net = mlp(Architecture.parse(args.arch, args.activation, not args.no_bias))
+    else:
+        net = _factory(args.model)()
+        if not isinstance(net, torch.nn.Module):
+            raise InputError(f"{args.model} did not return a torch.nn.Module")
+    dtype = next(net.parameters()).dtype
+    x = torch.as_tensor(data.x, dtype=dtype)
+    if args.loss == "cross-entropy":
+        if data.y.shape[1] != 1 or not np.all(data.y == np.round(data.y)) or data.y.min() < 0:
+            raise InputError("cross-entropy needs Y to be one column of class labels 0, 1, ...")
+        y, loss_fn = torch.as_tensor(data.y[:, 0], dtype=torch.long), torch.nn.CrossEntropyLoss()
+    else:
+        y, loss_fn = torch.as_tensor(data.y, dtype=dtype), torch.nn.MSELoss()
+    if args.weights:
+        reference = parameters_of(net)
+        loaded = check_direction(reference, _arrays(args.weights), "weights")
+        with torch.no_grad():
+            for name, p in net.named_parameters():
+                p.copy_(loaded[name])
+    try:
+        with torch.no_grad():
+            net(x[:1])
+    except RuntimeError as err:
+        raise InputError(f"the model cannot run on the data ({x.shape[1]} inputs): {err}") from None
+    if args.train_steps > 0:
+        _train(net, loss_fn, x, y, args.train_steps)
+    theta = parameters_of(net)
+    if args.directions:
+        arrays = _arrays(args.directions)
+        directions = [{name[3:]: v for name, v in arrays.items() if name.startswith(f"d{j}/")}
+                      for j in range(1, args.dims + 1)]
+    else:
+        directions = [random_direction(theta, args.seed + j, args.normalization) for j in range(1, args.dims + 1)]
+    evaluator = SliceEvaluator(net, loss_fn, (x, y), directions)
+    metadata = {"model": args.arch or args.model, "data": str(args.data), "loss": args.loss,
+                "directions": args.directions or f"random seeds {args.seed + 1}..{args.seed + args.dims}",
+                "normalization": args.normalization, "train_steps": args.train_steps,
+                "title": f"{args.arch or args.model} on {args.data}"}
+    surface = compute_surface(evaluator, grid, path=args.out, metadata=metadata, progress=True)
+    print(f"wrote {args.out}: {args.dims}-D grid {'x'.join(map(str, grid.shape))}, "
+          f"loss {surface.values['loss'].min():.4g} .. {surface.values['loss'].max():.4g}")
+    if args.plot:
+        from figures.landscape_plots import plot_surface
+
+        plot_surface(surface, args.plot, kind=args.kind)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from checks.landscapes.surfaces import Surface
+    from figures.landscape_plots import plot_surface
+
+    plot_surface(Surface.load(args.surface), args.out, kind=args.kind, metric=args.metric)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _experiments(args: argparse.Namespace) -> int:
+    from checks.landscapes.experiments import SCALES, run_all
+
+    results = run_all(SCALES[args.scale], args.out_dir)
+    print(json.dumps(results["table"], indent=1))
+    return 0
+
+
+def _range(text: str) -> tuple[float, float]:
+    from theory.errors import InputError
+
+    try:
+        start, stop = (float(part) for part in text.split(","))
+    except ValueError:
+        raise InputError(f"--range must be START,STOP (two numbers), got {text!r}") from None
+    return start, stop
+
+
+def _factory(spec: str):
+    from theory.errors import InputError
+
+    module_name, _, attribute = spec.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError, ValueError) as err:
+        raise InputError(f"cannot import model factory {spec!r} (MODULE:FUNCTION): {err}") from None
+
+
+def _arrays(path: str) -> dict:
+    import os
+    import zipfile
+
+    import numpy as np
+    import torch
+
+    from theory.errors import InputError
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(2, "No such file or directory", path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: torch.as_tensor(archive[name]) for name in archive.files}
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
+        raise InputError(f"{path}: cannot read as .npz of named arrays ({err})") from None
+
+
+def _train(net, loss_fn, x, y, steps: int) -> None:
+    import torch
+
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss_fn(net(x), y).backward()
+        optimizer.step()

@@ -1,0 +1,137 @@
+"""Loss-landscape figures: contour, filled contour, heat map, 3-D surface, 1-D curves,
+interpolation plots, weight histograms and norms, side-by-side comparisons
+(the figure types of Li, Xu, Taylor, Studer & Goldstein, NeurIPS 2018, arXiv:1712.09913).
+
+All functions draw with matplotlib's Agg backend and either draw into a given axes or write a
+PNG atomically.
+"""
+from __future__ import annotations
+
+import os
+from typing import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from checks.landscapes.surfaces import Surface  # noqa: E402
+from constructions.storage import atomic_output  # noqa: E402
+from theory.errors import InputError  # noqa: E402
+
+KINDS = ("contour", "filled", "heatmap", "surface3d")
+
+
+def draw_surface(ax, surface: Surface, kind: str = "contour", metric: str = "loss", levels: int = 30,
+                 path: np.ndarray | None = None) -> None:
+    """Draw one metric of a 2-D surface on ``ax``; uncomputed points are left blank.
+
+    ``kind``: ``contour`` (lines), ``filled`` (filled contours), ``heatmap`` or ``surface3d``
+    (``ax`` must then be a 3-D axes). ``path`` (T, 2) overlays a trajectory (PCA coordinates).
+    """
+    if kind not in KINDS:
+        raise InputError(f"unknown plot kind {kind!r} (known: {', '.join(KINDS)})")
+    if len(surface.grid.axes) != 2:
+        raise InputError("this plot needs a 2-D surface; use draw_curve for a 1-D one")
+    if metric not in surface.values:
+        raise InputError(f"the surface has no metric {metric!r} (has: {', '.join(surface.values)})")
+    a, b = surface.grid.axes
+    z = np.where(surface.mask, surface.values[metric], np.nan).T  # rows = b, columns = a
+    aa, bb = np.meshgrid(a, b)
+    if kind == "contour":
+        ax.contour(aa, bb, z, levels=levels, cmap="viridis", linewidths=0.8)
+    elif kind == "filled":
+        ax.figure.colorbar(ax.contourf(aa, bb, z, levels=levels, cmap="viridis"), ax=ax)
+    elif kind == "heatmap":
+        image = ax.imshow(z, origin="lower", extent=(a[0], a[-1], b[0], b[-1]), aspect="auto", cmap="viridis")
+        ax.figure.colorbar(image, ax=ax)
+    else:
+        ax.plot_surface(aa, bb, z, cmap="viridis", linewidth=0, antialiased=True)
+        ax.set_zlabel(metric)
+    if path is not None and kind != "surface3d":
+        ax.plot(path[:, 0], path[:, 1], "r.-", markersize=4, linewidth=1)
+    ax.set_xlabel("a (direction 1)")
+    ax.set_ylabel("b (direction 2)")
+
+
+def draw_curve(ax, surface: Surface, metrics: Sequence[str] = ("loss",)) -> None:
+    """Plot metrics of a 1-D surface against its coefficient."""
+    (a,) = surface.grid.axes
+    for metric in metrics:
+        ax.plot(a[surface.mask], surface.values[metric][surface.mask], label=metric)
+    ax.set_xlabel("a")
+    ax.legend()
+
+
+def save_figure(fig, out: str | os.PathLike) -> None:
+    """Write ``fig`` as PNG atomically and close it."""
+    with atomic_output(out) as tmp:
+        with open(tmp, "wb") as handle:
+            fig.savefig(handle, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def plot_surface(surface: Surface, out: str | os.PathLike, kind: str = "contour", metric: str = "loss",
+                 title: str | None = None) -> None:
+    """One surface to one PNG (a curve for 1-D surfaces)."""
+    if kind == "surface3d" and len(surface.grid.axes) == 2:
+        fig = plt.figure(figsize=(5, 4))
+        ax = fig.add_subplot(projection="3d")
+    else:
+        fig, ax = plt.subplots(figsize=(5, 4))
+    if len(surface.grid.axes) == 1:
+        draw_curve(ax, surface, (metric,))
+    else:
+        draw_surface(ax, surface, kind, metric)
+    ax.set_title(title or surface.metadata.get("title", metric))
+    save_figure(fig, out)
+
+
+def plot_grid(surfaces: Mapping[str, Surface], out: str | os.PathLike, kind: str = "contour",
+              metric: str = "loss", columns: int = 3, paths: Mapping[str, np.ndarray] | None = None) -> None:
+    """Several 2-D surfaces side by side, titled by their keys (e.g. skip vs no-skip by depth)."""
+    columns = max(1, min(columns, len(surfaces)))
+    rows = -(-len(surfaces) // columns)
+    projection = {"projection": "3d"} if kind == "surface3d" else {}
+    fig = plt.figure(figsize=(4.2 * columns, 3.6 * rows))
+    for k, (title, surface) in enumerate(surfaces.items()):
+        ax = fig.add_subplot(rows, columns, k + 1, **projection)
+        draw_surface(ax, surface, kind, metric, path=(paths or {}).get(title))
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, out)
+
+
+def plot_interpolation(alphas: np.ndarray, curves: Mapping[str, np.ndarray], out: str | os.PathLike,
+                       title: str = "") -> None:
+    """Loss (left axis, solid) and accuracy (right axis, dashed) along an interpolation."""
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    right = ax.twinx()
+    for key, values in curves.items():
+        target, style = (right, "--") if key.endswith("accuracy") else (ax, "-")
+        target.plot(alphas, values, style, label=key)
+    ax.set_xlabel("alpha (0: small batch, 1: large batch)")
+    ax.set_ylabel("loss")
+    right.set_ylabel("accuracy")
+    handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    ax.legend(handles, [h.get_label() for h in handles], fontsize=7, loc="upper center")
+    ax.set_title(title, fontsize=10)
+    save_figure(fig, out)
+
+
+def plot_weights(histograms: Mapping[str, np.ndarray], norms: Mapping[str, Sequence[float]],
+                 out: str | os.PathLike) -> None:
+    """Weight histograms of final models (left) and weight norm over epochs (right)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
+    for label, weights in histograms.items():
+        left.hist(weights, bins=80, histtype="step", density=True, label=label)
+    left.set_xlabel("weight value")
+    left.legend(fontsize=7)
+    for label, series in norms.items():
+        right.plot(np.arange(len(series)), series, label=label)
+    right.set_xlabel("epoch")
+    right.set_ylabel("||theta||_2")
+    right.legend(fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, out)
