@@ -22,6 +22,7 @@ COMMANDS = (
     "sweep",
     "plot",
     "landscape",
+    "ccnn",
 )
 """Subcommand names, each a module of :mod:`checks.commands` (add new ones here)."""
 
