@@ -1,0 +1,85 @@
+"""`sublevel landscape`: a surface end to end, resuming, plotting, and one-line errors (exit 2)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from checks.cli import main
+from checks.landscapes.surfaces import Surface
+from constructions.datasets import Dataset
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def data_file(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 2))
+    path = tmp_path / "d.npz"
+    Dataset(x, np.maximum(x[:, :1], 0) - x[:, 1:], {"family": "test"}).save(path)
+    return path
+
+
+def _surface_args(data_file, out, *extra):
+    return ["landscape", "surface", "--data", str(data_file), "--arch", "2-4-1", "--grid", "5", "--out", str(out), *extra]
+
+
+def test_surface_plot_and_resume(data_file, tmp_path, capsys):
+    out = tmp_path / "s.npz"
+    assert main(_surface_args(data_file, out, "--train-steps", "20", "--plot", str(tmp_path / "s.png"))) == 0
+    surface = Surface.load(out)
+    assert surface.complete and surface.values["loss"].shape == (5, 5)
+    assert (tmp_path / "s.png").stat().st_size > 0
+    assert main(_surface_args(data_file, out, "--train-steps", "20")) == 0  # already complete: a no-op
+    np.testing.assert_array_equal(Surface.load(out).values["loss"], surface.values["loss"])
+    assert main(["landscape", "plot", str(out), "--kind", "surface3d", "--out", str(tmp_path / "p.png")]) == 0
+
+
+def _expect_one_error_line(capsys, code, pattern):
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and pattern in err, err
+
+
+def test_direction_shape_mismatch_is_one_line_exit_2(data_file, tmp_path, capsys):
+    dirs = tmp_path / "dirs.npz"
+    np.savez(dirs, **{"d1/0.weight": np.ones((3, 2)), "d1/0.bias": np.ones(4), "d1/2.weight": np.ones((1, 4)),
+                      "d1/2.bias": np.ones(1)})
+    out = tmp_path / "s.npz"
+    code = main(_surface_args(data_file, out, "--dims", "1", "--directions", str(dirs)))
+    _expect_one_error_line(capsys, code, "shape")
+    assert not out.exists()
+
+
+def test_empty_data_is_one_line_exit_2(tmp_path, capsys):
+    empty = tmp_path / "empty.npz"
+    np.savez(empty, X=np.zeros((0, 2)), Y=np.zeros((0, 1)), metadata=np.array("{}"))
+    out = tmp_path / "s.npz"
+    _expect_one_error_line(capsys, main(_surface_args(empty, out)), "no samples")
+    assert not out.exists()
+
+
+def test_non_finite_weights_are_one_line_exit_2(data_file, tmp_path, capsys):
+    weights = tmp_path / "w.npz"
+    np.savez(weights, **{"0.weight": np.full((4, 2), np.nan), "0.bias": np.zeros(4), "2.weight": np.ones((1, 4)),
+                         "2.bias": np.zeros(1)})
+    out = tmp_path / "s.npz"
+    _expect_one_error_line(capsys, main(_surface_args(data_file, out, "--weights", str(weights))), "NaN")
+    assert not out.exists()
+
+
+def test_bad_range_and_plot_kind_are_one_line_exit_2(data_file, tmp_path, capsys):
+    _expect_one_error_line(capsys, main(_surface_args(data_file, tmp_path / "s.npz", "--range", "1")), "--range")
+    out = tmp_path / "s.npz"
+    assert main(_surface_args(data_file, out)) == 0
+    capsys.readouterr()
+    _expect_one_error_line(capsys, main(["landscape", "plot", str(out), "--kind", "pie", "--out",
+                                         str(tmp_path / "p.png")]), "unknown plot kind")
+    assert not (tmp_path / "p.png").exists()
