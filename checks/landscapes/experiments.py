@@ -1,0 +1,229 @@
+"""The experiments of Li, Xu, Taylor, Studer & Goldstein (NeurIPS 2018, arXiv:1712.09913) at a
+scale that runs on two CPU cores, on MNIST-1D (generated offline) instead of CIFAR-10.
+
+- ResNet-(6n+2) with and without shortcuts at several depths (paper Fig. 5), and a wide
+  variant (Fig. 6): 2-D filter-normalised slices around the trained weights, their sublevel
+  components estimated on the grid (:mod:`checks.landscapes.quantify`) and |lambda_min /
+  lambda_max| Hessian maps (Fig. 7), summarised in one table.
+- A VGG-9-like net trained with a small and a large batch, with and without weight decay:
+  1-D interpolation between the small- and large-batch solutions (loss and accuracy, train
+  and test, BatchNorm statistics recomputed; Fig. 2 / 3), weight histograms and weight-norm
+  growth (Fig. 2), and the PCA plane of the small-batch trajectory (Fig. 9).
+
+Trained weights are cached as .npz under ``<out_dir>/landscape_runs/`` and every surface is a
+resumable file there, so an interrupted run continues where it stopped.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from checks.landscapes.directions import parameters_of, random_direction
+from checks.landscapes.evaluation import SliceEvaluator
+from checks.landscapes.hessian import HessianEvaluator
+from checks.landscapes.interpolation import interpolate
+from checks.landscapes.models import VGG, ResNet
+from checks.landscapes.quantify import ratio_statistics, slice_components
+from checks.landscapes.surfaces import Grid, Surface, compute_surface
+from checks.landscapes.trajectories import pca_directions
+from constructions.image_data import ImageData, mnist1d
+from constructions.storage import atomic_output
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Sizes of one run of the suite (see :data:`SCALES`)."""
+
+    samples: int           # MNIST-1D signals generated (80% train)
+    depths: tuple[int, ...]
+    width: int             # ResNet base width (channels w, 2w, 4w)
+    wide_width: int        # the wide variant, at the middle depth
+    epochs: int
+    grid: int              # points per axis of the 2-D loss slices
+    eval_samples: int      # training samples the slices and Hessians are evaluated on
+    hessian_grid: int
+    hessian_iterations: int
+    vgg_width: int
+    batch_small: int
+    batch_large: int
+
+
+SCALES = {
+    "quick": Scale(400, (8, 14), 2, 4, 2, 7, 64, 2, 4, 2, 16, 160, ),
+    "default": Scale(4000, (8, 20, 56), 4, 16, 12, 25, 256, 5, 12, 4, 32, 1024),
+    "full": Scale(10000, (8, 20, 56, 110), 8, 32, 40, 51, 1000, 11, 30, 8, 64, 4096),
+}
+
+
+@dataclass(frozen=True)
+class Trained:
+    model: torch.nn.Module
+    norms: list[float]            # ||theta||_2 after each epoch (epoch 0 = initialisation)
+    trajectory: list[dict]        # parameters after each epoch
+    test_error: float
+    train_loss: float
+
+
+def train(model: torch.nn.Module, data: ImageData, epochs: int, batch_size: int, lr: float = 0.05,
+          weight_decay: float = 0.0, seed: int = 0) -> Trained:
+    """SGD with momentum 0.9 and a cosine learning-rate decay; records norms and the trajectory."""
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
+    steps_per_epoch = -(-data.x_train.shape[0] // batch_size)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * steps_per_epoch)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    norms = [float(torch.cat([p.detach().reshape(-1) for p in model.parameters()]).norm())]
+    trajectory = [parameters_of(model)]
+    for _ in range(epochs):
+        model.train()
+        order = torch.randperm(data.x_train.shape[0], generator=generator)
+        for start in range(0, order.numel(), batch_size):
+            index = order[start:start + batch_size]
+            if index.numel() < 2:  # BatchNorm needs two samples
+                continue
+            optimizer.zero_grad()
+            loss_fn(model(data.x_train[index]), data.y_train[index]).backward()
+            optimizer.step()
+            schedule.step()
+        trajectory.append(parameters_of(model))
+        norms.append(float(torch.cat([p.detach().reshape(-1) for p in model.parameters()]).norm()))
+    model.eval()
+    with torch.no_grad():
+        test_error = float((model(data.x_test).argmax(1) != data.y_test).float().mean())
+        train_loss = float(loss_fn(model(data.x_train), data.y_train))
+    return Trained(model, norms, trajectory, test_error, train_loss)
+
+
+def _cached_training(path: Path, factory, data: ImageData, **options) -> Trained:
+    """Train, or reload weights, buffers, norms and trajectory from ``path``."""
+    model = factory()
+    if path.exists():
+        with np.load(path, allow_pickle=False) as archive:
+            state = {k[len("state/"):]: torch.as_tensor(archive[k]) for k in archive.files if k.startswith("state/")}
+            model.load_state_dict(state)
+            names = [name for name, _ in model.named_parameters()]
+            steps = int(archive["steps"])
+            trajectory = [{n: torch.as_tensor(archive[f"traj{t}/{n}"]) for n in names} for t in range(steps)]
+            meta = json.loads(str(archive["metadata"]))
+        model.eval()
+        return Trained(model, meta["norms"], trajectory, meta["test_error"], meta["train_loss"])
+    result = train(model, data, **options)
+    arrays = {f"state/{k}": v.detach().numpy() for k, v in model.state_dict().items()}
+    for t, point in enumerate(result.trajectory):
+        arrays.update({f"traj{t}/{n}": v.numpy() for n, v in point.items()})
+    meta = {"norms": result.norms, "test_error": result.test_error, "train_loss": result.train_loss,
+            "options": {k: v for k, v in options.items()}}
+    with atomic_output(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, steps=len(result.trajectory), metadata=np.array(json.dumps(meta)), **arrays)
+    return result
+
+
+def _slice(model, data: ImageData, scale: Scale, path: Path, title: str) -> tuple[Surface, Surface]:
+    """The 2-D filter-normalised loss slice and the Hessian-ratio map around ``model``."""
+    theta = parameters_of(model)
+    directions = [random_direction(theta, seed=1), random_direction(theta, seed=2)]
+    x, y = data.x_train[:scale.eval_samples], data.y_train[:scale.eval_samples]
+    loss_fn = torch.nn.CrossEntropyLoss()
+    meta = {"title": title, "directions": "filter-normalised, seeds 1 and 2", "data": f"mnist1d train[:{len(y)}]"}
+    surface = compute_surface(SliceEvaluator(model, loss_fn, (x, y), directions),
+                              Grid.regular(2, -1, 1, scale.grid), path=f"{path}_loss.npz", metadata=meta)
+    hessian = compute_surface(HessianEvaluator(model, loss_fn, (x, y), directions, iterations=scale.hessian_iterations),
+                              Grid.regular(2, -1, 1, scale.hessian_grid), path=f"{path}_hessian.npz",
+                              metadata=dict(meta, iterations=scale.hessian_iterations), chunk_points=1)
+    return surface, hessian
+
+
+def run_all(scale: Scale, out_dir: str | os.PathLike = "figures") -> dict[str, Any]:
+    """Run the suite; write figures and ``landscape_results.json`` into ``out_dir``."""
+    from figures.landscape_plots import plot_grid, plot_interpolation, plot_surface, plot_weights
+
+    out = Path(out_dir)
+    runs = out / "landscape_runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    data = mnist1d(scale.samples, seed=0)
+    table, surfaces, hessians = [], {}, {}
+    configs = [(d, scale.width, skip) for d in scale.depths for skip in (True, False)]
+    middle = scale.depths[len(scale.depths) // 2]
+    configs += [(middle, scale.wide_width, skip) for skip in (True, False)]
+    for depth, width, skip in configs:
+        name = f"resnet{depth}_w{width}_{'skip' if skip else 'noskip'}"
+        torch.manual_seed(depth * 100 + width)
+        trained = _cached_training(runs / f"{name}.npz",
+                                   lambda: ResNet(depth, width, skip, in_channels=1, num_classes=10, dims=1),
+                                   data, epochs=scale.epochs, batch_size=scale.batch_small, seed=0)
+        title = f"ResNet-{depth} w{width} {'skip' if skip else 'no skip'}"
+        surface, hessian = _slice(trained.model, data, scale, runs / name, title)
+        surfaces[title], hessians[title] = surface, hessian
+        components = slice_components(surface)
+        table.append({"model": title, "depth": depth, "width": width, "skip": skip,
+                      "test_error": trained.test_error, "train_loss": trained.train_loss,
+                      "slice_min_loss": float(surface.values["loss"].min()),
+                      "component_quantiles": components["quantiles"],
+                      "components_estimated_on_grid": components["components"],
+                      "hessian_ratio": ratio_statistics(hessian)})
+    narrow = {k: v for k, v in surfaces.items() if f" w{scale.width} " in k}
+    plot_grid(narrow, out / "landscape_resnet_depths.png", kind="contour", columns=2)
+    deepest = max(scale.depths)
+    pair = {k: v for k, v in narrow.items() if k.startswith(f"ResNet-{deepest} ")}
+    plot_grid(pair, out / "landscape_skip_vs_noskip.png", kind="contour", columns=2)
+    plot_grid({k: v for k, v in surfaces.items() if f" w{scale.wide_width} " in k},
+              out / "landscape_resnet_wide.png", kind="contour", columns=2)
+    plot_grid({k: v for k, v in hessians.items() if k in pair}, out / "landscape_hessian_ratio.png",
+              kind="heatmap", metric="ratio", columns=2)
+    plot_surface(next(iter(pair.values())), out / "landscape_surface3d.png", kind="surface3d")
+    vgg = _vgg_experiments(scale, data, runs, out, plot_interpolation, plot_weights, plot_grid)
+    results = {"scale": asdict(scale), "table": table, "vgg": vgg,
+               "note": "components are estimated on the grid (4-neighbour labelling of grid points "
+                       "below each quantile level of the slice); neither bound is certified"}
+    with atomic_output(out / "landscape_results.json") as tmp:
+        tmp.write_text(json.dumps(results, indent=1))
+    return results
+
+
+def _vgg_experiments(scale: Scale, data: ImageData, runs: Path, out: Path, plot_interpolation, plot_weights,
+                     plot_grid) -> dict[str, Any]:
+    """Small vs large batch, weight decay 0 vs 5e-4: interpolation, weights, PCA trajectory."""
+    summary, histograms, norms, trained_models = {}, {}, {}, {}
+    for wd in (0.0, 5e-4):
+        for batch in (scale.batch_small, scale.batch_large):
+            name = f"vgg_w{scale.vgg_width}_b{batch}_wd{wd:g}"
+            torch.manual_seed(7)
+            trained = _cached_training(runs / f"{name}.npz",
+                                       lambda: VGG(scale.vgg_width, in_channels=1, num_classes=10, dims=1),
+                                       data, epochs=scale.epochs, batch_size=batch, weight_decay=wd, seed=0)
+            label = f"batch {batch}, wd {wd:g}"
+            trained_models[(wd, batch)] = trained
+            summary[label] = {"test_error": trained.test_error, "train_loss": trained.train_loss,
+                              "final_weight_norm": trained.norms[-1]}
+            histograms[label] = torch.cat([p.detach().reshape(-1) for n, p in trained.model.named_parameters()
+                                           if p.dim() > 1]).numpy()
+            norms[label] = trained.norms
+        small, large = trained_models[(wd, scale.batch_small)], trained_models[(wd, scale.batch_large)]
+        curve = interpolate(small.model, large.model, torch.nn.CrossEntropyLoss(),
+                            {"train": (data.x_train[:scale.eval_samples * 4], data.y_train[:scale.eval_samples * 4]),
+                             "test": (data.x_test, data.y_test)},
+                            alphas=np.linspace(-0.5, 1.5, 2 * scale.grid - 1),
+                            statistics_data=(data.x_train, data.y_train))
+        plot_interpolation(curve.alphas, curve.curves, out / f"landscape_vgg_interpolation_wd{wd:g}.png",
+                           title=f"VGG-9 w{scale.vgg_width}: batch {scale.batch_small} (0) to {scale.batch_large} (1), wd {wd:g}")
+        summary[f"interpolation wd {wd:g}"] = {k: [float(v.min()), float(v.max())] for k, v in curve.curves.items()}
+    plot_weights(histograms, norms, out / "landscape_vgg_weights.png")
+    small = trained_models[(0.0, scale.batch_small)]
+    pca = pca_directions(small.trajectory)
+    x, y = data.x_train[:scale.eval_samples], data.y_train[:scale.eval_samples]
+    reach = float(np.abs(pca.coordinates).max()) * 1.2
+    surface = compute_surface(SliceEvaluator(small.model, torch.nn.CrossEntropyLoss(), (x, y), list(pca.directions)),
+                              Grid.regular(2, -reach, reach, scale.grid), path=runs / "vgg_pca_loss.npz",
+                              metadata={"title": "VGG-9 PCA plane"})
+    plot_grid({f"PCA plane, explained {pca.explained_variance_ratio.sum():.0%}": surface},
+              out / "landscape_vgg_pca.png", kind="contour", columns=1,
+              paths={f"PCA plane, explained {pca.explained_variance_ratio.sum():.0%}": pca.coordinates})
+    summary["pca_explained_variance_ratio"] = pca.explained_variance_ratio.tolist()
+    return summary
