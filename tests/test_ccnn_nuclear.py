@@ -11,6 +11,15 @@ from checks.ccnn.nuclear import (NuclearProblem, nuclear_norm, project_l1_ball, 
                                  solve_fista, solve_sgd)
 from theory.errors import InputError
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Small torch problems run fastest, and disturb other jobs least, on one thread."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 finite = st.floats(-10, 10, allow_nan=False, allow_infinity=False)
 radii = st.floats(0.01, 20)
 
@@ -136,3 +145,9 @@ def test_labels_outside_range_are_an_input_error():
     z, _ = planted_instance(10, 2, 3, 3)
     with pytest.raises(InputError, match="0..2"):
         NuclearProblem.from_features(torch.from_numpy(z), np.arange(10) % 4, 3, 1.0)
+
+
+def test_l1_projection_with_radius_below_float_resolution():
+    v = torch.tensor([1e3, 1.0, -2.0], dtype=torch.float32)
+    w = project_l1_ball(v, 1e-9)
+    assert float(w.abs().sum()) <= 1e-9 * (1 + 1e-6)

@@ -28,7 +28,7 @@ class CNNSpec:
     pool: int = 2
     epochs: int = 30
     batch_size: int = 64
-    learning_rate: float = 3e-3
+    learning_rate: float = 1e-2
     weight_decay: float = 1e-4
 
 

@@ -68,7 +68,9 @@ def project_l1_ball(v: torch.Tensor, radius: float) -> torch.Tensor:
     u, _ = torch.sort(magnitude, descending=True)
     cumulative = torch.cumsum(u, 0)
     j = torch.arange(1, u.numel() + 1, dtype=u.dtype, device=u.device)
-    rho = int(torch.nonzero(u * j > cumulative - radius).max())
+    active = u * j > cumulative - radius
+    active[0] = True  # holds exactly for j = 1 (u_1 > u_1 - R); rounding can hide it when R << u_1
+    rho = int(torch.nonzero(active).max())
     theta = (cumulative[rho] - radius) / (rho + 1)
     return torch.sign(v) * torch.clamp(magnitude - theta, min=0)
 
