@@ -244,6 +244,6 @@ def search(loss_fn: LossFn, starts: torch.Tensor, global_minimum: float | None =
     ends = descend(loss_fn, starts, descent)
     with torch.no_grad():
         lowest = float(loss_fn(ends).min())
-    best = lowest if global_minimum is None else min(global_minimum, lowest)
+    best = lowest if global_minimum is None else global_minimum
     evidence = tuple(examine(loss_fn, end, best, probes) for end in ends)
     return SpuriousSearch(evidence, best, global_minimum is not None)

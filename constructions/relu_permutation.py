@@ -16,7 +16,8 @@ alpha relu(u.x) + beta relu(-u.x)), so no separator is recorded.
 
 Teacher: for n_0 = 2 the first-layer rows are unit vectors at angles r, r + angle, r + 2 angle,
 ... with a random rotation r; for n_0 > 2 they are random unit vectors. A two-layer teacher has
-output weights 1 (positive weights keep rho* away from 0); deeper layers are random.
+all output weights equal to ``scale`` (positive weights keep rho* away from 0; rho* grows as
+scale^2); deeper layers are random.
 """
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def permute_first_layer(architecture: Architecture, theta: torch.Tensor, shift: 
     return theta
 
 
-def teacher(architecture: Architecture, angle: float, seed: int) -> torch.Tensor:
+def teacher(architecture: Architecture, angle: float, scale: float, seed: int) -> torch.Tensor:
     """The teacher theta_A described in the module docstring, deterministic given ``seed``."""
     generator = torch.Generator().manual_seed(seed)
     theta = architecture.init(1, generator=generator)[0]
@@ -62,7 +63,7 @@ def teacher(architecture: Architecture, angle: float, seed: int) -> torch.Tensor
         rows = rows / rows.norm(dim=1, keepdim=True)
     views[0].weight[0] = rows
     if architecture.depth == 2:
-        views[1].weight[0] = torch.ones_like(views[1].weight[0])
+        views[1].weight[0] = torch.full_like(views[1].weight[0], scale)
     return theta
 
 
@@ -72,9 +73,10 @@ def teacher(architecture: Architecture, angle: float, seed: int) -> torch.Tensor
           Param("arch", str, "2-2-1", "widths n_0-n_1-...-n_L of teacher and student (n_1 >= 2; 2-2-n_L gets the certificate)"),
           Param("bias", int, 0, "1 for biases (breaks the determinant certificate), 0 without"),
           Param("angle", float, 120.0, "degrees between consecutive teacher rows of W_1 (only for n_0 = 2)"),
+          Param("scale", float, 1.0, "output weight of every unit of a two-layer teacher (rho* grows as scale^2)"),
           Param("samples", int, 256, "number of samples N (inputs x ~ N(0, I))"),
           Param("seed", int, 0, "random seed for inputs and teacher"))
-def relu_permutation(arch: str, bias: int, angle: float, samples: int, seed: int) -> Dataset:
+def relu_permutation(arch: str, bias: int, angle: float, scale: float, samples: int, seed: int) -> Dataset:
     architecture = Architecture.parse(arch, "relu", bool(bias))
     if architecture.depth < 2 or architecture.widths[1] < 2:
         raise InputError(f"relu-permutation needs a hidden layer of width >= 2 to permute, got {arch}")
@@ -82,7 +84,9 @@ def relu_permutation(arch: str, bias: int, angle: float, samples: int, seed: int
         raise InputError(f"samples must be >= 1, got {samples}")
     if not math.isfinite(angle) or not 0 < angle % 360 < 360:
         raise InputError(f"angle must be a finite number of degrees, not a multiple of 360, got {angle}")
-    theta_a = teacher(architecture, angle, seed)
+    if not math.isfinite(scale) or scale == 0:
+        raise InputError(f"scale must be a finite non-zero number, got {scale}")
+    theta_a = teacher(architecture, angle, scale, seed)
     theta_b = permute_first_layer(architecture, theta_a)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((samples, architecture.widths[0]))

@@ -1,0 +1,1 @@
+"""Experiments behind verdicts: energy gap vs width (ReLU), spurious minima vs width (quadratic)."""
