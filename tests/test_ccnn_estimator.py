@@ -129,3 +129,12 @@ def test_cli_bad_input_is_one_line_exit_2_and_no_file(tmp_path, capsys, argv, ma
     assert code == 2
     assert match in err and len(err.strip().splitlines()) == 1
     assert not md.exists() and not js.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_first_stage_of_a_two_layer_ccnn_is_the_one_layer_ccnn(digits):
+    x, y, xt, _ = digits
+    two = CCNNClassifier(n_layers=2, radius=100, learning_rate=20, **SMALL).fit(x, y)
+    one = CCNNClassifier(n_layers=1, radius=100, learning_rate=20, **SMALL).fit(x, y)
+    stages = list(two.staged_predict(xt))
+    np.testing.assert_array_equal(stages[0], one.predict(xt))
+    np.testing.assert_array_equal(stages[1], two.predict(xt))

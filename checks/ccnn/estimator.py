@@ -114,6 +114,13 @@ class CCNNClassifier(ClassifierMixin, BaseEstimator):
                 raise InputError(f"rows of X do not reshape to image_shape {self.image_shape}") from None
         return as_images(x)
 
+    def _fitted_images(self, x) -> np.ndarray:
+        images = self._images(x)
+        if images.shape[1:] != self.image_shape_:
+            raise InputError(f"images must be {self.image_shape_[:2]} like the training images, "
+                             f"got {images.shape[1:3]}")
+        return images
+
     def _layer_spec(self, depth: int) -> LayerSpec:
         return LayerSpec(self.patch_size if depth == 0 else self.upper_patch_size, self.stride, self.pool,
                          self.kernel, self.n_features, self.gamma, self.radius, self.rank)
@@ -140,12 +147,26 @@ class CCNNClassifier(ClassifierMixin, BaseEstimator):
         self.image_shape_ = self._images(X[:1]).shape[1:]
         return self
 
+    def staged_decision_function(self, X):
+        """Class scores (N, K) of the network cut after layer 1, 2, ..., n_layers, in turn.
+
+        Greedy training makes layer l's own A a classifier on layer l's input, so the model cut
+        after layer l is exactly the l-layer CCNN trained with the same settings.
+        """
+        images = self._fitted_images(X)
+        for depth, layer in enumerate(self.layers_):
+            yield layer.scores(images).numpy()
+            if depth + 1 < len(self.layers_):
+                images = layer.transform(images)
+
+    def staged_predict(self, X):
+        """Predictions of the network cut after each layer (see :meth:`staged_decision_function`)."""
+        for scores in self.staged_decision_function(X):
+            yield self.classes_[scores.argmax(axis=1)]
+
     def decision_function(self, X) -> np.ndarray:
         """Class scores of the top layer, (N, K)."""
-        images = self._images(X)
-        if images.shape[1:] != self.image_shape_:
-            raise InputError(f"images must be {self.image_shape_[:2]} like the training images, "
-                             f"got {images.shape[1:3]}")
+        images = self._fitted_images(X)
         for layer in self.layers_[:-1]:
             images = layer.transform(images)
         return self.layers_[-1].scores(images).numpy()

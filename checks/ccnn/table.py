@@ -8,8 +8,10 @@ train/test split, the feature maps and the training order of every model.
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -90,26 +92,29 @@ class TableConfig:
 
 @dataclass
 class TableResult:
-    """Errors (%) per variation, model and seed, with the configuration and the run's cost."""
+    """Errors (%) per variation, seed and model, with the configuration and the run's cost."""
 
     config: TableConfig
-    errors: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    runs: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # variation -> seed -> model
     seconds: dict[str, float] = field(default_factory=dict)
+
+    def errors(self, variation: str, model: str) -> list[float]:
+        return [self.runs[variation][str(seed)][model] for seed in self.config.seeds]
 
     def cell(self, variation: str, model: str) -> tuple[float, float]:
         """(mean, spread) of the error in %; spread is the sample standard deviation (0 for 1 seed)."""
-        values = np.asarray(self.errors[variation][model])
+        values = np.asarray(self.errors(variation, model))
         return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
     def to_json(self) -> dict:
-        cells = {v: {m: dict(zip(("mean", "spread"), self.cell(v, m)), errors=self.errors[v][m])
-                     for m in MODELS} for v in self.errors}
+        cells = {v: {m: dict(zip(("mean", "spread"), self.cell(v, m)), errors=self.errors(v, m))
+                     for m in MODELS} for v in self.config.variations}
         return {"config": asdict(self.config), "error_percent": cells, "seconds": self.seconds,
                 "lecture_table_1": {m: dict(zip(VARIATIONS, LECTURE_TABLE[m])) for m in MODELS}}
 
     def markdown(self) -> str:
         """Our errors next to the lecture's, one row per model."""
-        variations = list(self.errors)
+        variations = self.config.variations
         source = "real MNIST" if self.config.mnist_dir else f"sklearn digits at {self.config.image_size}x{self.config.image_size}"
         head = ["model"] + [f"{v} (ours)" for v in variations] + [f"{v} (lecture)" for v in variations]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -122,23 +127,58 @@ class TableResult:
         return "\n".join(lines) + "\n" + note
 
 
-def run_table(config: TableConfig, progress: Callable[[str], None] | None = None) -> TableResult:
-    """Train and test the four models on every (variation, seed); returns all errors."""
+def _run_one(config: TableConfig, variation: str, seed: int, seconds: dict[str, float],
+             progress: Callable[[str], None] | None) -> dict[str, float]:
+    """Errors of the four models on one (variation, seed)."""
+    data = config.data(variation, seed)
+    x, y = data.x_train[:config.max_train], data.y_train[:config.max_train]
+    errors = {}
+    for name in ("CNN-1", "CNN-2", "CCNN-2"):
+        start = time.perf_counter()
+        model = config.model(name, seed).fit(x, y)
+        # CCNN-1 is CCNN-2 cut after its first layer (greedy training), so one fit gives both.
+        staged = model.staged_predict(data.x_test) if name == "CCNN-2" else [model.predict(data.x_test)]
+        for label, prediction in zip(("CCNN-1", "CCNN-2") if name == "CCNN-2" else (name,), staged):
+            errors[label] = 100.0 * float(np.mean(prediction != data.y_test))
+            if progress is not None:
+                progress(f"{variation} seed {seed} {label}: {errors[label]:.2f}%")
+        key = "CCNN-1+2" if name == "CCNN-2" else name
+        seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - start
+    return errors
+
+
+def run_table(config: TableConfig, progress: Callable[[str], None] | None = None,
+              checkpoint: str | os.PathLike | None = None) -> TableResult:
+    """Train and test the four models on every (variation, seed); returns all errors.
+
+    With ``checkpoint``, every finished (variation, seed) is saved there (atomically) and a
+    rerun with the same configuration skips what the file already holds; the file is removed
+    when the table is complete. ``progress`` receives one line per finished cell.
+    """
+    from constructions.storage import atomic_output
+
     config.validate()
     result = TableResult(config)
+    path = Path(checkpoint) if checkpoint else None
+    if path is not None and path.is_file():
+        saved = json.loads(path.read_text())
+        if saved.get("config") == json.loads(json.dumps(asdict(config))):
+            result.runs, result.seconds = saved["runs"], saved["seconds"]
     for variation in config.variations:
-        result.errors[variation] = {m: [] for m in MODELS}
+        done = result.runs.setdefault(variation, {})
         for seed in config.seeds:
-            data = config.data(variation, seed)
-            x, y = data.x_train[:config.max_train], data.y_train[:config.max_train]
-            for name in MODELS:
-                start = time.perf_counter()
-                model = config.model(name, seed).fit(x, y)
-                error = 100.0 * (1.0 - model.score(data.x_test, data.y_test))
-                result.errors[variation][name].append(error)
-                result.seconds[name] = result.seconds.get(name, 0.0) + time.perf_counter() - start
+            if str(seed) in done:
                 if progress is not None:
-                    progress(f"{variation} seed {seed} {name}: {error:.2f}%")
+                    for model in MODELS:
+                        progress(f"{variation} seed {seed} {model}: {done[str(seed)][model]:.2f}% (resumed)")
+                continue
+            done[str(seed)] = _run_one(config, variation, seed, result.seconds, progress)
+            if path is not None:
+                with atomic_output(path) as tmp:
+                    tmp.write_text(json.dumps({"config": asdict(config), "runs": result.runs,
+                                               "seconds": result.seconds}))
+    if path is not None and path.is_file():
+        path.unlink()
     return result
 
 

@@ -5,6 +5,8 @@ Examples:
   sublevel ccnn table --quick --markdown t.md --json t.json
   sublevel ccnn table --mnist ~/mnist --mnist-samples 3000
   sublevel ccnn agree                      # projected gradient vs cvxpy on small programs
+
+An interrupted table keeps its finished cells in FILE.json.resume; the same command resumes.
 """
 from __future__ import annotations
 
@@ -56,7 +58,8 @@ def _table(args: argparse.Namespace) -> int:
 
     total = len(config.variations) * len(config.seeds) * 4
     with tqdm(total=total, desc="ccnn table", unit="fit", leave=False) as bar:
-        result = run_table(config, lambda message: (bar.set_postfix_str(message), bar.update()))
+        result = run_table(config, lambda message: (bar.set_postfix_str(message), bar.update()),
+                           checkpoint=f"{args.json}.resume")
     write_outputs(result, args.markdown, args.json)
     print(result.markdown(), end="")
     print(f"wrote {args.markdown} and {args.json}; seconds per model: "

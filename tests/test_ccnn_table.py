@@ -1,0 +1,42 @@
+"""The CCNN comparison table: resuming after an interrupt, and the lecture's numbers."""
+import json
+
+import pytest
+import torch
+
+from checks.ccnn.table import LECTURE_TABLE, MODELS, TableConfig, run_table
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_lecture_table_orderings():
+    # The orderings the README compares against: CCNN beats the CNN of the same depth everywhere.
+    for column in range(5):
+        assert LECTURE_TABLE["CCNN-1"][column] < LECTURE_TABLE["CNN-1"][column]
+        assert LECTURE_TABLE["CCNN-2"][column] < LECTURE_TABLE["CNN-2"][column]
+
+
+def test_interrupted_table_resumes_from_its_checkpoint(tmp_path):
+    config = TableConfig.quick(max_train=150, n_features=32, ccnn_epochs=1, cnn_epochs=1)
+    checkpoint = tmp_path / "t.json.resume"
+
+    def interrupt_on_second_variation(message):
+        if message.startswith("rot"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_table(config, interrupt_on_second_variation, checkpoint)
+    saved = json.loads(checkpoint.read_text())
+    assert set(saved["runs"]) == {"basic"} and set(saved["runs"]["basic"]["0"]) == set(MODELS)
+    messages = []
+    result = run_table(config, messages.append, checkpoint)
+    assert sum("(resumed)" in m for m in messages) == 4 and len(messages) == 8
+    assert result.errors("basic", "CCNN-1") == [saved["runs"]["basic"]["0"]["CCNN-1"]]
+    assert not checkpoint.exists()
+    assert "| CCNN-2 |" in result.markdown()
