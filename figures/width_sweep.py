@@ -3,7 +3,8 @@
 For each family (one panel) and level lambda (one colour), over the seeds at each hidden
 width w: the median of the upper bounds (solid; components of the certified graph over
 sampled points, an estimate that can miss unsampled components) with their min-max spread
-shaded, and the median of the rigorous lower bounds (dashed). Where a registered claim's
+shaded, and the median of the rigorous lower bounds (dashed). Levels given relative to
+L(0) = (1/N) sum ||y_mu||^2 are labelled as such. Where a registered claim's
 hypotheses start to hold as w grows (e.g. n_l > min(n_0, n_L) for deep linear nets,
 Freeman & Bruna 2017, arXiv:1611.01540, Prop. 2.2), a dotted vertical line carries the
 claim's id. Seeds where no point below lambda was found are left out of the statistics.
@@ -23,7 +24,8 @@ from constructions.storage import atomic_output
 
 @dataclass(frozen=True)
 class WidthPoint:
-    """Statistics over seeds of one (family, level, width); ``seeds`` counts those with points."""
+    """Statistics over seeds of one (family, level, width); ``seeds`` counts those with points.
+    ``level`` is the spec's level (a fraction of L(0) for families with relative levels)."""
 
     family: str
     level: float
@@ -41,8 +43,8 @@ def summarise(rows: Sequence[StoredRow]) -> list[WidthPoint]:
     groups: dict[tuple[str, float, int], list[tuple[int, int, str]]] = defaultdict(list)
     for row in rows:
         out = row.outcome
-        for level, lower, upper, status, points in zip(out["levels"], out["lower"], out["upper"], out["status"],
-                                                       out["points"]):
+        for level, lower, upper, status, points in zip(row.config["levels"], out["lower"], out["upper"],
+                                                       out["status"], out["points"]):
             if points:
                 groups[(row.family, level, row.width)].append((lower, upper, status))
     summary = []
@@ -102,12 +104,13 @@ def draw(rows: Sequence[StoredRow], out_stem: str | Path, title: str | None = No
         widths = sorted({row.width for row in rows if row.family == family})
         levels = sorted({p.level for p in points})
         colours = plt.cm.viridis(np.linspace(0.0, 0.85, max(1, len(levels))))
+        unit = "·L(0)" if configs[family].get("relative_levels") else ""
         for level, colour in zip(levels, colours):
             at = [p for p in points if p.level == level]
             w = [p.width for p in at]
             ax.fill_between(w, [p.upper_min for p in at], [p.upper_max for p in at], color=colour, alpha=0.18, lw=0)
-            ax.plot(w, [p.upper_median for p in at], "o-", color=colour, ms=4, label=f"λ={level:g} upper")
-            ax.plot(w, [p.lower_median for p in at], "s--", color=colour, ms=3, mfc="none", label=f"λ={level:g} lower")
+            ax.plot(w, [p.upper_median for p in at], "o-", color=colour, ms=4, label=f"λ={level:g}{unit} upper")
+            ax.plot(w, [p.lower_median for p in at], "s--", color=colour, ms=3, mfc="none", label=f"λ={level:g}{unit} lower")
         for claim_id, width in claim_thresholds(configs[family], max(widths)):
             ax.axvline(width, color="0.4", ls=":", lw=1)
             ax.annotate(claim_id, (width, 1.0), xycoords=("data", "axes fraction"), rotation=90, va="top",
@@ -127,7 +130,7 @@ def draw(rows: Sequence[StoredRow], out_stem: str | Path, title: str | None = No
     seeds = len({row.seed for row in rows})
     fig.suptitle(title or f"Components of Ω(λ) against width over {seeds} seeds. Solid: median upper bound "
                  f"(certified graph over sampled points, estimated), band: its min-max;\ndashed: median rigorous "
-                 f"lower bound; dotted: width where a claim's hypotheses start to hold", fontsize=8)
+                 f"lower bound; dotted: width where a claim's hypotheses start to hold; L(0) = mean ||y||^2", fontsize=8)
     fig.tight_layout()
     stem = Path(out_stem)
     stem.parent.mkdir(parents=True, exist_ok=True)

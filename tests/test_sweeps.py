@@ -120,9 +120,9 @@ def test_batched_descent_equals_one_problem_sampler():
     arch = Architecture((2, 3, 1), "relu", False)
     problems = [construct("relu-permutation", samples=16, seed=s).problem(arch) for s in range(3)]
     settings = SampleSettings(starts=6, steps=25, max_points=40)
-    many = sample_many(BatchedProblems.stack(problems), 0.5, settings, [4, 5, 6])
+    many = sample_many(BatchedProblems.stack(problems), [0.5, 0.4, 0.5], settings, [4, 5, 6])
     for k, problem in enumerate(problems):
-        one = sample_sublevel(problem, 0.5, dataclasses.replace(settings, seed=4 + k))
+        one = sample_sublevel(problem, [0.5, 0.4, 0.5][k], dataclasses.replace(settings, seed=4 + k))
         assert torch.equal(one.points, many[k].points) and torch.equal(one.losses, many[k].losses)
 
 

@@ -22,7 +22,7 @@ from checks.sampling import LevelSample, SampleSettings, _certified_sample, _thi
 from theory.batched_problems import BatchedProblems
 
 
-def sample_many(batch: BatchedProblems, level: float, settings: SampleSettings, seeds: Sequence[int],
+def sample_many(batch: BatchedProblems, levels: Sequence[float], settings: SampleSettings, seeds: Sequence[int],
                 extra_points: Sequence[torch.Tensor | None] | None = None) -> list[LevelSample]:
     """Points of Omega_k(level) for each of K problems, from one batched descent.
 
@@ -30,8 +30,8 @@ def sample_many(batch: BatchedProblems, level: float, settings: SampleSettings, 
     ----------
     batch : BatchedProblems
         K problems, on the device and in the dtype descent should use.
-    level : float
-        Highest level of interest; points above it are dropped.
+    levels : sequence of float
+        Highest level of interest for each problem; points above it are dropped.
     settings : SampleSettings
         Shared settings; ``settings.seed`` is ignored in favour of ``seeds``.
     seeds : sequence of int
@@ -42,15 +42,17 @@ def sample_many(batch: BatchedProblems, level: float, settings: SampleSettings, 
     Returns
     -------
     list of LevelSample
-        Sample k equals ``sample_sublevel(batch.problem(k), level, settings with seed
+        Sample k equals ``sample_sublevel(batch.problem(k), levels[k], settings with seed
         seeds[k], extra_points[k])``; losses are recomputed in float64 on the CPU.
 
     Notes
     -----
     Cost: ``steps`` batched loss-and-gradient calls on K S networks.
     """
-    if len(seeds) != batch.count:
-        raise ValueError(f"need one seed per problem: {batch.count} problems, {len(seeds)} seeds")
+    if len(seeds) != batch.count or len(levels) != batch.count:
+        raise ValueError(f"need one seed and one level per problem: {batch.count} problems, {len(seeds)} seeds, "
+                         f"{len(levels)} levels")
+    bounds = torch.tensor([[float(v)] for v in levels], dtype=batch.dtype)
     arch = batch.architecture
     extra_points = extra_points or [None] * batch.count
     generators = [torch.Generator().manual_seed(int(seed)) for seed in seeds]
@@ -66,7 +68,7 @@ def sample_many(batch: BatchedProblems, level: float, settings: SampleSettings, 
         losses = batch.loss(theta)
         last = step == settings.steps
         if step % settings.record_every == 0 or last:
-            mask = (losses.detach() <= level).cpu()
+            mask = losses.detach().cpu() <= bounds
             current = theta.detach().cpu()
             for k in range(batch.count):
                 kept_points[k].append(current[k][mask[k]])
@@ -84,5 +86,5 @@ def sample_many(batch: BatchedProblems, level: float, settings: SampleSettings, 
             extra = torch.as_tensor(extra, dtype=torch.float64).reshape(-1, arch.num_params)
             points = torch.cat([points, extra])
             traj = torch.cat([traj, torch.full((len(extra),), -1)])
-        samples.append(_certified_sample(batch.problem(k), points, traj, level))
+        samples.append(_certified_sample(batch.problem(k), points, traj, levels[k]))
     return samples

@@ -24,6 +24,7 @@ table per curve of the figure::
     kappa = 0.0
     widths = [1, 2, 4]
     levels = [0.01, 0.1]
+    relative_levels = false      # true: levels are fractions of L(0) = (1/N) sum ||y_mu||^2
 
 n_0 and n_L come from the data. Every mistake (malformed TOML, unknown key or family,
 empty or non-positive widths, bad levels) raises one :class:`~theory.errors.InputError` that
@@ -63,6 +64,7 @@ class FamilySpec:
     kappa: float
     widths: tuple[int, ...]
     levels: tuple[float, ...]
+    relative_levels: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,8 @@ def _family(entry: Any, index: int) -> FamilySpec:
     where = f"[[family]] #{index}"
     if not isinstance(entry, dict):
         raise InputError(f"{where} must be a table")
-    _known(entry, {"label", "data", "params", "activation", "hidden_layers", "bias", "kappa", "widths", "levels"}, where)
+    _known(entry, {"label", "data", "params", "activation", "hidden_layers", "bias", "kappa", "widths", "levels",
+                   "relative_levels"}, where)
     for key in ("data", "widths", "levels"):
         if key not in entry:
             raise InputError(f"{where} needs {key!r}")
@@ -175,11 +178,14 @@ def _family(entry: Any, index: int) -> FamilySpec:
     for level in levels:
         if not isinstance(level, (int, float)) or isinstance(level, bool) or not math.isfinite(level) or level < 0:
             raise InputError(f"{where} levels must be finite numbers >= 0, got {level!r}")
+    relative = entry.get("relative_levels", False)
+    if not isinstance(relative, bool):
+        raise InputError(f"{where}: relative_levels must be true or false, got {relative!r}")
     label = entry.get("label", f"{activation}/{data}")
     if not isinstance(label, str) or not label:
         raise InputError(f"{where} label must be a non-empty string")
     return FamilySpec(label, str(data), tuple(sorted(params.items())), activation, hidden, bias, float(kappa),
-                      tuple(sorted(set(widths))), tuple(sorted(float(v) for v in levels)))
+                      tuple(sorted(set(widths))), tuple(sorted(float(v) for v in levels)), relative)
 
 
 def _table(data: dict, key: str) -> dict:

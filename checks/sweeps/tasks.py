@@ -76,6 +76,7 @@ class Task:
             "hidden_layers": self.family.hidden_layers,
             "kappa": self.family.kappa,
             "levels": list(self.family.levels),
+            "relative_levels": self.family.relative_levels,
             "seed": self.seed,
             "method": self.method,
             "dtype": self.dtype,
@@ -126,6 +127,7 @@ def expand(spec: SweepSpec) -> list[Task]:
 class TaskResult:
     """What a task observed: one bracket per level, and where and how long it ran.
 
+    ``levels`` are absolute (spec levels times L(0) for relative levels), in spec order.
     ``lower[i] <= N_lambda`` is rigorous; ``upper[i]`` counts components of the certified
     graph over sampled points (an estimate of N_lambda that misses unsampled components);
     ``status[i]`` is "certified" when they meet, "bracket" otherwise, "estimated" when no
@@ -177,6 +179,13 @@ CPU_THREADS = 1
 per core), and a fixed count keeps the rounding, hence the rows, identical on every executor."""
 
 
+def level_values(family: FamilySpec, dataset) -> list[float]:
+    """The family's levels for ``dataset``: as given, or times L(0) = (1/N) sum_mu ||y_mu||^2
+    (the loss of the zero network without bias) when ``relative_levels`` is set."""
+    scale = float((dataset.y ** 2).sum(axis=1).mean()) if family.relative_levels else 1.0
+    return [level * scale for level in family.levels]
+
+
 def run_group(group: TaskGroup) -> list[TaskResult]:
     """Run a group: batched descent on ``group.device``, then per-task certified counting.
 
@@ -205,13 +214,14 @@ def _run_group(group: TaskGroup) -> list[TaskResult]:
     datasets = [construct(family.data, **task.data_params()) for task in group.tasks]
     dtype = getattr(torch, first.dtype)
     batch = BatchedProblems.stack([d.problem(arch, family.kappa, dtype=dtype, device=group.device) for d in datasets])
-    samples = sample_many(batch, max(family.levels), first.sampling, [t.seed for t in group.tasks],
+    levels = [level_values(family, d) for d in datasets]
+    samples = sample_many(batch, [max(v) for v in levels], first.sampling, [t.seed for t in group.tasks],
                           [named_points(d, arch) for d in datasets])
     descent_seconds = (time.perf_counter() - start) / len(group.tasks)
     results = []
-    for task, dataset, sample in zip(group.tasks, datasets, samples):
+    for task, dataset, sample, values in zip(group.tasks, datasets, samples, levels):
         begin = time.perf_counter()
-        count = count_dataset(dataset, arch, family.levels, family.kappa, first.sampling, first.neighbours, sample=sample)
+        count = count_dataset(dataset, arch, values, family.kappa, first.sampling, first.neighbours, sample=sample)
         brackets = count.brackets
         losses = count.forest.losses
         results.append(TaskResult(
