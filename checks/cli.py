@@ -23,6 +23,7 @@ COMMANDS = (
     "plot",
     "landscape",
     "ccnn",
+    "experiment",
 )
 """Subcommand names, each a module of :mod:`checks.commands` (add new ones here)."""
 

@@ -43,7 +43,7 @@ class Row:
 Runner = Callable[[Claim, Instance], Row]
 RUNNERS: dict[str, Runner] = {}
 
-RUNNER_MODULES: tuple[str, ...] = ("checks.relu_runners",)
+RUNNER_MODULES: tuple[str, ...] = ("checks.relu_runners", "checks.quadratic_runners")
 """Modules whose import registers runners for further claim kinds (add new ones here)."""
 
 

@@ -110,7 +110,7 @@ class Claim:
 
 CLAIMS: dict[str, Claim] = {}
 
-CLAIM_MODULES = ("theory.linear_claims", "theory.relu_claims")
+CLAIM_MODULES = ("theory.linear_claims", "theory.relu_claims", "theory.quadratic_claims")
 """Modules whose import registers claims (add new claim modules here)."""
 
 

@@ -1,0 +1,145 @@
+"""Spurious local minima of one-hidden-layer quadratic nets against the width p.
+
+H(x) = sum_{j <= p} a_j (w_j.x)^2 = x^T M x, M = sum_j a_j w_j w_j^T (THEORY.md section 4). The
+loss is convex in M, and every symmetric M is reachable once p >= n (trainable a) or once there
+are n units of each sign (fixed a): then the global minimum is the least-squares fit over
+symmetric matrices, computed exactly (``numpy.linalg.lstsq`` on the n(n+1)/2 features
+x_i x_j), and "spurious" is judged against a certified value. Below that width the reference is
+the lowest loss found (estimated).
+
+For fixed data (n, N) and each width p, random starts descend to local minima
+(:func:`checks.spurious.search`) and every end point is examined. The sweep records how many are
+verified spurious local minima and the smallest width from which none was found, next to every
+threshold of :mod:`theory.quadratic_claims`.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from checks.spurious import DescentSettings, ProbeSettings, SpuriousSearch, search
+from theory.errors import InputError
+from theory.networks import Architecture
+from theory.problems import Problem
+
+SWEEP_DESCENT = DescentSettings(adam_steps=300, lbfgs_iterations=600)
+"""Descent budget per width (batched over the starts)."""
+
+
+def convex_minimum(x: np.ndarray, y: np.ndarray) -> float:
+    """min over symmetric M of (1/N) sum (x^T M x - y)^2, exactly (least squares)."""
+    n = x.shape[1]
+    rows, cols = np.triu_indices(n)
+    features = x[:, rows] * x[:, cols] * np.where(rows == cols, 1.0, 2.0)
+    coef, *_ = np.linalg.lstsq(features, y[:, 0], rcond=None)
+    return float(np.mean((features @ coef - y[:, 0]) ** 2))
+
+
+def output_signs(width: int) -> torch.Tensor:
+    """Fixed output weights: +1 for the first ceil(p/2) units, -1 for the rest."""
+    signs = -torch.ones(width, dtype=torch.float64)
+    signs[: (width + 1) // 2] = 1.0
+    return signs
+
+
+def search_width(x: np.ndarray, y: np.ndarray, width: int, starts: int, kappa: float = 0.0,
+                 fixed_output: bool = False, seed: int = 0,
+                 descent: DescentSettings = SWEEP_DESCENT) -> SpuriousSearch:
+    """Descend from ``starts`` random points of the n-p-1 quadratic net and examine the end points.
+
+    The reference minimum is certified (convex least squares) when kappa = 0 and every
+    symmetric M is reachable at this width; otherwise it is the lowest loss found.
+    """
+    if width < 1 or starts < 1:
+        raise InputError(f"width and starts must be >= 1, got {width} and {starts}")
+    n = x.shape[1]
+    arch = Architecture((n, width, 1), "quadratic", bias=False)
+    problem = Problem(arch, torch.as_tensor(x), torch.as_tensor(y), kappa)
+    init = arch.init(starts, generator=torch.Generator().manual_seed(seed * 7919 + width))
+    if fixed_output:
+        signs = output_signs(width)
+        loss_fn = lambda w: problem.loss(torch.cat([w, signs.expand(w.shape[0], -1)], dim=1))  # noqa: E731
+        init = init[:, : width * n]
+        reachable = int((signs > 0).sum()) >= n and int((signs < 0).sum()) >= n
+    else:
+        loss_fn = problem.loss
+        reachable = width >= n
+    certified = convex_minimum(x, y) if kappa == 0 and reachable else None
+    return search(loss_fn, init, certified, descent, ProbeSettings(seed=seed))
+
+
+@dataclass(frozen=True)
+class WidthRow:
+    """What the sweep saw at one (N, p)."""
+
+    samples: int
+    width: int
+    starts: int
+    local_minima: int
+    spurious: int
+    spurious_losses: tuple[float, ...]
+    best_known: float
+    best_certified: bool
+
+
+@dataclass(frozen=True)
+class QuadraticSweep:
+    """Rows for every (N, p), the thresholds T(n, N) and the smallest width with no spurious minimum."""
+
+    inputs: int
+    rows: tuple[WidthRow, ...]
+    thresholds: dict[int, dict[str, float]]
+    settings: dict
+
+    def clean_from(self, samples: int) -> int | None:
+        """Smallest tested p such that no spurious minimum was found at p or any larger tested width."""
+        rows = sorted((r for r in self.rows if r.samples == samples), key=lambda r: r.width)
+        clean = None
+        for row in reversed(rows):
+            if row.spurious:
+                break
+            clean = row.width
+        return clean
+
+    def to_json(self) -> dict:
+        return {"inputs": self.inputs, "rows": [asdict(r) for r in self.rows],
+                "thresholds": {str(k): v for k, v in self.thresholds.items()},
+                "clean_from": {str(n): self.clean_from(n) for n in self.thresholds},
+                "status": "spurious counts are observations from random starts (a minimum not found may exist); "
+                          "best_known is certified when best_certified is true, else the lowest loss found",
+                "settings": self.settings}
+
+
+def threshold_values(inputs: int, samples: int) -> dict[str, float]:
+    """T(n, N) of every trainable-output quadratic threshold claim (smallest allowed width)."""
+    from theory.claims import all_claims
+    from theory.quadratic_claims import THRESHOLDS
+
+    all_claims()
+    return {claim_id: float(t.width(inputs, samples)) for claim_id, t in THRESHOLDS.items()}
+
+
+def quadratic_sweep(inputs: int = 4, samples: tuple[int, ...] = (10, 30), widths: tuple[int, ...] = tuple(range(1, 11)),
+                    starts: int = 12, seed: int = 0, progress=None) -> QuadraticSweep:
+    """Sweep p over ``widths`` for Gaussian data (x, y ~ N(0, 1)) with N in ``samples``.
+
+    Deterministic given ``seed`` (numpy PCG64 for data, torch generators for starts).
+    """
+    if inputs < 1 or not samples or min(samples) < 1 or not widths or min(widths) < 1 or starts < 1:
+        raise InputError("inputs, samples, widths and starts must all be >= 1")
+    rows = []
+    for n_samples in samples:
+        rng = np.random.default_rng(seed)
+        x, y = rng.standard_normal((n_samples, inputs)), rng.standard_normal((n_samples, 1))
+        for width in widths:
+            result = search_width(x, y, width, starts, seed=seed)
+            rows.append(WidthRow(n_samples, width, starts, sum(e.local_minimum for e in result.evidence),
+                                 len(result.spurious), tuple(result.distinct_spurious_losses()),
+                                 result.best_known, result.best_certified))
+            if progress is not None:
+                progress(f"N = {n_samples}, p = {width}: {result.summary()}")
+    settings = {"inputs": inputs, "samples": list(samples), "widths": list(widths), "starts": starts, "seed": seed,
+                "descent": asdict(SWEEP_DESCENT), "data": "x ~ N(0, I_n), y ~ N(0, 1)"}
+    return QuadraticSweep(inputs, tuple(rows), {n: threshold_values(inputs, n) for n in samples}, settings)

@@ -1,0 +1,46 @@
+"""Runner of the quadratic width-threshold claims (:mod:`theory.quadratic_claims`).
+
+``quadratic-threshold``: on the instance's data and width, random starts descend and every end
+point is examined (:func:`checks.experiments.quadratic_sweep.search_width`). Refuted when a
+verified spurious local minimum is found; holds when none is (on the starts tried). The row's
+``applies`` says whether p >= T(n, N), which the claim's structural check cannot know (it does
+not see N). Searches are cached: several claims share their must-fail instance.
+"""
+from __future__ import annotations
+
+import functools
+
+from checks.experiments.quadratic_sweep import search_width
+from checks.spurious import SpuriousSearch
+from checks.verify import Row, runner
+from constructions.registry import construct
+from theory.claims import Claim, Instance, Verdict
+from theory.quadratic_claims import THRESHOLDS
+
+STARTS = 12
+"""Random starts per instance."""
+
+
+@functools.lru_cache(maxsize=16)
+def _search(family: str, params: tuple, width: int, kappa: float, fixed_output: bool) -> SpuriousSearch:
+    dataset = construct(family, **dict(params))
+    return search_width(dataset.x, dataset.y, width, STARTS, kappa, fixed_output, seed=dict(params).get("seed", 0))
+
+
+@runner("quadratic-threshold")
+def run_quadratic_threshold(claim: Claim, instance: Instance) -> Row:
+    threshold = THRESHOLDS[claim.id]
+    arch = instance.architecture()
+    n, width = arch.widths[0], arch.widths[1]
+    samples = instance.params["samples"]
+    required = threshold.width(n, samples)
+    below = instance.expect is not None
+    result = _search(instance.family, tuple(sorted(instance.params.items())), width, instance.kappa,
+                     threshold.fixed_output and not below)
+    verdict = Verdict.REFUTED if result.spurious else Verdict.HOLDS
+    setting = "fixed output weights +-1" if threshold.fixed_output and not below else "trainable output weights"
+    observed = (f"p = {width} (T = {threshold.formula} = {required}), {setting}, kappa = {instance.kappa:g}: "
+                f"{result.summary()}")
+    return Row(claim=claim.id, instance=instance.name, predicted=claim.prediction, observed=observed,
+               verdict=verdict.value, expected=instance.expect.value if instance.expect else None,
+               applies=claim.applies(arch, instance.kappa) and width >= required, evidence=result.to_json())

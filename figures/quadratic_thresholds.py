@@ -1,0 +1,52 @@
+"""The figure "spurious minima against width" for one-hidden-layer quadratic nets.
+
+One panel per sample count N: the fraction of random starts whose descent end point is a
+verified spurious local minimum (:mod:`checks.spurious`), against the width p, with a vertical
+line at every threshold T(n, N) of :mod:`theory.quadratic_claims` (thresholds beyond the swept
+widths are listed in the legend with their value). Filled markers: the reference minimum is
+certified (convex least squares); hollow: it is the lowest loss found (estimated).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from constructions.storage import atomic_output
+
+LINESTYLES = ("-", "--", "-.", ":")
+
+
+def draw(result: dict, out: str | Path) -> Path:
+    """Write the PNG for a quadratic sweep (its ``to_json()`` form) to ``out``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    samples = sorted({row["samples"] for row in result["rows"]})
+    fig, axes = plt.subplots(1, len(samples), figsize=(5 * len(samples), 4), squeeze=False)
+    for ax, n_samples in zip(axes[0], samples):
+        rows = sorted((r for r in result["rows"] if r["samples"] == n_samples), key=lambda r: r["width"])
+        widths = [r["width"] for r in rows]
+        fractions = [r["spurious"] / r["starts"] for r in rows]
+        ax.plot(widths, fractions, color="k", lw=1)
+        for r, f in zip(rows, fractions):
+            ax.plot(r["width"], f, "o", color="k", fillstyle="full" if r["best_certified"] else "none")
+        top = max(widths)
+        for index, (claim, value) in enumerate(sorted(result["thresholds"][str(n_samples)].items(), key=lambda kv: kv[1])):
+            style = dict(color=f"C{index}", ls=LINESTYLES[index % len(LINESTYLES)])
+            if value <= top + 0.5:
+                ax.axvline(value, label=f"{claim}: p = {value:g}", **style)
+            else:
+                ax.plot([], [], label=f"{claim}: p = {value:g} (off the axis)", **style)
+        clean = result["clean_from"][str(n_samples)]
+        ax.set_title(f"n = {result['inputs']}, N = {n_samples}: no spurious minimum found from p = {clean}")
+        ax.set_xlabel("hidden width p")
+        ax.set_ylabel("fraction of starts ending at a spurious minimum")
+        ax.set_ylim(-0.03, 1.03)
+        ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    path = Path(out)
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=150)
+    plt.close(fig)
+    return path
