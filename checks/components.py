@@ -173,8 +173,13 @@ def euclidean_mst(points: np.ndarray) -> np.ndarray:
 
 
 def merge_forest(problem: Problem, sample: LevelSample, levels: Sequence[float], k: int = 8,
-                 certifier: Certifier = exact_certifier, batch: int = 64) -> MergeForest:
+                 certifier: Certifier = exact_certifier, batch: int = 64,
+                 known: dict[tuple[int, int], float] | None = None) -> MergeForest:
     """Kruskal's sweep with lazily certified edges, up to the highest level.
+
+    ``known`` maps pairs (i, j), i < j, to weights certified earlier for the same points (a
+    sample that only grew by appending); it is read and extended, so repeated sweeps over a
+    growing sample certify each segment once.
 
     Notes
     -----
@@ -188,7 +193,9 @@ def merge_forest(problem: Problem, sample: LevelSample, levels: Sequence[float],
     losses = sample.losses.numpy()
     forest = MergeForest(sample.points, sample.losses, candidate_edges=len(pairs))
     top = max(levels)
-    heap = [(max(losses[i], losses[j]), False, int(i), int(j)) for i, j in pairs]
+    known = {} if known is None else known
+    heap = [(known.get((int(i), int(j)), max(losses[i], losses[j])), (int(i), int(j)) in known, int(i), int(j))
+            for i, j in pairs]
     heapq.heapify(heap)
     components = UnionFind(range(len(losses)))
     while heap and within(heap[0][0], top):
@@ -209,7 +216,8 @@ def merge_forest(problem: Problem, sample: LevelSample, levels: Sequence[float],
         upper = certifier(exact, sample.points[a], sample.points[b]).tolist()
         forest.certified_edges += len(todo)
         for (key2, i2, j2), bound in zip(todo, upper):
-            heapq.heappush(heap, (max(key2, bound), True, i2, j2))
+            known[(i2, j2)] = max(key2, bound)
+            heapq.heappush(heap, (known[(i2, j2)], True, i2, j2))
     return forest
 
 
@@ -294,7 +302,7 @@ BRIDGE_SETTINGS = SampleSettings(steps=100, lr=0.01, record_every=5)
 def count_components(problem: Problem, levels: Sequence[float], settings: SampleSettings = SampleSettings(),
                      separators: Sequence[Separator] = (), loss_floor: float | None = None,
                      extra_points: torch.Tensor | None = None, k: int = 8,
-                     certifier: Certifier = exact_certifier, bridge_rounds: int = 3,
+                     certifier: Certifier = exact_certifier, bridge_rounds: int = 8,
                      sample: LevelSample | None = None) -> ComponentCount:
     """Sample Omega(max level), build the certified forest and bracket N_lambda at each level.
 
@@ -316,8 +324,9 @@ def count_components(problem: Problem, levels: Sequence[float], settings: Sample
     levels = sorted(levels)
     if sample is None:
         sample = sample_sublevel(problem, max(levels), settings, extra_points)
+    known: dict[tuple[int, int], float] = {}
     for round_ in range(bridge_rounds + 1):
-        forest = merge_forest(problem, sample, levels, k, certifier)
+        forest = merge_forest(problem, sample, levels, k, certifier, known=known)
         found = brackets(forest, problem, levels, separators, loss_floor)
         if round_ == bridge_rounds or all(b.status != "bracket" for b in found):
             break
@@ -325,4 +334,5 @@ def count_components(problem: Problem, levels: Sequence[float], settings: Sample
         if bridge is None:
             break
         sample = merge_samples(sample, bridge)
+    forest.certified_edges = len(known)  # over all rounds
     return ComponentCount(found, forest)

@@ -13,10 +13,11 @@ W = B A:
    loss). Repeat 1-2 until A has full column rank.
 3. With A^+ A = I: move B to W_A A^+ (constant product), then along B(t) = W(t) A^+ with W(t)
    the straight line W_A -> W_B (L convex in W: L <= max(L_A, L_B)).
-4. In the fibre of W_B move A along a random piecewise-linear path (which misses the
-   rank-deficient set, of codimension n_1 - n_0 + 1 >= 2) to the factor reached from
-   theta_B, with B = W_B A^+. Beads are inserted until the discretised fibre segments stay
-   within ``tol`` of L_B; the smallest singular value of A along the way is reported.
+4. In the fibre of the endpoint with the lower loss (before or after step 3), move A along a
+   random piecewise-linear path (which misses the rank-deficient set, of codimension
+   n_1 - n_0 + 1 >= 2) to the factor reached from theta_B, with B = W A^+. Beads are
+   inserted until the discretised fibre segments stay below max(L_A, L_B) + ``tol``; the
+   smallest singular value of A along the way is reported.
 5. Undo theta_B's steps 1-2.
 
 Every piece but 4 is an exact segment of constant or convex loss. Only two-layer nets are
@@ -73,10 +74,15 @@ def deep_linear_path(problem: Problem, theta_a: torch.Tensor, theta_b: torch.Ten
     prep_b = _full_rank_moves(*to_factors(theta_b), generator)
     (a1, b1), (a2, b2) = prep_a[-1], prep_b[-1]
     w_a, w_b = b1 @ a1, b2 @ a2
-    pinv1 = torch.linalg.pinv(a1)
-    middle = [(a1, w_a @ pinv1), (a1, w_b @ pinv1)]
-    fibre, sigma = _fibre_path(problem, to_theta, a1, a2, w_b, generator, fibre_beads, tol, max_refinements)
-    factors = prep_a + middle + fibre + [(a2, b2)] + prep_b[::-1]
+    ceiling = float(torch.maximum(problem.loss(theta_a), problem.loss(theta_b))) + tol
+    # The fibre move runs in the fibre of the lower endpoint, where it has the most room.
+    if float(problem.loss(theta_a)) <= float(problem.loss(theta_b)):
+        fibre, sigma = _fibre_path(problem, to_theta, a1, a2, w_a, generator, fibre_beads, ceiling, max_refinements)
+        middle = fibre + [(a2, w_b @ torch.linalg.pinv(a2))]
+    else:
+        fibre, sigma = _fibre_path(problem, to_theta, a1, a2, w_b, generator, fibre_beads, ceiling, max_refinements)
+        middle = [(a1, w_a @ torch.linalg.pinv(a1))] + fibre
+    factors = prep_a + middle + [(a2, b2)] + prep_b[::-1]
     beads = torch.stack([to_theta(a, b) for a, b in factors])
     return ConstructedPath(beads, sigma)
 
@@ -105,10 +111,10 @@ def _full_rank_moves(a: torch.Tensor, b: torch.Tensor, generator: torch.Generato
     return moves
 
 
-def _fibre_path(problem, to_theta, a_start, a_end, w, generator, beads, tol, max_refinements):
-    """Step 4: A along a_start -> R -> a_end with B = W A^+, refined until every discretised
-    segment's loss stays within ``tol`` of the loss at W (checked on a fine sample of each
-    segment; the caller certifies the final path exactly)."""
+def _fibre_path(problem, to_theta, a_start, a_end, w, generator, beads, ceiling, max_refinements):
+    """Step 4: A along a_start -> R -> a_end with B = W A^+, refined until the loss on every
+    discretised segment stays below ``ceiling`` (checked on a fine sample of each segment; the
+    caller certifies the final path exactly)."""
     via = torch.randn(a_start.shape, generator=generator, dtype=a_start.dtype) * a_start.norm() / a_start.numel() ** 0.5
     s = torch.linspace(0, 1, beads + 1, dtype=torch.float64)
     legs = [(a_start, via), (via, a_end)]
@@ -119,13 +125,12 @@ def _fibre_path(problem, to_theta, a_start, a_end, w, generator, beads, tol, max
         a = start + knot[1] * (end - start)
         return a, w @ torch.linalg.pinv(a)
 
-    target = float(problem.loss(to_theta(*factor(knots[0]))))
     probe = torch.linspace(0, 1, 9, dtype=torch.float64)[1:-1, None]
     for _ in range(max_refinements):
         thetas = torch.stack([to_theta(*factor(k)) for k in knots])
         inner = thetas[:-1, None] + probe * (thetas[1:] - thetas[:-1])[:, None]
         worst = problem.loss(inner.reshape(-1, thetas.shape[1])).reshape(len(knots) - 1, -1).max(dim=1).values
-        bad = torch.nonzero(worst > target + tol).flatten().tolist()
+        bad = torch.nonzero(worst > ceiling).flatten().tolist()
         if not bad:
             break
         for i in reversed(bad):
