@@ -65,7 +65,8 @@ class CCNNClassifier(ClassifierMixin, BaseEstimator):
         r, the number of filters passed from one layer to the next.
     solver : {"sgd", "fista"}
         Projected SGD or full-batch accelerated projected gradient.
-    epochs, batch_size, learning_rate : SGD settings (eta_e = learning_rate / sqrt(e + 1)).
+    epochs, batch_size, learning_rate : projected-SGD settings; the step in epoch e is
+        learning_rate / (L sqrt(e + 1)), L an estimate of the Lipschitz constant of the gradient.
     n_classes : int or None
         K; labels must lie in 0..K-1 (default: max label + 1).
     image_shape : tuple or None
@@ -83,8 +84,8 @@ class CCNNClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, n_layers: int = 1, patch_size: int = 5, upper_patch_size: int = 3, stride: int = 1,
                  pool: int = 2, kernel: str = "rbf", n_features: int = 500, gamma: float = 1.0,
-                 radius: float = 50.0, rank: int = 16, solver: str = "sgd", epochs: int = 10,
-                 batch_size: int = 64, learning_rate: float = 1.0, n_classes: int | None = None,
+                 radius: float = 300.0, rank: int = 16, solver: str = "sgd", epochs: int = 8,
+                 batch_size: int = 64, learning_rate: float = 20.0, n_classes: int | None = None,
                  image_shape: tuple | None = None, max_cache_bytes: int = 1 << 30, random_state: int = 0):
         self.n_layers = n_layers
         self.patch_size = patch_size

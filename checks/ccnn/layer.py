@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from checks.ccnn.features import FeatureSource, KernelFeatures
-from checks.ccnn.nuclear import NuclearProblem, class_scores, SolverResult, check_radius, solve_fista, solve_sgd
+from checks.ccnn.nuclear import NuclearProblem, SolverResult, check_radius, class_scores, solve_fista, solve_sgd
 from checks.ccnn.patches import ZCAWhitener, average_pool, extract_patches, normalise_patches, patch_grid
 from theory.errors import InputError
 
@@ -32,7 +32,7 @@ class LayerSpec:
     kernel: str = "rbf"
     n_features: int = 500
     gamma: float = 1.0
-    radius: float = 50.0
+    radius: float = 300.0
     rank: int = 16
 
     def __post_init__(self):

@@ -39,7 +39,7 @@ class TableConfig:
     """What the table runs: data, seeds and the hyper-parameters shared by the four models."""
 
     variations: tuple[str, ...] = VARIATIONS
-    seeds: tuple[int, ...] = (0, 1, 2)
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     image_size: int = 16
     mnist_dir: str | None = None
     mnist_samples: int = 3000

@@ -1,7 +1,7 @@
 """Convexified CNNs (Zhang, Liang & Wainwright 2017, arXiv:1609.01000).
 
 Examples:
-  sublevel ccnn table                      # the default table (digits analogues, 3 seeds)
+  sublevel ccnn table                      # the default table (digits analogues, 5 seeds)
   sublevel ccnn table --quick --markdown t.md --json t.json
   sublevel ccnn table --mnist ~/mnist --mnist-samples 3000
   sublevel ccnn agree                      # projected gradient vs cvxpy on small programs
@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     table = actions.add_parser("table", help="CNN-1 / CCNN-1 / CNN-2 / CCNN-2 errors on the five variations")
     table.add_argument("--quick", action="store_true", help="small setting for tests (2 variations, 1 seed)")
     table.add_argument("--variations", type=_csv(str), help=f"comma list from {','.join(VARIATIONS)}")
-    table.add_argument("--seeds", type=_csv(int), help="comma list of seeds (default 0,1,2)")
+    table.add_argument("--seeds", type=_csv(int), help="comma list of seeds (default 0,1,2,3,4)")
     table.add_argument("--mnist", metavar="DIR", help="directory with the MNIST IDX files (else sklearn digits)")
     table.add_argument("--mnist-samples", type=int, default=3000, help="MNIST images used (default 3000)")
     table.add_argument("--radius", type=float, help="nuclear-norm radius R of every CCNN layer")
