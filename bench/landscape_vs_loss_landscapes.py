@@ -53,6 +53,8 @@ class Case:
 
 
 CASES = (
+    Case("theory net 10-256-1 ReLU, N=256 (3.1k params)", (10, 256, 1), 256, 10.0),
+    Case("theory net 20-400-1 ReLU, N=256 (8.8k params)", (20, 400, 1), 256, 10.0),
     Case("theory net 8-32-32-1 ReLU, N=256 (1.4k params)", (8, 32, 32, 1), 256, 10.0),
     Case("theory net 10-64-64-1 ReLU, N=256 (4.9k params)", (10, 64, 64, 1), 256, 10.0),
     Case("MLP 784-100-10, N=1000 (79.5k params)", (784, 100, 10), 1000, 5.0),
@@ -98,7 +100,9 @@ def timed(fn, timings: list[float]):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads for both tools (default 1: on a shared 2-core machine a second "
+                             "thread mostly adds synchronisation)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"CPU, {torch.get_num_threads()} threads, torch {torch.__version__}, grid {STEPS}x{STEPS}, "

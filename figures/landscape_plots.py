@@ -23,7 +23,7 @@ from theory.errors import InputError  # noqa: E402
 KINDS = ("contour", "filled", "heatmap", "surface3d")
 
 
-def draw_surface(ax, surface: Surface, kind: str = "contour", metric: str = "loss", levels: int = 30,
+def draw_surface(ax, surface: Surface, kind: str = "contour", metric: str = "loss", levels: int = 25,
                  path: np.ndarray | None = None) -> None:
     """Draw one metric of a 2-D surface on ``ax``; uncomputed points are left blank.
 
@@ -39,6 +39,11 @@ def draw_surface(ax, surface: Surface, kind: str = "contour", metric: str = "los
     a, b = surface.grid.axes
     z = np.where(surface.mask, surface.values[metric], np.nan).T  # rows = b, columns = a
     aa, bb = np.meshgrid(a, b)
+    finite = z[np.isfinite(z)]
+    # losses span decades between the minimum and the slice's corners: log-spaced levels keep
+    # the basin visible (the paper plots log-scaled surfaces for the same reason)
+    if kind in ("contour", "filled") and finite.size and finite.min() > 0 and finite.max() > finite.min():
+        levels = np.geomspace(finite.min(), finite.max(), levels)
     if kind == "contour":
         ax.contour(aa, bb, z, levels=levels, cmap="viridis", linewidths=0.8)
     elif kind == "filled":

@@ -52,6 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     experiments = actions.add_parser("experiments", help="the paper's experiments at small scale (MNIST-1D)")
     experiments.add_argument("--scale", choices=("quick", "default", "full"), default="default")
     experiments.add_argument("--out-dir", default="figures", help="directory for figures and results.json")
+    experiments.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest for these small "
+                             "convolutions on a busy machine; default: torch's choice)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -134,8 +136,12 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _experiments(args: argparse.Namespace) -> int:
+    import torch
+
     from checks.landscapes.experiments import SCALES, run_all
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     results = run_all(SCALES[args.scale], args.out_dir)
     print(json.dumps(results["table"], indent=1))
     return 0

@@ -20,7 +20,7 @@ from scipy import ndimage
 from checks.landscapes.surfaces import Surface
 from theory.errors import InputError
 
-DEFAULT_QUANTILES = (0.1, 0.25, 0.5)
+DEFAULT_QUANTILES = (0.05, 0.1, 0.25, 0.5)
 RATIO_THRESHOLD = 0.1
 """|lambda_min / lambda_max| above which a point counts as having significant negative curvature."""
 
