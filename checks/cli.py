@@ -23,6 +23,7 @@ COMMANDS = (
     "plot",
     "landscape",
     "ccnn",
+    "merge-tree",
     "experiment",
 )
 """Subcommand names, each a module of :mod:`checks.commands` (add new ones here)."""
@@ -52,7 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # usage errors and --help: a status, not an exception, for callers
+        return int(exit_.code or 0)
     try:
         return int(args._run(args) or 0)
     except InputError as err:

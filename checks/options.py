@@ -1,9 +1,26 @@
 """Parsers for option values shared by several subcommands (levels, widths, devices)."""
 from __future__ import annotations
 
+import argparse
 import math
+from typing import Callable, TypeVar
 
 from theory.errors import InputError
+
+T = TypeVar("T")
+
+
+def option_type(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """Use ``parse`` as an argparse ``type=`` so its InputError message reaches the user as is."""
+
+    def parse_option(text: str) -> T:
+        try:
+            return parse(text)
+        except InputError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    parse_option.__name__ = parse.__name__
+    return parse_option
 
 
 def parse_levels(text: str) -> list[float]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from checks.options import parse_levels
+from checks.options import option_type, parse_levels
 
 HELP = "count components of sublevel sets of a data set's loss, as certified brackets"
 
@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arch", required=True, help="widths n_0-...-n_L, e.g. 1-1-1")
     parser.add_argument("--activation", default="linear", help="linear, relu or quadratic (default: linear)")
     parser.add_argument("--no-bias", action="store_true", help="networks without bias vectors")
-    parser.add_argument("--levels", required=True, type=parse_levels, help="comma-separated levels, e.g. 0.5,1.5")
+    parser.add_argument("--levels", required=True, type=option_type(parse_levels), help="comma-separated levels, e.g. 0.5,1.5")
     parser.add_argument("--kappa", type=float, default=0.0, help="ridge coefficient (default: 0)")
     parser.add_argument("--starts", type=int, default=64, help="random descent starts (default: 64)")
     parser.add_argument("--steps", type=int, default=300, help="descent steps per start (default: 300)")
