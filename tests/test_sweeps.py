@@ -20,7 +20,7 @@ from checks.sampling import SampleSettings, sample_sublevel
 from checks.sweeps.descent import sample_many
 from checks.sweeps.spec import DEFAULT_SPEC, load_spec
 from checks.sweeps.store import ResultStore
-from checks.sweeps.tasks import TaskGroup, expand, run_group
+from checks.sweeps.tasks import TaskGroup, expand, level_values, run_group
 from constructions import construct
 from theory.batched_problems import BatchedProblems
 from theory.networks import Architecture
@@ -80,6 +80,7 @@ def rows_of(db: Path) -> list[tuple]:
     (TINY.replace("widths = [1, 2, 3, 4]", "widths = [1, -3]"), "widths must be positive, got -3"),
     (TINY.replace("[sampling]", "[sampling"), "not valid TOML"),
     (TINY.replace("starts = 8", "startz = 8"), "unknown key(s) startz"),
+    (TINY.replace("params = { samples = 16 }", "params = { samples = 0 }"), "samples must be >= 1"),
 ])
 def test_spec_errors_are_one_line_exit_2(tmp_path, capsys, text, message):
     spec = tmp_path / "bad.toml"
@@ -102,6 +103,14 @@ def test_key_changes_with_any_setting(tiny):
     task = expand(spec)[0]
     other = dataclasses.replace(task, sampling=dataclasses.replace(task.sampling, steps=31))
     assert task.key == expand(load_spec(tiny))[0].key != other.key
+
+
+def test_relative_levels_scale_with_the_zero_network_loss(tiny):
+    family = dataclasses.replace(load_spec(tiny).families[1], relative_levels=True)
+    dataset = construct("relu-permutation", samples=16, seed=3)
+    scale = float((dataset.y ** 2).sum(axis=1).mean())
+    assert level_values(family, dataset) == [level * scale for level in family.levels]
+    assert level_values(dataclasses.replace(family, relative_levels=False), dataset) == list(family.levels)
 
 
 # --------------------------------------------------------------- batched evaluation

@@ -46,12 +46,12 @@ def run(args: argparse.Namespace) -> int:
     if args.batch is not None and args.batch < 1:
         raise InputError(f"--batch must be >= 1, got {args.batch}")
     db = args.db or f"{spec.name}.db"
-    with ResultStore(db) as store:
-        executor = make_executor(args.workers, args.scheduler, args.device)
-        try:
+    executor = make_executor(args.workers, args.scheduler, args.device)
+    try:
+        with ResultStore(db) as store:
             summary = run_sweep(spec, store, executor, args.device, args.batch, progress=not args.quiet)
-        finally:
-            executor.close()
+    finally:
+        executor.close()
     print(f"sweep {spec.name}: {summary.total} tasks, {summary.skipped} already in {db}, {summary.ran} run now "
           f"on {executor} ({args.device}) in {summary.seconds:.1f} s")
     print("rows hold per level: lower (rigorous bound on N_lambda), upper (components of the certified graph "

@@ -43,7 +43,7 @@ class LocalPool:
     """
 
     def __init__(self, workers: int | None = None, device: str = "cpu") -> None:
-        workers = os.cpu_count() or 1 if workers is None else workers
+        workers = (os.cpu_count() or 1) if workers is None else workers
         if workers < 1:
             raise InputError(f"workers must be >= 1, got {workers}")
         self.workers = workers

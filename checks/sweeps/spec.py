@@ -26,7 +26,8 @@ table per curve of the figure::
     levels = [0.01, 0.1]
     relative_levels = false      # true: levels are fractions of L(0) = (1/N) sum ||y_mu||^2
 
-n_0 and n_L come from the data. Every mistake (malformed TOML, unknown key or family,
+n_0 and n_L come from the data (one construction per family while parsing, which also checks
+its parameters). Every mistake (malformed TOML, unknown key or family, bad data parameters,
 empty or non-positive widths, bad levels) raises one :class:`~theory.errors.InputError` that
 names the file and the entry.
 """
@@ -39,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from checks.sampling import SampleSettings
+from constructions.registry import get_family
 from theory.errors import InputError
 from theory.networks import ACTIVATIONS
 
@@ -65,6 +67,8 @@ class FamilySpec:
     widths: tuple[int, ...]
     levels: tuple[float, ...]
     relative_levels: bool = False
+    io: tuple[int, int] = (1, 1)
+    """(n_0, n_L), read from one construction of the data when the spec is parsed."""
 
 
 @dataclass(frozen=True)
@@ -135,8 +139,6 @@ def parse_spec(data: dict) -> SweepSpec:
 
 
 def _family(entry: Any, index: int) -> FamilySpec:
-    from constructions.registry import get_family
-
     where = f"[[family]] #{index}"
     if not isinstance(entry, dict):
         raise InputError(f"{where} must be a table")
@@ -184,8 +186,13 @@ def _family(entry: Any, index: int) -> FamilySpec:
     label = entry.get("label", f"{activation}/{data}")
     if not isinstance(label, str) or not label:
         raise InputError(f"{where} label must be a non-empty string")
+    try:
+        dataset = family(**params)
+    except InputError as err:
+        raise InputError(f"{where}: {err}") from None
     return FamilySpec(label, str(data), tuple(sorted(params.items())), activation, hidden, bias, float(kappa),
-                      tuple(sorted(set(widths))), tuple(sorted(float(v) for v in levels)), relative)
+                      tuple(sorted(set(widths))), tuple(sorted(float(v) for v in levels)), relative,
+                      (dataset.x.shape[1], dataset.y.shape[1]))
 
 
 def _table(data: dict, key: str) -> dict:

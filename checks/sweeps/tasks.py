@@ -25,7 +25,6 @@ import torch
 
 from checks.sampling import SampleSettings
 from checks.sweeps.spec import FamilySpec, SweepSpec
-from theory.errors import InputError
 
 
 def package_version() -> str:
@@ -50,8 +49,8 @@ class Task:
 
     @property
     def widths(self) -> tuple[int, ...]:
-        """(n_0, w, ..., w, n_L); n_0 and n_L are set by the data, see :func:`expand`."""
-        inputs, outputs = _io_shape(self.family)
+        """(n_0, w, ..., w, n_L)."""
+        inputs, outputs = self.family.io
         return (inputs,) + (self.width,) * self.family.hidden_layers + (outputs,)
 
     def data_params(self) -> dict[str, Any]:
@@ -92,33 +91,8 @@ class Task:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-_IO_CACHE: dict[FamilySpec, tuple[int, int]] = {}
-
-
-def _io_shape(family: FamilySpec) -> tuple[int, int]:
-    """(n_0, n_L) of a family's data, from one construction (cached per process)."""
-    if family not in _IO_CACHE:
-        from constructions.registry import construct
-
-        try:
-            dataset = construct(family.data, **dict(family.params))
-        except InputError as err:
-            raise InputError(f"family {family.label!r}: {err}") from None
-        _IO_CACHE[family] = (dataset.x.shape[1], dataset.y.shape[1])
-    return _IO_CACHE[family]
-
-
 def expand(spec: SweepSpec) -> list[Task]:
-    """All tasks of a spec, in order family, width, seed.
-
-    Raises
-    ------
-    InputError
-        If a family's data parameters are rejected by its construction (checked once here,
-        before any work).
-    """
-    for family in spec.families:
-        _io_shape(family)
+    """All tasks of a spec, in order family, width, seed."""
     return [Task(family, width, seed, spec.method, spec.dtype, spec.sampling, spec.neighbours)
             for family in spec.families for width in family.widths for seed in spec.seeds]
 
