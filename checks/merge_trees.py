@@ -10,20 +10,27 @@ N_lambda for every lambda, the 0-dimensional persistence pairs (birth = a minimu
 death = the barrier at which its basin merges into an older one, elder rule) and the
 disconnectivity graph (:mod:`figures.disconnectivity`).
 
-Pair selection (``pairs="mst"``, after AutoNEB, Draxler et al. 2018, arXiv:1803.00885): every
-pair first gets the exact maximum of its straight segment (one cheap certified segment each,
-batched); then repeatedly the minimum spanning tree of the current barriers is taken and its
-edges that were not searched yet are searched by the finder (in one batched call), until the
-tree consists of searched edges only. Kruskal's union-find skips every pair whose ends the
-tree already joins, so such pairs are never searched (early exit). ``pairs="all"`` searches every pair: the baseline of
-``bench/merge_tree_bench.py``. Barriers of unsearched pairs stay upper bounds, so the pruned
-tree's merge levels are >= the all-pairs tree's; the benchmark reports how far they differ.
+Pair selection (``pairs="mst"``): Kruskal's algorithm with lazily computed weights, as in
+:func:`checks.components.merge_forest`. Every pair enters a heap keyed by the lower bound
+max(L_i, L_j) <= barrier; the smallest key is popped; a pair whose ends are already joined is
+dropped without a search (union-find early exit); otherwise it is searched with target
+max(L_i, L_j) + tolerance, batched with the next pairs that would join different components
+if every search in the batch succeeded (pairs that would not are put back). A search that
+reaches its target joins its ends at once; one that does not goes back into the heap with its
+certified barrier. Every pair dropped unsearched was joined through barriers at most its own
+lower bound + tolerance, so each merge level of the result is within ``tolerance`` of the tree
+that searching *all* pairs gives (``pairs="all"``), and never below it. The finders seed their
+randomness per pair, so a pair's barrier does not depend on its batch.
+
+A pair's barrier is the smaller certified maximum of the finder's path and the straight
+segment (both are paths).
 
 Every count from a merge tree is over the given minima (an upper bound on how many
 components of Omega(lambda) hold them): paths prove connection, failures prove nothing.
 """
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -119,7 +126,7 @@ class MergeTree(MergeForest):
 
 
 def merge_tree(problem: Problem, points, finder: PathFinder | str = "dss", *, pairs: str = "mst",
-               tolerance: float = 1e-3, batch: int = 512) -> MergeTree:
+               tolerance: float = 1e-3, batch: int = 64) -> MergeTree:
     """Certified single-linkage tree of the minima ``points`` (M, P).
 
     Parameters
@@ -133,10 +140,11 @@ def merge_tree(problem: Problem, points, finder: PathFinder | str = "dss", *, pa
         The finder's target for pair (i, j) is max(L_i, L_j) + tolerance: a search stops once
         its path is certified below that (the lowest any path can reach is max(L_i, L_j)).
     pairs : {"mst", "all"}
-        ``"mst"``: straight segments for every pair, finder searches only on edges of the
-        current minimum spanning tree (see the module docstring); ``"all"``: search every pair.
+        ``"mst"``: lazy Kruskal, searching only pairs that can still change the tree (see
+        the module docstring); ``"all"``: search every pair, then Kruskal.
     batch : int
-        Pairs per batched finder call.
+        Pairs per batched finder call (larger: fewer calls, but ``"mst"`` may search pairs
+        that a smaller batch would have found joined).
 
     Returns
     -------
@@ -149,8 +157,9 @@ def merge_tree(problem: Problem, points, finder: PathFinder | str = "dss", *, pa
 
     Notes
     -----
-    Cost: M(M-1)/2 certified segments, plus the finder on (at most a few times) M - 1 edges
-    for ``"mst"`` or on all M(M-1)/2 pairs for ``"all"``.
+    Cost: one straight segment and one finder search per searched pair: all M(M-1)/2 pairs
+    for ``"all"``; for ``"mst"`` the pairs popped before their ends are joined, at least
+    M - 1, typically a small multiple of M when barriers sit close above the minima.
     """
     if pairs not in ("mst", "all"):
         raise InputError(f"pairs must be 'mst' or 'all', got {pairs!r}")
@@ -160,33 +169,30 @@ def merge_tree(problem: Problem, points, finder: PathFinder | str = "dss", *, pa
         finder = get_finder(finder)
     problem = problem.to(dtype=torch.float64)
     points, _, _ = check_endpoints(problem, points, points)
-    points = points.cpu()
     m = points.shape[0]
-    losses = problem.loss(points.to(problem.device)).cpu()
+    losses = problem.loss(points).cpu()
     ii, jj = np.triu_indices(m, k=1)
-    bound = segment_maxima(problem, points[ii].to(problem.device), points[jj].to(problem.device))
-    weights = bound.upper.cpu().numpy().copy()
-    tree = MergeTree(points, losses, candidate_edges=len(ii), finder=getattr(finder, "name", str(finder)),
-                     exact=bound.exact, evaluations=len(ii))
-    searched = np.zeros(len(ii), dtype=bool)
     floor = np.maximum(losses.numpy()[ii], losses.numpy()[jj])
-    while True:
-        todo = np.flatnonzero(~searched) if pairs == "all" else \
-            np.array([e for e in _kruskal(weights, ii, jj, m) if not searched[e]], dtype=int)
-        if len(todo) == 0:
-            break
-        for start in range(0, len(todo), batch):
-            chunk = todo[start:start + batch]
-            target = torch.as_tensor(floor[chunk] + tolerance)
-            found = finder.batch(problem, points[ii[chunk]].to(problem.device), points[jj[chunk]].to(problem.device),
-                                 target)
-            for e, path in zip(chunk, found):
-                weights[e] = min(weights[e], path.maximum)
-                tree.evaluations += path.evaluations
-                tree.exact &= path.exact
-                tree.searched.add((int(ii[e]), int(jj[e])))
-            searched[chunk] = True
-    return single_linkage(points, losses, np.stack([ii, jj], axis=1), weights, searched, tree)
+    weights = floor.copy()
+    searched = np.zeros(len(ii), dtype=bool)
+    tree = MergeTree(points.cpu(), losses, candidate_edges=len(ii), finder=getattr(finder, "name", str(finder)))
+
+    def search(chunk: np.ndarray) -> None:
+        a, b = points[ii[chunk]], points[jj[chunk]]
+        straight = segment_maxima(problem, a, b)
+        found = finder.batch(problem, a, b, torch.as_tensor(floor[chunk] + tolerance))
+        tree.evaluations += len(chunk) + sum(path.evaluations for path in found)
+        tree.exact &= straight.exact and all(path.exact for path in found)
+        weights[chunk] = np.minimum(straight.upper.cpu().numpy(), [path.maximum for path in found])
+        searched[chunk] = True
+        tree.searched.update((int(ii[e]), int(jj[e])) for e in chunk)
+
+    if pairs == "all":
+        for start in range(0, len(ii), batch):
+            search(np.arange(start, min(start + batch, len(ii))))
+    else:
+        _lazy_kruskal(ii, jj, floor, weights, m, search, tolerance, batch)
+    return single_linkage(tree.points, losses, np.stack([ii, jj], axis=1), weights, searched, tree)
 
 
 def single_linkage(points: torch.Tensor, losses: torch.Tensor, edges: np.ndarray, weights: np.ndarray,
@@ -217,6 +223,47 @@ def single_linkage(points: torch.Tensor, losses: torch.Tensor, edges: np.ndarray
     kept = set(chosen) | set(np.flatnonzero(keep if keep is not None else np.ones(len(edges), bool)).tolist())
     tree.barriers = {(int(ii[e]), int(jj[e])): float(weights[e]) for e in sorted(kept)}
     return tree
+
+
+def _lazy_kruskal(ii, jj, floor, weights, m: int, search, tolerance: float, batch: int) -> None:
+    """Kruskal over all pairs with lazily searched barriers (see the module docstring).
+    ``search(chunk)`` fills ``weights`` for the pair indices in ``chunk``."""
+    heap = [(float(floor[e]), False, int(e)) for e in range(len(ii))]
+    heapq.heapify(heap)
+    components = UnionFind(range(m))
+    merged = 0
+    while heap and merged < m - 1:
+        key, done, e = heapq.heappop(heap)
+        if components[int(ii[e])] == components[int(jj[e])]:
+            continue
+        if done:
+            components.union(int(ii[e]), int(jj[e]))
+            merged += 1
+            continue
+        # Speculative batch: pairs joining distinct components if all searches succeed.
+        trial = UnionFind()
+        trial.union(components[int(ii[e])], components[int(jj[e])])
+        chunk, deferred = [e], []
+        while heap and len(chunk) < batch and not heap[0][1]:
+            item = heapq.heappop(heap)
+            a, b = components[int(ii[item[2]])], components[int(jj[item[2]])]
+            if a == b:
+                continue
+            if trial[a] == trial[b]:
+                deferred.append(item)
+                continue
+            trial.union(a, b)
+            chunk.append(item[2])
+        search(np.array(chunk))
+        for e2 in sorted(chunk, key=lambda k: weights[k]):
+            if within(weights[e2], floor[e2] + tolerance):
+                if components[int(ii[e2])] != components[int(jj[e2])]:
+                    components.union(int(ii[e2]), int(jj[e2]))
+                    merged += 1
+            else:
+                heapq.heappush(heap, (float(weights[e2]), True, e2))
+        for item in deferred:
+            heapq.heappush(heap, item)
 
 
 def _kruskal(weights: np.ndarray, ii: np.ndarray, jj: np.ndarray, m: int) -> list[int]:
