@@ -108,7 +108,7 @@ def test_bad_input_is_a_value_error_with_a_clear_message(digits, kwargs, data, m
 
 def test_cli_quick_table_writes_markdown_and_json(tmp_path, capsys):
     md, js = tmp_path / "t.md", tmp_path / "t.json"
-    code = main(["ccnn", "table", "--quick", "--variations", "basic", "--threads", "1",
+    code = main(["ccnn", "table", "--quick", "--variations", "basic", "--workers", "1",
                  "--markdown", str(md), "--json", str(js)])
     assert code == 0
     out = json.loads(js.read_text())

@@ -40,3 +40,15 @@ def test_interrupted_table_resumes_from_its_checkpoint(tmp_path):
     assert result.errors("basic", "CCNN-1") == [saved["runs"]["basic"]["0"]["CCNN-1"]]
     assert not checkpoint.exists()
     assert "| CCNN-2 |" in result.markdown()
+
+
+@pytest.mark.slow
+def test_table_runs_on_mnist_idx_files(tmp_path):
+    from test_ccnn_data import _tiny_mnist
+
+    _tiny_mnist(tmp_path, n=60)
+    config = TableConfig.quick(mnist_dir=str(tmp_path), variations=("img+rot",), n_features=32,
+                               ccnn_epochs=1, cnn_epochs=1)
+    result = run_table(config)
+    assert len(result.errors("img+rot", "CCNN-2")) == 1
+    assert "real MNIST" in result.markdown()

@@ -8,8 +8,10 @@ train/test split, the feature maps and the training order of every model.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -127,12 +129,11 @@ class TableResult:
         return "\n".join(lines) + "\n" + note
 
 
-def _run_one(config: TableConfig, variation: str, seed: int, seconds: dict[str, float],
-             progress: Callable[[str], None] | None) -> dict[str, float]:
-    """Errors of the four models on one (variation, seed)."""
+def _run_one(config: TableConfig, variation: str, seed: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Errors (%) of the four models on one (variation, seed), and seconds spent per fit."""
     data = config.data(variation, seed)
     x, y = data.x_train[:config.max_train], data.y_train[:config.max_train]
-    errors = {}
+    errors, seconds = {}, {}
     for name in ("CNN-1", "CNN-2", "CCNN-2"):
         start = time.perf_counter()
         model = config.model(name, seed).fit(x, y)
@@ -140,43 +141,64 @@ def _run_one(config: TableConfig, variation: str, seed: int, seconds: dict[str, 
         staged = model.staged_predict(data.x_test) if name == "CCNN-2" else [model.predict(data.x_test)]
         for label, prediction in zip(("CCNN-1", "CCNN-2") if name == "CCNN-2" else (name,), staged):
             errors[label] = 100.0 * float(np.mean(prediction != data.y_test))
-            if progress is not None:
-                progress(f"{variation} seed {seed} {label}: {errors[label]:.2f}%")
-        key = "CCNN-1+2" if name == "CCNN-2" else name
-        seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - start
-    return errors
+        seconds["CCNN-1+2" if name == "CCNN-2" else name] = time.perf_counter() - start
+    return errors, seconds
+
+
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def run_table(config: TableConfig, progress: Callable[[str], None] | None = None,
-              checkpoint: str | os.PathLike | None = None) -> TableResult:
+              checkpoint: str | os.PathLike | None = None, workers: int = 1) -> TableResult:
     """Train and test the four models on every (variation, seed); returns all errors.
 
-    With ``checkpoint``, every finished (variation, seed) is saved there (atomically) and a
-    rerun with the same configuration skips what the file already holds; the file is removed
-    when the table is complete. ``progress`` receives one line per finished cell.
+    Cells (variation, seed) are independent: with ``workers > 1`` they run on a local process
+    pool, one torch thread each. With ``checkpoint``, every finished cell is saved there
+    (atomically) and a rerun with the same configuration skips what the file already holds; the
+    file is removed when the table is complete. ``progress`` receives one line per model and cell.
     """
     from constructions.storage import atomic_output
 
     config.validate()
-    result = TableResult(config)
+    result = TableResult(config, {v: {} for v in config.variations})
     path = Path(checkpoint) if checkpoint else None
     if path is not None and path.is_file():
         saved = json.loads(path.read_text())
         if saved.get("config") == json.loads(json.dumps(asdict(config))):
-            result.runs, result.seconds = saved["runs"], saved["seconds"]
+            result.runs.update(saved["runs"])
+            result.seconds = saved["seconds"]
+
+    def record(variation, seed, errors, seconds, resumed=""):
+        result.runs[variation][str(seed)] = errors
+        for key, value in seconds.items():
+            result.seconds[key] = result.seconds.get(key, 0.0) + value
+        if progress is not None:
+            for model in MODELS:
+                progress(f"{variation} seed {seed} {model}: {errors[model]:.2f}%{resumed}")
+        if path is not None and not resumed:
+            with atomic_output(path) as tmp:
+                tmp.write_text(json.dumps({"config": asdict(config), "runs": result.runs,
+                                           "seconds": result.seconds}))
+
+    todo = []
     for variation in config.variations:
-        done = result.runs.setdefault(variation, {})
         for seed in config.seeds:
-            if str(seed) in done:
-                if progress is not None:
-                    for model in MODELS:
-                        progress(f"{variation} seed {seed} {model}: {done[str(seed)][model]:.2f}% (resumed)")
-                continue
-            done[str(seed)] = _run_one(config, variation, seed, result.seconds, progress)
-            if path is not None:
-                with atomic_output(path) as tmp:
-                    tmp.write_text(json.dumps({"config": asdict(config), "runs": result.runs,
-                                               "seconds": result.seconds}))
+            if str(seed) in result.runs[variation]:
+                record(variation, seed, result.runs[variation][str(seed)], {}, " (resumed)")
+            else:
+                todo.append((variation, seed))
+    if workers > 1 and len(todo) > 1:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(min(workers, len(todo)), context, initializer=_one_thread) as pool:
+            futures = {pool.submit(_run_one, config, v, s): (v, s) for v, s in todo}
+            for future in as_completed(futures):
+                record(*futures[future], *future.result())
+    else:
+        for variation, seed in todo:
+            record(variation, seed, *_run_one(config, variation, seed))
     if path is not None and path.is_file():
         path.unlink()
     return result

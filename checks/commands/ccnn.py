@@ -34,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     table.add_argument("--features", type=int, help="kernel feature dimension m")
     table.add_argument("--kernel", choices=("rbf", "invpoly"), help="kernel of the CCNN features")
     table.add_argument("--patch-size", type=int, help="first-layer patch size (default 5)")
-    table.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    table.add_argument("--workers", type=int, default=2,
+                       help="processes, one torch thread each; cells run in parallel (default 2)")
     table.add_argument("--markdown", default="ccnn_table.md", metavar="FILE.md", help="markdown output")
     table.add_argument("--json", default="ccnn_table.json", metavar="FILE.json", help="JSON output")
     agree = actions.add_parser("agree", help="projected gradient vs cvxpy on small instances")
@@ -45,6 +46,7 @@ def _table(args: argparse.Namespace) -> int:
     import torch
 
     from checks.ccnn.table import TableConfig, run_table, write_outputs
+    from theory.errors import InputError
 
     overrides = {key: value for key, value in (
         ("variations", args.variations), ("seeds", args.seeds), ("mnist_dir", args.mnist),
@@ -53,13 +55,15 @@ def _table(args: argparse.Namespace) -> int:
     overrides["mnist_samples"] = args.mnist_samples
     config = TableConfig.quick(**overrides) if args.quick else TableConfig(**overrides)
     config.validate()
-    torch.set_num_threads(max(1, args.threads))
+    if args.workers < 1:
+        raise InputError(f"--workers must be >= 1, got {args.workers}")
+    torch.set_num_threads(1)  # small convolutions and SVDs: threads cost more than they give
     from tqdm import tqdm
 
     total = len(config.variations) * len(config.seeds) * 4
     with tqdm(total=total, desc="ccnn table", unit="fit", leave=False) as bar:
         result = run_table(config, lambda message: (bar.set_postfix_str(message), bar.update()),
-                           checkpoint=f"{args.json}.resume")
+                           checkpoint=f"{args.json}.resume", workers=args.workers)
     write_outputs(result, args.markdown, args.json)
     print(result.markdown(), end="")
     print(f"wrote {args.markdown} and {args.json}; seconds per model: "
