@@ -117,3 +117,35 @@ def test_bad_input():
         merge_tree(problem, torch.ones(3, 5), "linear")
     with pytest.raises(InputError):
         merge_tree(problem, torch.ones(3, 2), "linear", pairs="some")
+
+
+def test_cli_writes_graphml_and_figure(tmp_path, capsys):
+    from checks.cli import main
+
+    data = tmp_path / "perm.npz"
+    assert main(["construct", "relu-permutation", "--out", str(data)]) == 0
+    capsys.readouterr()
+    graphml, figure = tmp_path / "t.graphml", tmp_path / "t.png"
+    args = ["merge-tree", "--data", str(data), "--arch", "2-2-1", "--activation", "relu", "--no-bias",
+            "--finder", "linear", "--starts", "4", "--steps", "100"]
+    assert main(args + ["--graphml", str(graphml), "--figure", str(figure)]) == 0
+    out = capsys.readouterr().out
+    assert "(raw)" in out and "persistence pairs" in out
+    assert nx.read_graphml(graphml).number_of_nodes() == 6 and figure.stat().st_size > 1000
+    assert main(args + ["--modulo-symmetry", "--json"]) == 0
+    import json
+    report = json.loads(capsys.readouterr().out)
+    assert report["counts"] == "modulo symmetry" and report["minima"] == 6
+
+
+@pytest.mark.parametrize("extra", [["--figure", "x.gif"], ["--tolerance", "-1"], ["--finder", "warp"]])
+def test_cli_bad_input_one_line_exit_2(tmp_path, capsys, extra):
+    from checks.cli import main
+
+    data = tmp_path / "g2.npz"
+    assert main(["construct", "one-neuron", "--out", str(data)]) == 0
+    capsys.readouterr()
+    code = main(["merge-tree", "--data", str(data), "--arch", "1-1-1", "--activation", "relu", "--no-bias",
+                 "--starts", "2", "--steps", "10"] + extra)
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "error" in err

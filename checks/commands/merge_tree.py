@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         from checks.symmetries import canonicalise
 
         reference = points[int(torch.argmin(problem.loss(points)))]
-        points = canonicalise(architecture, points, reference, rescale=args.kappa == 0)
+        points = canonicalise(architecture, points, reference, rescale_units=args.kappa == 0)
         mode = "modulo symmetry"
     tree = merge_tree(problem, points, finder, pairs=args.pairs, tolerance=args.tolerance)
     if args.graphml:
