@@ -134,9 +134,11 @@ def test_resumed_surface_equals_one_shot(tmp_path):
     partial = Surface.load(path)
     assert partial.mask.sum() == 10 and not partial.complete
     resumed = compute_surface(ev, grid, path=path, chunk_points=10)
-    once = compute_surface(ev, grid, chunk_points=49)
+    once = compute_surface(ev, grid, chunk_points=10)
     assert resumed.complete
     np.testing.assert_array_equal(resumed.values["loss"], once.values["loss"])
+    # other chunkings change only the GEMM's summation order
+    np.testing.assert_allclose(compute_surface(ev, grid, chunk_points=49).values["loss"], once.values["loss"], rtol=1e-12)
     again = Surface.load(path)
     np.testing.assert_array_equal(again.values["loss"], once.values["loss"])
     assert again.mask.dtype == bool and again.mask.all()
