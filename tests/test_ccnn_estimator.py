@@ -138,3 +138,11 @@ def test_first_stage_of_a_two_layer_ccnn_is_the_one_layer_ccnn(digits):
     stages = list(two.staged_predict(xt))
     np.testing.assert_array_equal(stages[0], one.predict(xt))
     np.testing.assert_array_equal(stages[1], two.predict(xt))
+
+
+def test_streamed_features_give_the_same_model_as_cached_ones(digits):
+    x, y, xt, _ = digits
+    cached = CCNNClassifier(radius=100, learning_rate=20, **SMALL).fit(x, y)
+    streamed = CCNNClassifier(radius=100, learning_rate=20, max_cache_bytes=0, **SMALL).fit(x, y)
+    torch.testing.assert_close(streamed.layers_[0].a, cached.layers_[0].a, rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(streamed.predict(xt), cached.predict(xt))

@@ -196,12 +196,6 @@ class NuclearProblem:
         n = max(self.n_samples, 1)
         return total / n, (g / n if grad else None)
 
-    def predict(self, a: torch.Tensor, batch_size: int = 1024) -> np.ndarray:
-        """argmax_k f_k(x) for every sample of the problem."""
-        out = [self.scores(self.batch(np.arange(s, min(s + batch_size, self.n_samples))), a).argmax(1)
-               for s in range(0, self.n_samples, batch_size)]
-        return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.int64)
-
 
 @dataclass
 class SolverResult:
