@@ -53,6 +53,8 @@ class Case:
 
 
 CASES = (
+    Case("theory net 2-16-1 ReLU, N=64 (65 params)", (2, 16, 1), 64, 10.0),
+    Case("theory net 4-64-1 ReLU, N=256 (385 params)", (4, 64, 1), 256, 10.0),
     Case("theory net 10-256-1 ReLU, N=256 (3.1k params)", (10, 256, 1), 256, 10.0),
     Case("theory net 20-400-1 ReLU, N=256 (8.8k params)", (20, 400, 1), 256, 10.0),
     Case("theory net 8-32-32-1 ReLU, N=256 (1.4k params)", (8, 32, 32, 1), 256, 10.0),

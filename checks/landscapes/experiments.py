@@ -52,12 +52,13 @@ class Scale:
     vgg_width: int
     batch_small: int
     batch_large: int
+    vgg_epochs: int
 
 
 SCALES = {
-    "quick": Scale(400, (8, 14), 2, 4, 3, 7, 64, 2, 4, 2, 16, 160),
-    "default": Scale(1500, (8, 20, 56), 4, 16, 6, 21, 128, 3, 8, 4, 32, 600),
-    "full": Scale(10000, (8, 20, 56, 110), 8, 32, 40, 51, 1000, 11, 30, 8, 64, 4096),
+    "quick": Scale(400, (8, 14), 2, 4, 3, 7, 64, 2, 4, 2, 16, 160, 3),
+    "default": Scale(1500, (8, 20, 56), 4, 16, 6, 21, 128, 3, 8, 4, 32, 256, 15),
+    "full": Scale(10000, (8, 20, 56, 110), 8, 32, 40, 51, 1000, 11, 30, 8, 64, 4096, 60),
 }
 
 
@@ -100,8 +101,8 @@ def train(model: torch.nn.Module, data: ImageData, epochs: int, batch_size: int,
     return Trained(model, norms, trajectory, test_error, train_loss)
 
 
-def _cached_training(path: Path, factory, data: ImageData, **options) -> Trained:
-    """Train, or reload weights, buffers, norms and trajectory from ``path``."""
+def _cached_training(path: Path, factory, data: ImageData, keep_trajectory: bool = False, **options) -> Trained:
+    """Train, or reload weights, buffers, norms (and the trajectory if kept) from ``path``."""
     model = factory()
     if path.exists():
         with np.load(path, allow_pickle=False) as archive:
@@ -115,17 +116,18 @@ def _cached_training(path: Path, factory, data: ImageData, **options) -> Trained
         return Trained(model, meta["norms"], trajectory, meta["test_error"], meta["train_loss"])
     result = train(model, data, **options)
     arrays = {f"state/{k}": v.detach().numpy() for k, v in model.state_dict().items()}
-    for t, point in enumerate(result.trajectory):
+    kept = result.trajectory if keep_trajectory else []
+    for t, point in enumerate(kept):
         arrays.update({f"traj{t}/{n}": v.numpy() for n, v in point.items()})
     meta = {"norms": result.norms, "test_error": result.test_error, "train_loss": result.train_loss,
             "options": {k: v for k, v in options.items()}}
     with atomic_output(path) as tmp:
         with open(tmp, "wb") as handle:
-            np.savez(handle, steps=len(result.trajectory), metadata=np.array(json.dumps(meta)), **arrays)
+            np.savez(handle, steps=len(kept), metadata=np.array(json.dumps(meta)), **arrays)
     return result
 
 
-def _slice(model, data: ImageData, scale: Scale, path: Path, title: str) -> tuple[Surface, Surface]:
+def _slice(model, data: ImageData, scale: Scale, stem: Path, title: str) -> tuple[Surface, Surface]:
     """The 2-D filter-normalised loss slice and the Hessian-ratio map around ``model``."""
     theta = parameters_of(model)
     directions = [random_direction(theta, seed=1), random_direction(theta, seed=2)]
@@ -133,9 +135,11 @@ def _slice(model, data: ImageData, scale: Scale, path: Path, title: str) -> tupl
     loss_fn = torch.nn.CrossEntropyLoss()
     meta = {"title": title, "directions": "filter-normalised, seeds 1 and 2", "data": f"mnist1d train[:{len(y)}]"}
     surface = compute_surface(SliceEvaluator(model, loss_fn, (x, y), directions),
-                              Grid.regular(2, -1, 1, scale.grid), path=f"{path}_loss.npz", metadata=meta)
+                              Grid.regular(2, -1, 1, scale.grid),
+                              path=f"{stem}_g{scale.grid}_s{scale.eval_samples}_loss.npz", metadata=meta)
     hessian = compute_surface(HessianEvaluator(model, loss_fn, (x, y), directions, iterations=scale.hessian_iterations),
-                              Grid.regular(2, -1, 1, scale.hessian_grid), path=f"{path}_hessian.npz",
+                              Grid.regular(2, -1, 1, scale.hessian_grid),
+                              path=f"{stem}_h{scale.hessian_grid}_i{scale.hessian_iterations}_s{scale.eval_samples}_hessian.npz",
                               metadata=dict(meta, iterations=scale.hessian_iterations), chunk_points=1)
     return surface, hessian
 
@@ -153,7 +157,7 @@ def run_all(scale: Scale, out_dir: str | os.PathLike = "figures") -> dict[str, A
     middle = scale.depths[len(scale.depths) // 2]
     configs += [(middle, scale.wide_width, skip) for skip in (True, False)]
     for depth, width, skip in configs:
-        name = f"resnet{depth}_w{width}_{'skip' if skip else 'noskip'}"
+        name = f"resnet{depth}_w{width}_{'skip' if skip else 'noskip'}_n{scale.samples}_e{scale.epochs}"
         torch.manual_seed(depth * 100 + width)
         trained = _cached_training(runs / f"{name}.npz",
                                    lambda: ResNet(depth, width, skip, in_channels=1, num_classes=10, dims=1),
@@ -193,11 +197,12 @@ def _vgg_experiments(scale: Scale, data: ImageData, runs: Path, out: Path, plot_
     summary, histograms, norms, trained_models = {}, {}, {}, {}
     for wd in (0.0, 5e-4):
         for batch in (scale.batch_small, scale.batch_large):
-            name = f"vgg_w{scale.vgg_width}_b{batch}_wd{wd:g}"
+            name = f"vgg_w{scale.vgg_width}_b{batch}_wd{wd:g}_n{scale.samples}_e{scale.vgg_epochs}"
             torch.manual_seed(7)
             trained = _cached_training(runs / f"{name}.npz",
                                        lambda: VGG(scale.vgg_width, in_channels=1, num_classes=10, dims=1),
-                                       data, epochs=scale.epochs, batch_size=batch, weight_decay=wd, seed=0)
+                                       data, keep_trajectory=(wd == 0.0 and batch == scale.batch_small),
+                                       epochs=scale.vgg_epochs, batch_size=batch, weight_decay=wd, seed=0)
             label = f"batch {batch}, wd {wd:g}"
             trained_models[(wd, batch)] = trained
             summary[label] = {"test_error": trained.test_error, "train_loss": trained.train_loss,
@@ -220,7 +225,8 @@ def _vgg_experiments(scale: Scale, data: ImageData, runs: Path, out: Path, plot_
     x, y = data.x_train[:scale.eval_samples], data.y_train[:scale.eval_samples]
     reach = float(np.abs(pca.coordinates).max()) * 1.2
     surface = compute_surface(SliceEvaluator(small.model, torch.nn.CrossEntropyLoss(), (x, y), list(pca.directions)),
-                              Grid.regular(2, -reach, reach, scale.grid), path=runs / "vgg_pca_loss.npz",
+                              Grid.regular(2, -reach, reach, scale.grid),
+                              path=runs / f"vgg_w{scale.vgg_width}_n{scale.samples}_e{scale.vgg_epochs}_g{scale.grid}_pca_loss.npz",
                               metadata={"title": "VGG-9 PCA plane"})
     plot_grid({f"PCA plane, explained {pca.explained_variance_ratio.sum():.0%}": surface},
               out / "landscape_vgg_pca.png", kind="contour", columns=1,
