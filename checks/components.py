@@ -98,6 +98,7 @@ class MergeForest:
     merges: list[tuple[float, int, int]] = field(default_factory=list)
     candidate_edges: int = 0
     certified_edges: int = 0
+    path_edges: int = 0
 
     def counts(self, levels: Sequence[float]) -> list[int]:
         """Graph components among points below each level, from the one sweep."""
@@ -239,6 +240,7 @@ class ComponentCount:
             "points": [b.points for b in self.brackets],
             "candidate_edges": self.forest.candidate_edges,
             "certified_edges": self.forest.certified_edges,
+            "path_edges": self.forest.path_edges,
         }
 
 
@@ -295,6 +297,47 @@ def bridge_gaps(problem: Problem, sample: LevelSample, forest: MergeForest, foun
     return merged
 
 
+def join_with_paths(problem: Problem, forest: MergeForest, found: Sequence[Bracket], finder,
+                    separators: Sequence[Separator] = (), max_pairs: int = 64) -> int:
+    """Second pass: a path finder (:mod:`checks.paths`) between components left apart.
+
+    For every open bracket, the lowest point of each graph component below its level stands
+    for the component; pairs of these (nearest first, at most ``max_pairs``, skipping pairs
+    whose separator sign patterns differ: those are proven apart) are searched in one batched
+    ``finder.batch`` call with the level as target. A path certified below the level becomes
+    an edge weighted by its certified maximum, and the forest's merges are recomputed by
+    Kruskal over the old merges and the new edges. Returns the number of edges added.
+    """
+    new = []
+    for bracket in found:
+        if bracket.status != "bracket":
+            continue
+        lowest: dict[int, int] = {}
+        for node, root in forest.labels(bracket.level).items():
+            if root not in lowest or forest.losses[node] < forest.losses[lowest[root]]:
+                lowest[root] = node
+        reps = sorted(lowest.values())
+        points = forest.points[reps]
+        patterns = sign_patterns(list(separators), problem.architecture, points, bracket.level)
+        pairs = [(a, b) for a in range(len(reps)) for b in range(a + 1, len(reps))
+                 if torch.equal(patterns[a], patterns[b])]
+        pairs = sorted(pairs, key=lambda ab: float((points[ab[0]] - points[ab[1]]).norm()))[:max_pairs]
+        if not pairs:
+            continue
+        paths = finder.batch(problem, points[[a for a, _ in pairs]], points[[b for _, b in pairs]], bracket.level)
+        new += [(path.maximum, reps[a], reps[b]) for (a, b), path in zip(pairs, paths) if path.inside(bracket.level)]
+    if new:
+        components = UnionFind(range(len(forest.losses)))
+        merges = []
+        for weight, i, j in sorted(forest.merges + new):
+            if components[i] != components[j]:
+                components.union(i, j)
+                merges.append((weight, i, j))
+        forest.merges = merges
+        forest.path_edges += len(new)
+    return len(new)
+
+
 BRIDGE_SETTINGS = SampleSettings(steps=100, lr=0.01, record_every=5)
 """Descent from bridge midpoints: short and gentle, to stay near the gap it should close."""
 
@@ -303,13 +346,14 @@ def count_components(problem: Problem, levels: Sequence[float], settings: Sample
                      separators: Sequence[Separator] = (), loss_floor: float | None = None,
                      extra_points: torch.Tensor | None = None, k: int = 8,
                      certifier: Certifier = exact_certifier, bridge_rounds: int = 8,
-                     sample: LevelSample | None = None) -> ComponentCount:
+                     sample: LevelSample | None = None, finder=None) -> ComponentCount:
     """Sample Omega(max level), build the certified forest and bracket N_lambda at each level.
 
     While some bracket is open, up to ``bridge_rounds`` rounds of :func:`bridge_gaps` add
     points between unjoined components and the forest is rebuilt. A ``sample`` drawn elsewhere
     (e.g. by the batched descent of :mod:`checks.sweeps.descent`) replaces the sampling step;
-    ``extra_points`` are then ignored (they belong in that sample).
+    ``extra_points`` are then ignored (they belong in that sample). With a path ``finder``
+    (:mod:`checks.paths`), brackets still open get a second pass, :func:`join_with_paths`.
 
     Examples
     --------
@@ -335,4 +379,7 @@ def count_components(problem: Problem, levels: Sequence[float], settings: Sample
             break
         sample = merge_samples(sample, bridge)
     forest.certified_edges = len(known)  # over all rounds
+    if finder is not None and any(b.status == "bracket" for b in found):
+        if join_with_paths(problem, forest, found, finder, separators):
+            found = brackets(forest, problem, levels, separators, loss_floor)
     return ComponentCount(found, forest)

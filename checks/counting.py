@@ -26,12 +26,13 @@ def named_points(dataset: Dataset, architecture: Architecture) -> torch.Tensor |
 
 def count_dataset(dataset: Dataset, architecture: Architecture, levels: Sequence[float], kappa: float = 0.0,
                   settings: SampleSettings = SampleSettings(), k: int = 8,
-                  sample: LevelSample | None = None) -> ComponentCount:
+                  sample: LevelSample | None = None, finder=None) -> ComponentCount:
     """Brackets of N_lambda for ``dataset`` under ``architecture`` at each level (from
-    ``sample`` instead of fresh descent when given, see :func:`count_components`)."""
+    ``sample`` instead of fresh descent when given; with a path ``finder`` for a second pass
+    over open brackets; see :func:`count_components`)."""
     problem = dataset.problem(architecture, kappa)
     separators = separators_for(dataset.metadata, architecture) if kappa == 0 else []
     matches = dataset.default_architecture() == architecture and kappa == 0
     floor = dataset.metadata.get("loss_floor") if matches else (0.0 if kappa == 0 else None)
     return count_components(problem, levels, settings, separators, floor, named_points(dataset, architecture), k,
-                            sample=sample)
+                            sample=sample, finder=finder)

@@ -150,3 +150,35 @@ def test_unknown_finder_and_bad_option():
         get_finder("dss", alpha=2.0)
     with pytest.raises(InputError):
         get_finder("linear", nonsense=1)
+
+
+def test_count_second_pass_joins_what_segments_left_apart():
+    from checks.components import count_components
+    from checks.sampling import SampleSettings
+
+    settings = SampleSettings(starts=12, steps=200, seed=1)
+    plain = count_components(g1(width=2), [0.05], settings, bridge_rounds=0)
+    joined = count_components(g1(width=2), [0.05], settings, bridge_rounds=0, finder=finder("dss"))
+    assert plain.brackets[0].upper > 1
+    assert joined.brackets[0].describe() == "1 (certified)" and joined.forest.path_edges > 0
+
+
+def test_count_second_pass_respects_g1_separation():
+    from checks.components import count_components
+    from checks.sampling import SampleSettings
+    from constructions.certificates import separators_for
+
+    data = construct("scalar-linear")
+    problem = data.problem(data.default_architecture())
+    count = count_components(problem, [0.5], SampleSettings(starts=8, steps=200), bridge_rounds=0,
+                             separators=separators_for(data.metadata, problem.architecture), finder=finder("dss"))
+    assert count.brackets[0].lower == 2 and count.brackets[0].upper >= 2
+
+
+def test_count_cli_rejects_unknown_finder(tmp_path, capsys):
+    from checks.cli import main
+
+    data = tmp_path / "g1.npz"
+    assert main(["construct", "scalar-linear", "--out", str(data)]) == 0
+    code = main(["count", "--data", str(data), "--arch", "1-1-1", "--no-bias", "--levels", "0.5", "--paths", "warp"])
+    assert code == 2 and "unknown path finder" in capsys.readouterr().err

@@ -33,12 +33,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=300, help="descent steps per start (default: 300)")
     parser.add_argument("--neighbours", type=int, default=8, help="k of the k-nearest-neighbour candidate edges")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--paths", metavar="FINDER",
+                        help="second pass for open brackets: search paths between unjoined components with this "
+                             "finder (linear, dss, autoneb, bezier); a path's certified maximum becomes an edge")
     parser.add_argument("--graphml", metavar="FILE.graphml", help="write the certified merge forest as GraphML")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
 
 def run(args: argparse.Namespace) -> int:
     from checks.counting import count_dataset
+    from checks.paths import get_finder
     from checks.sampling import SampleSettings
     from constructions.datasets import Dataset
     from theory.networks import Architecture
@@ -47,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     dataset = Dataset.load(args.data)
     dataset.problem(architecture, args.kappa)  # validates shapes before any work
     settings = SampleSettings(starts=args.starts, steps=args.steps, seed=args.seed)
-    count = count_dataset(dataset, architecture, args.levels, args.kappa, settings, args.neighbours)
+    finder = get_finder(args.paths) if args.paths else None
+    count = count_dataset(dataset, architecture, args.levels, args.kappa, settings, args.neighbours, finder=finder)
     if args.graphml:
         count.forest.write_graphml(args.graphml)
     if args.json:
@@ -56,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"data {args.data}, architecture {architecture.spec} {architecture.activation_name} "
           f"{'with' if architecture.bias else 'without'} bias; {len(count.forest.losses)} sampled points, "
-          f"{count.forest.certified_edges} of {count.forest.candidate_edges} candidate segments certified")
+          f"{count.forest.certified_edges} of {count.forest.candidate_edges} candidate segments certified"
+          + (f", {count.forest.path_edges} edges from {args.paths} paths" if args.paths else ""))
     print(f"{'lambda':>10}  {'lower':>5}  {'upper':>5}  {'points':>6}  count")
     for b in count.brackets:
         print(f"{b.level:>10.6g}  {b.lower:>5}  {b.upper:>5}  {b.points:>6}  {b.describe()}")
