@@ -199,20 +199,50 @@ class Architecture:
 
     # -------------------------------------------------------------- evaluation
     def forward(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """Outputs H(x; theta) of K networks on N inputs: (K, P), (N, n_0) -> (K, N, n_L).
-
-        The first layer is one (N x n_0) @ (n_0 x K n_1) product shared by all K networks.
-        """
+        """Outputs H(x; theta) of K networks on N inputs: (K, P), (N, n_0) -> (K, N, n_L)."""
         theta2 = theta.reshape(-1, self.num_params)
-        views = self.layers(theta2)
-        sigma = self.activation_fn
+        out = self.forward_sample_major(theta2, x).transpose(0, 1)
+        return out.reshape(theta.shape[:-1] + out.shape[1:])
+
+    def forward_sample_major(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Outputs of K networks laid out (N, K, n_L): the layout the batched loss works in.
+
+        Hidden activations stay (N, K, n_l), so the first layer of all K networks is one
+        contiguous GEMM [X, 1] @ [W_1 | b_1]^T of shape (N x (n_0 + 1)) @ ((n_0 + 1) x K n_1):
+        X is shared, and appending a column of ones to X folds the bias into the product. When
+        no gradient is needed, activations and the one-output last layer run in place, so
+        the hidden tensor is written once and read twice. Wider later layers are batched
+        products over K.
+        """
+        views = self.layers(theta)
+        k, n = theta.shape[0], x.shape[0]
+        in_place = not (torch.is_grad_enabled() and (theta.requires_grad or x.requires_grad))
         first = views[0]
-        k = theta2.shape[0]
-        n1 = self.widths[1]
-        z = (x @ first.weight.reshape(k * n1, -1).T).reshape(x.shape[0], k, n1).transpose(0, 1)
+        weight = first.weight
         if first.bias is not None:
-            z = z + first.bias.unsqueeze(1)
+            x = torch.cat([x, x.new_ones(n, 1)], dim=1)
+            weight = torch.cat([weight, first.bias.unsqueeze(-1)], dim=-1)
+        z = (x @ weight.reshape(k * self.widths[1], -1).T).view(n, k, self.widths[1])
         for view in views[1:]:
-            z = torch.baddbmm(view.bias.unsqueeze(1), sigma(z), view.weight.transpose(1, 2)) \
-                if view.bias is not None else torch.bmm(sigma(z), view.weight.transpose(1, 2))
-        return z.reshape(theta.shape[:-1] + z.shape[1:])
+            h = self._activate(z, in_place)
+            if view.weight.shape[1] == 1:
+                product = h.mul_(view.weight[:, 0]) if in_place else h * view.weight[:, 0]
+                z = product.sum(-1, keepdim=True)
+            else:
+                z = torch.bmm(h.transpose(0, 1), view.weight.transpose(1, 2)).transpose(0, 1)
+            if view.bias is not None:
+                z = z + view.bias
+        return z
+
+    def _activate(self, z: torch.Tensor, in_place: bool) -> torch.Tensor:
+        if in_place and self.activation in _IN_PLACE:
+            return _IN_PLACE[self.activation](z)
+        return self.activation_fn(z)
+
+
+_IN_PLACE: dict[str, Activation] = {
+    "linear": _identity,
+    "relu": torch.relu_,
+    "quadratic": lambda z: z.square_(),
+}
+"""In-place versions of the named activations, used when no gradient is recorded."""

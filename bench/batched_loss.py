@@ -1,0 +1,160 @@
+"""Batched loss throughput, fraction of the machine's matmul speed, memory, and exact segments.
+
+Prints, from one run (ratios are the figures to quote; absolute times are noisy):
+1. batched ``Problem.loss`` vs a loop that loads each parameter vector into an equivalent
+   ``torch.nn.Sequential`` and evaluates it (targets: >= 20x for 4-16-1 ReLU, N = 64,
+   K = 16384; >= 2x for 32-64-1 ReLU, N = 256, K = 4096);
+2. achieved FLOP/s of the 32-64-1 case as a fraction of a large float32 matmul's FLOP/s
+   measured in the same run (target >= 25%);
+3. peak memory of the batched evaluation (K chunked, so it stays bounded as K grows);
+4. for counting components at one level: loss evaluations with exact segment maxima vs dense
+   sampling of every segment at 100 points, and whether both give the same count.
+
+Usage: python bench/batched_loss.py [--quick] [--threads T]
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+import tracemalloc
+
+import torch
+
+from checks.components import count_components
+from checks.sampling import SampleSettings
+from constructions import construct
+from constructions.certificates import separators_for
+from theory import Architecture, Problem
+
+
+def best_time(fn, repeat: int = 3) -> float:
+    fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def matmul_flops(size: int = 2048) -> float:
+    a = torch.randn(size, size)
+    b = torch.randn(size, size)
+    return 2 * size**3 / best_time(lambda: a @ b, repeat=5)
+
+
+def network_flops(arch: Architecture, n: int) -> int:
+    """Multiply-adds of the forward pass counted as 2 FLOPs, plus the activation and the loss."""
+    layers = sum(2 * n * a * b for a, b in zip(arch.widths[:-1], arch.widths[1:]))
+    return layers + n * sum(arch.widths[1:-1]) + 3 * n * arch.widths[-1]
+
+
+def sequential(arch: Architecture) -> torch.nn.Module:
+    layers = []
+    for l, (a, b) in enumerate(zip(arch.widths[:-1], arch.widths[1:])):
+        layers.append(torch.nn.Linear(a, b, bias=arch.bias))
+        if l < arch.depth - 1:
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers)
+
+
+def module_loop(problem: Problem, theta: torch.Tensor) -> torch.Tensor:
+    """One network at a time: load theta into an nn.Module (same layout), forward, loss."""
+    model = sequential(problem.architecture)
+    out = torch.empty(len(theta))
+    with torch.no_grad():
+        for k, row in enumerate(theta):
+            for layer, view in zip(model[::2], problem.architecture.layers(row)):
+                layer.weight.copy_(view.weight)
+                if view.bias is not None:
+                    layer.bias.copy_(view.bias)
+            out[k] = ((model(problem.x) - problem.y) ** 2).sum() / problem.num_samples
+    return out
+
+
+def throughput_case(spec: str, n: int, k: int, peak: float, loop_k: int) -> None:
+    arch = Architecture.parse(spec, "relu")
+    g = torch.Generator().manual_seed(0)
+    problem = Problem(arch, torch.randn(n, arch.widths[0], generator=g), torch.randn(n, arch.widths[-1], generator=g))
+    theta = arch.init(k, generator=g, dtype=torch.float32)
+    with torch.no_grad():
+        batched = best_time(lambda: problem.loss(theta)) / k
+        loop = best_time(lambda: module_loop(problem, theta[:loop_k]), repeat=1) / loop_k
+        agree = torch.allclose(problem.loss(theta[:loop_k]), module_loop(problem, theta[:loop_k]), rtol=1e-4, atol=1e-5)
+    flops = network_flops(arch, n) / batched
+    print(f"{spec} relu, N = {n}, K = {k} (float32): batched {1 / batched:,.0f} nets/s, "
+          f"nn.Module loop {1 / loop:,.0f} nets/s -> ratio {loop / batched:.1f}x; "
+          f"{flops / 1e9:.1f} GFLOP/s = {flops / peak:.0%} of matmul; values agree: {agree}")
+
+
+def peak_memory(spec: str, n: int, ks: list[int]) -> None:
+    arch = Architecture.parse(spec, "relu")
+    problem = Problem(arch, torch.randn(n, arch.widths[0]), torch.randn(n, arch.widths[-1]))
+    for k in ks:
+        theta = arch.init(k, dtype=torch.float32)
+        tracemalloc.start()  # torch CPU allocations are not traced; use the RSS high-water mark too
+        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        with torch.no_grad():
+            problem.loss(theta)
+        rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        tracemalloc.stop()
+        print(f"  K = {k:>6}: parameters {theta.numel() * 4 / 2**20:6.1f} MiB, chunk {problem.chunk_size()} nets, "
+              f"process peak RSS grew by {(rss1 - rss0) / 1024:6.1f} MiB")
+
+
+def dense_certifier(points: int):
+    """Sampled segment maxima (NOT certified): the baseline that exact segments replace."""
+    calls = {"evaluations": 0}
+
+    def certify(problem, start, end):
+        t = torch.linspace(0, 1, points, dtype=torch.float64)[:, None, None]
+        beads = (start[None] + t * (end - start)[None]).reshape(-1, start.shape[1])
+        calls["evaluations"] += len(beads)
+        return problem.loss(beads).reshape(points, -1).max(dim=0).values
+
+    return certify, calls
+
+
+def segments_case() -> None:
+    data = construct("one-neuron", a=2.0)
+    arch = data.default_architecture()
+    problem = data.problem(arch)
+    seps = separators_for(data.metadata, arch)
+    settings = SampleSettings(starts=64, steps=300)
+    start = time.perf_counter()
+    exact = count_components(problem, [2.2], settings, seps, bridge_rounds=0)
+    t_exact = time.perf_counter() - start
+    certify, calls = dense_certifier(100)
+    start = time.perf_counter()
+    dense = count_components(problem, [2.2], settings, seps, certifier=certify, bridge_rounds=0)
+    t_dense = time.perf_counter() - start
+    sampled = settings.starts * (settings.steps + 1)
+    print(f"G2 (a = 2) at lambda = 2.2: exact segments -> {exact.brackets[0].describe()}, "
+          f"{exact.forest.certified_edges} segments, 0 loss evaluations on segments "
+          f"(+{sampled} for sampling), {t_exact:.2f} s")
+    print(f"  dense 100-point sampling -> {dense.brackets[0].describe()} (sampled, not certified), "
+          f"{calls['evaluations']} loss evaluations on segments, {t_dense:.2f} s; same count: "
+          f"{dense.brackets[0].upper == exact.brackets[0].upper}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller K for a smoke run")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
+                        help="torch threads (default: torch's choice); use 1 on a loaded machine")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    peak = matmul_flops()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
+          f"float32 2048^3 matmul: {peak / 1e9:.1f} GFLOP/s")
+    scale = 8 if args.quick else 1
+    throughput_case("4-16-1", 64, 16384 // scale, peak, loop_k=2048 // scale)
+    throughput_case("32-64-1", 256, 4096 // scale, peak, loop_k=512 // scale)
+    print("peak memory, 32-64-1 relu, N = 256:")
+    peak_memory("32-64-1", 256, [1024 // scale, 4096 // scale, 16384 // scale])
+    segments_case()
+
+
+if __name__ == "__main__":
+    main()
