@@ -196,7 +196,7 @@ class SliceEvaluator:
     origin : Params, optional
         theta_0; the model's own parameters by default.
     chunk_size : int, optional
-        Points per vmapped pass; by default chosen so activations stay near 2^24 elements.
+        Points per pass; by default activations stay near 2^20 elements, at most 64 points.
     affine_first_layer : bool
         Use the first-layer shortcut when the probe allows it (default True).
     accuracy : bool
@@ -206,7 +206,8 @@ class SliceEvaluator:
     Notes
     -----
     Accuracy is reported when targets are integer class labels and outputs are (N, classes)
-    logits. Cost per point: the model minus its first layer, plus m + 1 multiply-adds of the
+    logits. Memory: the m + 1 first-layer outputs of every batch are kept (for data that do
+    not fit, pass ``affine_first_layer=False``). Cost per point: the model minus its first layer, plus m + 1 multiply-adds of the
     first layer's output; the first layer itself costs m + 1 products per batch in total.
     """
 
@@ -308,7 +309,7 @@ class SliceEvaluator:
                     if self.first:
                         # one GEMM gives every point's first-layer output: [1, c] @ [Z_0; Z_1; ...]
                         z = self._first_outputs[index]
-                        mixed = buffer(f"first{index}", (c.shape[0],) + z.shape[1:])
+                        mixed = buffer("first", (c.shape[0],) + z.shape[1:])
                         torch.mm(ones, z.flatten(1), out=mixed.view(c.shape[0], -1))
                         out = _mlp_forward(self._mlp, params, mixed, buffer) if self._mlp \
                             else vmap(self._rest, in_dims=(0, 0, None))(params, mixed, x)
