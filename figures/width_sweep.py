@@ -125,7 +125,7 @@ def draw(rows: Sequence[StoredRow], out_stem: str | Path, title: str | None = No
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("hidden width w")
         ax.set_ylabel("components of Ω(λ)")
-        ax.set_ylim(bottom=0)
+        ax.set_ylim(0, max([p.upper_max for p in points], default=1) + 0.5)
         ax.legend(fontsize=6, loc="best")
     seeds = len({row.seed for row in rows})
     fig.suptitle(title or f"Components of Ω(λ) against width over {seeds} seeds. Solid: median upper bound "
