@@ -49,7 +49,10 @@ def draw_surface(ax, surface: Surface, kind: str = "contour", metric: str = "los
     elif kind == "filled":
         ax.figure.colorbar(ax.contourf(aa, bb, z, levels=levels, cmap="viridis"), ax=ax)
     elif kind == "heatmap":
-        image = ax.imshow(z, origin="lower", extent=(a[0], a[-1], b[0], b[-1]), aspect="auto", cmap="viridis")
+        half_a = (a[-1] - a[0]) / max(1, a.size - 1) / 2  # cells centred on the grid points
+        half_b = (b[-1] - b[0]) / max(1, b.size - 1) / 2
+        image = ax.imshow(z, origin="lower", aspect="auto", cmap="viridis",
+                          extent=(a[0] - half_a, a[-1] + half_a, b[0] - half_b, b[-1] + half_b))
         ax.figure.colorbar(image, ax=ax)
     else:
         ax.plot_surface(aa, bb, z, cmap="viridis", linewidth=0, antialiased=True)

@@ -52,6 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     experiments = actions.add_parser("experiments", help="the paper's experiments at small scale (MNIST-1D)")
     experiments.add_argument("--scale", choices=("quick", "default", "full"), default="default")
     experiments.add_argument("--out-dir", default="figures", help="directory for figures and results.json")
+    experiments.add_argument("--hessian-grid", type=int, help="points per axis of the Hessian maps (overrides the scale)")
+    experiments.add_argument("--hessian-iterations", type=int, help="Lanczos steps per point (overrides the scale)")
     experiments.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest for these small "
                              "convolutions on a busy machine; default: torch's choice)")
 
@@ -136,13 +138,20 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _experiments(args: argparse.Namespace) -> int:
+    import dataclasses
+
     import torch
 
     from checks.landscapes.experiments import SCALES, run_all
+    from theory.errors import InputError
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    results = run_all(SCALES[args.scale], args.out_dir)
+    overrides = {"hessian_grid": args.hessian_grid, "hessian_iterations": args.hessian_iterations}
+    scale = dataclasses.replace(SCALES[args.scale], **{k: v for k, v in overrides.items() if v is not None})
+    if scale.hessian_grid < 1 or scale.hessian_iterations < 1:
+        raise InputError("--hessian-grid and --hessian-iterations must be >= 1")
+    results = run_all(scale, args.out_dir)
     print(json.dumps(results["table"], indent=1))
     return 0
 
