@@ -32,8 +32,10 @@ def main() -> None:
     parser.add_argument("--finder", default="dss")
     parser.add_argument("--tolerance", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (default 1: small batched calls are slower with more on a busy machine)")
     args = parser.parse_args()
-    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
     data = construct("teacher", arch="2-4-1", activation="relu", samples=args.samples, seed=args.seed)
     problem = data.problem(Architecture.parse(args.arch, "relu", bias=True))
     points, losses = find_minima(problem, starts=args.minima, steps=1000, lr=0.02, seed=args.seed)

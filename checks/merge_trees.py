@@ -192,7 +192,9 @@ def merge_tree(problem: Problem, points, finder: PathFinder | str = "dss", *, pa
             search(np.arange(start, min(start + batch, len(ii))))
     else:
         _lazy_kruskal(ii, jj, floor, weights, m, search, tolerance, batch)
-    return single_linkage(tree.points, losses, np.stack([ii, jj], axis=1), weights, searched, tree)
+    # Only searched pairs have certified barriers; the tree is built from them alone.
+    done = np.flatnonzero(searched)
+    return single_linkage(tree.points, losses, np.stack([ii[done], jj[done]], axis=1), weights[done], tree=tree)
 
 
 def single_linkage(points: torch.Tensor, losses: torch.Tensor, edges: np.ndarray, weights: np.ndarray,
