@@ -226,3 +226,19 @@ def test_bad_inputs_raise_input_error():
         model[0].weight[0, 0] = float("nan")
     with pytest.raises(InputError, match="NaN"):
         SliceEvaluator(model, torch.nn.CrossEntropyLoss(), (x, y), [])
+
+
+def test_lanczos_through_batchnorm_matches_dense_hessian():
+    torch.manual_seed(0)
+    model = ResNet(8, width=1, num_classes=3).double()
+    x, y = torch.randn(6, 1, 6, dtype=torch.float64), torch.randint(0, 3, (6,))
+    with torch.no_grad():
+        model.train()(x)
+    model.eval()
+    ev = HessianEvaluator(model, torch.nn.CrossEntropyLoss(), (x, y), [], iterations=120)
+    from torch.autograd.functional import hessian
+    from checks.landscapes.directions import flatten
+    eig = torch.linalg.eigvalsh(hessian(ev._loss, flatten(parameters_of(model))))
+    low, high = ev.extremes(parameters_of(model))
+    assert high == pytest.approx(eig[-1].item(), rel=1e-6)
+    assert low == pytest.approx(eig[0].item(), rel=1e-4, abs=1e-6)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +124,7 @@ def _cached_training(path: Path, factory, data: ImageData, keep_trajectory: bool
     with atomic_output(path) as tmp:
         with open(tmp, "wb") as handle:
             np.savez(handle, steps=len(kept), metadata=np.array(json.dumps(meta)), **arrays)
-    return result
+    return replace(result, trajectory=kept)
 
 
 def _slice(model, data: ImageData, scale: Scale, stem: Path, title: str) -> tuple[Surface, Surface]:
@@ -146,7 +146,7 @@ def _slice(model, data: ImageData, scale: Scale, stem: Path, title: str) -> tupl
 
 def run_all(scale: Scale, out_dir: str | os.PathLike = "figures") -> dict[str, Any]:
     """Run the suite; write figures and ``landscape_results.json`` into ``out_dir``."""
-    from figures.landscape_plots import plot_grid, plot_interpolation, plot_surface, plot_weights
+    from figures.landscape_plots import plot_grid, plot_surface
 
     out = Path(out_dir)
     runs = out / "landscape_runs"
@@ -182,7 +182,7 @@ def run_all(scale: Scale, out_dir: str | os.PathLike = "figures") -> dict[str, A
     plot_grid({k: v for k, v in hessians.items() if k in pair}, out / "landscape_hessian_ratio.png",
               kind="heatmap", metric="ratio", columns=2)
     plot_surface(next(iter(pair.values())), out / "landscape_surface3d.png", kind="surface3d")
-    vgg = _vgg_experiments(scale, data, runs, out, plot_interpolation, plot_weights, plot_grid)
+    vgg = _vgg_experiments(scale, data, runs, out)
     results = {"scale": asdict(scale), "table": table, "vgg": vgg,
                "note": "components are estimated on the grid (4-neighbour labelling of grid points "
                        "below each quantile level of the slice); neither bound is certified"}
@@ -191,9 +191,10 @@ def run_all(scale: Scale, out_dir: str | os.PathLike = "figures") -> dict[str, A
     return results
 
 
-def _vgg_experiments(scale: Scale, data: ImageData, runs: Path, out: Path, plot_interpolation, plot_weights,
-                     plot_grid) -> dict[str, Any]:
+def _vgg_experiments(scale: Scale, data: ImageData, runs: Path, out: Path) -> dict[str, Any]:
     """Small vs large batch, weight decay 0 vs 5e-4: interpolation, weights, PCA trajectory."""
+    from figures.landscape_plots import plot_grid, plot_interpolation, plot_weights
+
     summary, histograms, norms, trained_models = {}, {}, {}, {}
     for wd in (0.0, 5e-4):
         for batch in (scale.batch_small, scale.batch_large):
