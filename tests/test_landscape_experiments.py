@@ -10,7 +10,8 @@ from checks.cli import main
 
 @pytest.mark.slow
 def test_quick_experiments_write_figures_and_table(tmp_path):
-    assert main(["landscape", "experiments", "--scale", "quick", "--threads", "1", "--out-dir", str(tmp_path)]) == 0
+    assert main(["landscape", "experiments", "--scale", "quick", "--threads", "1", "--out-dir", str(tmp_path),
+                 "--cache-dir", str(tmp_path / "cache")]) == 0
     results = json.loads((tmp_path / "landscape_results.json").read_text())
     assert {row["skip"] for row in results["table"]} == {True, False}
     for row in results["table"]:

@@ -52,6 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     experiments = actions.add_parser("experiments", help="the paper's experiments at small scale (MNIST-1D)")
     experiments.add_argument("--scale", choices=("quick", "default", "full"), default="default")
     experiments.add_argument("--out-dir", default="figures", help="directory for figures and results.json")
+    experiments.add_argument("--cache-dir", default="results/landscape_runs",
+                             help="trained weights and resumable surfaces (default results/landscape_runs)")
     experiments.add_argument("--hessian-grid", type=int, help="points per axis of the Hessian maps (overrides the scale)")
     experiments.add_argument("--hessian-iterations", type=int, help="Lanczos steps per point (overrides the scale)")
     experiments.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest for these small "
@@ -151,7 +153,7 @@ def _experiments(args: argparse.Namespace) -> int:
     scale = dataclasses.replace(SCALES[args.scale], **{k: v for k, v in overrides.items() if v is not None})
     if scale.hessian_grid < 1 or scale.hessian_iterations < 1:
         raise InputError("--hessian-grid and --hessian-iterations must be >= 1")
-    results = run_all(scale, args.out_dir)
+    results = run_all(scale, args.out_dir, args.cache_dir)
     print(json.dumps(results["table"], indent=1))
     return 0
 

@@ -10,8 +10,8 @@ scale that runs on two CPU cores, on MNIST-1D (generated offline) instead of CIF
   and test, BatchNorm statistics recomputed; Fig. 2 / 3), weight histograms and weight-norm
   growth (Fig. 2), and the PCA plane of the small-batch trajectory (Fig. 9).
 
-Trained weights are cached as .npz under ``<out_dir>/landscape_runs/`` and every surface is a
-resumable file there, so an interrupted run continues where it stopped.
+Trained weights are cached as .npz in a cache folder and every surface is a resumable file
+there, so an interrupted run continues where it stopped.
 """
 from __future__ import annotations
 
@@ -144,13 +144,18 @@ def _slice(model, data: ImageData, scale: Scale, stem: Path, title: str) -> tupl
     return surface, hessian
 
 
-def run_all(scale: Scale, out_dir: str | os.PathLike = "figures") -> dict[str, Any]:
-    """Run the suite; write figures and ``landscape_results.json`` into ``out_dir``."""
+def run_all(scale: Scale, out_dir: str | os.PathLike = "figures",
+            cache_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Run the suite; write figures and ``landscape_results.json`` into ``out_dir``.
+
+    Trained weights and surfaces go to ``cache_dir`` (default ``<out_dir>/landscape_runs``).
+    """
     from figures.landscape_plots import plot_grid, plot_surface
 
     out = Path(out_dir)
-    runs = out / "landscape_runs"
+    runs = Path(cache_dir) if cache_dir is not None else out / "landscape_runs"
     runs.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     data = mnist1d(scale.samples, seed=0)
     table, surfaces, hessians = [], {}, {}
     configs = [(d, scale.width, skip) for d in scale.depths for skip in (True, False)]
