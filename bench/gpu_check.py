@@ -88,7 +88,7 @@ def main() -> int:
         torch.backends.cuda.matmul.allow_tf32 = False  # compare like with like: true float32
 
     arch = Architecture((16, 64, 1), "relu", False)
-    k, s, n = (8, 64, 64) if quick else (64, 2048, 256)
+    k, s, n = (8, 64, 64) if quick else (64, 1024, 256)
     reference = make_batch(k, n, arch, "cpu", torch.float64)
     theta64 = arch.init(k * s, generator=torch.Generator().manual_seed(1)).reshape(k, s, -1)
     exact = reference.loss(theta64)

@@ -114,25 +114,42 @@ def test_relative_levels_scale_with_the_zero_network_loss(tiny):
 
 
 # --------------------------------------------------------------- batched evaluation
-def test_batched_loss_equals_one_problem_at_a_time():
+def test_batched_loss_matches_one_problem_at_a_time():
     arch = Architecture((3, 5, 4, 2), "relu", True)
     gen = torch.Generator().manual_seed(0)
     problems = [construct("gaussian", inputs=3, outputs=2, samples=7, seed=s).problem(arch, 0.1) for s in range(4)]
     batch = BatchedProblems.stack(problems)
-    theta = torch.randn(4, 6, arch.num_params, dtype=torch.float64, generator=gen)
+    theta = torch.randn(4, 6, arch.num_params, dtype=torch.float64, generator=gen, requires_grad=True)
+    losses = batch.loss(theta)
     expected = torch.stack([p.loss(theta[k]) for k, p in enumerate(problems)])
-    assert torch.equal(batch.loss(theta), expected)
-    assert torch.equal(BatchedProblems.stack(problems[2:3]).loss(theta[2:3]), expected[2:3])
+    torch.testing.assert_close(losses, expected, rtol=1e-13, atol=0)
+    (grad,) = torch.autograd.grad(losses.sum(), theta)
+    (grad_expected,) = torch.autograd.grad(expected.sum(), theta)
+    torch.testing.assert_close(grad, grad_expected, rtol=1e-12, atol=1e-14)
 
 
-def test_batched_descent_equals_one_problem_sampler():
+def test_batched_results_do_not_depend_on_the_other_problems_in_the_batch():
+    """Bit for bit: what makes rows independent of grouping, executor and resume points."""
+    arch = Architecture((2, 3, 1), "relu", False)
+    problems = [construct("relu-permutation", samples=16, seed=s).problem(arch) for s in range(3)]
+    theta = arch.init(18, generator=torch.Generator().manual_seed(0)).reshape(3, 6, -1)
+    batch = BatchedProblems.stack(problems)
+    assert torch.equal(BatchedProblems.stack(problems[1:2]).loss(theta[1:2]), batch.loss(theta)[1:2])
+    settings = SampleSettings(starts=6, steps=25, max_points=40)
+    many = sample_many(batch, [0.5, 0.4, 0.5], settings, [4, 5, 6])
+    (alone,) = sample_many(BatchedProblems.stack(problems[1:2]), [0.4], settings, [5])
+    assert torch.equal(alone.points, many[1].points) and torch.equal(alone.losses, many[1].losses)
+
+
+def test_batched_descent_matches_one_problem_sampler():
     arch = Architecture((2, 3, 1), "relu", False)
     problems = [construct("relu-permutation", samples=16, seed=s).problem(arch) for s in range(3)]
     settings = SampleSettings(starts=6, steps=25, max_points=40)
     many = sample_many(BatchedProblems.stack(problems), [0.5, 0.4, 0.5], settings, [4, 5, 6])
     for k, problem in enumerate(problems):
         one = sample_sublevel(problem, [0.5, 0.4, 0.5][k], dataclasses.replace(settings, seed=4 + k))
-        assert torch.equal(one.points, many[k].points) and torch.equal(one.losses, many[k].losses)
+        assert torch.equal(one.trajectory, many[k].trajectory)
+        torch.testing.assert_close(one.points, many[k].points, rtol=1e-10, atol=1e-12)
 
 
 def test_sweep_task_equals_sublevel_count(tiny):

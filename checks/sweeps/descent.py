@@ -9,8 +9,9 @@ individual gradients). Adam acts coordinate-wise, so the K S runs do not interac
 
 Problem k is started and thinned with its own generator seeded by ``seeds[k]``, exactly as
 :func:`~checks.sampling.sample_sublevel` with ``settings.seed = seeds[k]`` does, so each
-sample is the one the one-problem sampler draws (same rounding on the CPU; the test suite
-checks equality), whichever other problems share the batch.
+sample is the one the one-problem sampler draws, up to rounding (the two losses order their
+floating-point operations differently), and bit for bit the same whichever other problems
+share the batch (the test suite checks both).
 """
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def sample_many(batch: BatchedProblems, levels: Sequence[float], settings: Sampl
     -------
     list of LevelSample
         Sample k equals ``sample_sublevel(batch.problem(k), levels[k], settings with seed
-        seeds[k], extra_points[k])``; losses are recomputed in float64 on the CPU.
+        seeds[k], extra_points[k])`` up to rounding; losses are recomputed in float64 on the CPU.
 
     Notes
     -----

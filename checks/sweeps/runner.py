@@ -48,7 +48,8 @@ def run_sweep(spec: SweepSpec, store: ResultStore, executor: Executor, device: s
     tasks = expand(spec)
     done = store.finished(t.key for t in tasks)
     pending = [t for t in tasks if t.key not in done]
-    groups = group_tasks(pending, device, batch)
+    # Largest networks first, so that the pool does not end on one long group (LPT scheduling).
+    groups = sorted(group_tasks(pending, device, batch), key=lambda g: -len(g.tasks) * _num_params(g.tasks[0]))
     with tqdm(total=len(tasks), initial=len(tasks) - len(pending), unit="task", desc=f"sweep {spec.name}",
               disable=not progress, dynamic_ncols=True) as bar:
         for group, results in zip_groups(groups, executor):
@@ -62,3 +63,8 @@ def zip_groups(groups, executor: Executor):
     by_first_key = {g.tasks[0].key: g for g in groups}
     for results in executor.map_unordered(run_group, groups):
         yield by_first_key[results[0].key], results
+
+
+def _num_params(task) -> int:
+    widths = task.widths
+    return sum(a * b for a, b in zip(widths[:-1], widths[1:]))
