@@ -7,9 +7,9 @@ K problems. For parameters Theta of shape (K, S, P), S networks per problem,
 
 and :meth:`BatchedProblems.loss` returns the (K, S) matrix of losses. The first layer of all
 K S networks is one batched matrix product X_k @ [W_1^(k,1); ...; W_1^(k,S)]^T (batch K),
-deeper layers are one batched product over the K S networks; there is no Python loop over K
-or S, so a width sweep over seeds (different data sets of one shape) fills a GPU in one
-kernel launch per layer. This is the same loss as :class:`theory.problems.Problem`
+deeper layers are one batched product (or, for one output, one multiply-and-sum) over the
+K S networks; there is no Python loop over K or S, so a width sweep over seeds (different
+data sets of one shape) fills a GPU in one kernel launch per layer. This is the same loss as :class:`theory.problems.Problem`
 (Freeman & Bruna 2017, arXiv:1611.01540, eq. (1)), batched over data sets as well.
 """
 from __future__ import annotations
@@ -109,33 +109,49 @@ class BatchedProblems:
 
     def forward(self, theta: torch.Tensor) -> torch.Tensor:
         """Outputs of S networks on each of K data sets: (K, S, P) -> (K, S, N, n_L)."""
+        return self.forward_sample_major(theta).transpose(1, 2)
+
+    def forward_sample_major(self, theta: torch.Tensor) -> torch.Tensor:
+        """Outputs laid out (K, N, S, n_L), the layout the loss works in.
+
+        The layout of :meth:`Architecture.forward_sample_major`, batched over data sets: the
+        first layer of all S networks of problem k is one GEMM [X_k, 1] @ [W_1 | b_1]^T
+        (bias folded in by a column of ones), K of them in one ``bmm``; a one-output layer is
+        a multiply and a sum over the hidden units; wider layers are one ``bmm`` over the K S
+        networks. Without autograd the activations run in place.
+        """
         arch = self.architecture
         arch.check_params(theta)
         if theta.ndim != 3 or theta.shape[0] != self.count:
             raise InputError(f"parameters must have shape (K={self.count}, S, P), got {tuple(theta.shape)}")
         k, s = theta.shape[:2]
+        n = self.num_samples
+        in_place = not (torch.is_grad_enabled() and theta.requires_grad)
         views = arch.layers(theta)
-        sigma = arch.activation_fn
-        n1 = arch.widths[1]
         first = views[0]
-        # (K, N, n_0) @ (K, n_0, S n_1): one product per data set covers all S networks.
-        z = torch.bmm(self.x, first.weight.reshape(k, s * n1, -1).transpose(1, 2))
-        z = z.reshape(k, self.num_samples, s, n1).transpose(1, 2).reshape(k * s, self.num_samples, n1)
+        x, weight = self.x, first.weight
         if first.bias is not None:
-            z = z + first.bias.reshape(k * s, 1, n1)
+            x = torch.cat([x, x.new_ones(k, n, 1)], dim=2)
+            weight = torch.cat([weight, first.bias.unsqueeze(-1)], dim=-1)
+        z = torch.bmm(x, weight.reshape(k, s * arch.widths[1], -1).transpose(1, 2)).view(k, n, s, arch.widths[1])
         for view in views[1:]:
-            weight = view.weight.reshape((k * s,) + view.weight.shape[2:]).transpose(1, 2)
-            z = torch.bmm(sigma(z), weight) if view.bias is None else \
-                torch.baddbmm(view.bias.reshape(k * s, 1, -1), sigma(z), weight)
-        return z.reshape(k, s, self.num_samples, -1)
+            h = arch._activate(z, in_place)
+            if view.weight.shape[2] == 1:
+                w = view.weight[:, :, 0].unsqueeze(1)
+                z = (h.mul_(w) if in_place else h * w).sum(-1, keepdim=True)
+            else:
+                flat = h.permute(0, 2, 1, 3).reshape(k * s, n, -1)
+                z = torch.bmm(flat, view.weight.reshape((k * s,) + view.weight.shape[2:]).transpose(1, 2))
+                z = z.view(k, s, n, -1).transpose(1, 2)
+            if view.bias is not None:
+                z = z + view.bias.unsqueeze(1)
+        return z
 
     def chunk_size(self, max_elements: int = DEFAULT_CHUNK_ELEMENTS) -> int:
-        """Networks per problem evaluated together: :meth:`Problem.chunk_size` of one problem.
-
-        The bound is per problem (K times it in all) so that the chunking, hence the rounding,
-        of problem k does not depend on which other problems share the batch.
-        """
-        return max(1, max_elements // (self.num_samples * max(self.architecture.widths)))
+        """Networks per problem evaluated together: the K-problem hidden tensor of a chunk
+        (K x N x S_chunk x n_max entries) stays about the size of :meth:`Problem.chunk_size`'s,
+        small enough to stay in cache between the passes over it."""
+        return max(1, max_elements // (self.count * self.num_samples * max(self.architecture.widths)))
 
     def loss(self, theta: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
         """Losses L_k(theta_ks): (K, S, P) -> (K, S). Differentiable through autograd.
@@ -152,7 +168,8 @@ class BatchedProblems:
         parts = []
         for i in range(0, theta.shape[1], step):
             block = theta[:, i:i + step]
-            value = (self.forward(block) - self.y.unsqueeze(1)).square().sum(dim=(2, 3)) / self.num_samples
+            residual = self.forward_sample_major(block) - self.y.unsqueeze(2)
+            value = residual.square().sum(dim=(1, 3)) / self.num_samples
             if self.kappa:
                 value = value + self.kappa * block.square().sum(dim=2)
             parts.append(value)
