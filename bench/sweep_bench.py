@@ -98,7 +98,8 @@ def main() -> None:
               f"scaling ratio {rates[2][0] / rates[1][0]:.2f} (2.0 is perfect; load average {load:.1f} on "
               f"{os.cpu_count()} cores)")
     torch.set_num_threads(1)  # as in sweep tasks; oversubscribed OpenMP threads only add noise
-    batched_vs_loop(k=5, s=32, width=8, samples=64)
+    batched_vs_loop(k=5, s=32, width=8, samples=64)  # one group of the default sweep (5 seeds, 32 starts)
+    batched_vs_loop(k=64, s=32, width=8, samples=64)  # many seeds: where batching over problems pays
 
 
 if __name__ == "__main__":

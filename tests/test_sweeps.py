@@ -126,6 +126,8 @@ def test_batched_loss_matches_one_problem_at_a_time():
     (grad,) = torch.autograd.grad(losses.sum(), theta)
     (grad_expected,) = torch.autograd.grad(expected.sum(), theta)
     torch.testing.assert_close(grad, grad_expected, rtol=1e-12, atol=1e-14)
+    outputs = batch.forward(theta.detach())
+    torch.testing.assert_close(outputs[2], arch.forward(theta.detach()[2], problems[2].x), rtol=1e-13, atol=1e-15)
 
 
 def test_batched_results_do_not_depend_on_the_other_problems_in_the_batch():
