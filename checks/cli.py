@@ -24,6 +24,7 @@ COMMANDS = (
     "landscape",
     "ccnn",
     "merge-tree",
+    "path",
     "experiment",
 )
 """Subcommand names, each a module of :mod:`checks.commands` (add new ones here)."""

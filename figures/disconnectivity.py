@@ -8,6 +8,8 @@ merge the branch holding the lower minimum comes first.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 from matplotlib.figure import Figure
 from networkx.utils import UnionFind
 
@@ -54,7 +56,8 @@ def tree_layout(tree: MergeTree) -> tuple[list[float], list[float], list[int | N
     return x, height, parent, roots
 
 
-def disconnectivity_figure(tree: MergeTree, title: str = "", log: bool = False) -> Figure:
+def disconnectivity_figure(tree: MergeTree, title: str = "", log: bool = False,
+                           floors: Sequence[tuple[float, str]] = ()) -> Figure:
     """A matplotlib Figure of the disconnectivity graph of ``tree``.
 
     Parameters
@@ -63,6 +66,9 @@ def disconnectivity_figure(tree: MergeTree, title: str = "", log: bool = False) 
     title : str
     log : bool
         Logarithmic loss axis (useful when minima sit near zero loss).
+    floors : sequence of (level, label)
+        Proven lower bounds on barriers (a construction's separator floors), drawn dashed: no
+        merge between basins on different sides of a separator may appear below its floor.
     """
     x, height, parent, roots = tree_layout(tree)
     m = len(tree.losses)
@@ -77,6 +83,10 @@ def disconnectivity_figure(tree: MergeTree, title: str = "", log: bool = False) 
             continue
         ax.plot([x[node], x[node], x[up]], [height[node], height[up], height[up]], color="black", lw=1)
     ax.scatter(x[:m], height[:m], s=8, color="tab:blue", zorder=3, label="minimum")
+    for level, label in floors:
+        ax.axhline(level, ls="--", lw=1, color="tab:red", label=label)
+    if floors:
+        ax.legend(loc="lower right", fontsize=8)
     if log:
         ax.set_yscale("log")
     ax.set_xticks([])
@@ -89,12 +99,13 @@ def disconnectivity_figure(tree: MergeTree, title: str = "", log: bool = False) 
     return fig
 
 
-def save_disconnectivity(tree: MergeTree, path, title: str = "", log: bool = False) -> None:
+def save_disconnectivity(tree: MergeTree, path, title: str = "", log: bool = False,
+                         floors: Sequence[tuple[float, str]] = ()) -> None:
     """Write the figure to ``path`` (format from the suffix: .png, .pdf, .svg), atomically."""
     from pathlib import Path
 
     from constructions.storage import atomic_output
 
-    fig = disconnectivity_figure(tree, title, log)
+    fig = disconnectivity_figure(tree, title, log, floors)
     with atomic_output(path) as tmp:
         fig.savefig(tmp, format=Path(path).suffix.lstrip(".") or "png", dpi=150)

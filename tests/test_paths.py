@@ -182,3 +182,29 @@ def test_count_cli_rejects_unknown_finder(tmp_path, capsys):
     assert main(["construct", "scalar-linear", "--out", str(data)]) == 0
     code = main(["count", "--data", str(data), "--arch", "1-1-1", "--no-bias", "--levels", "0.5", "--paths", "warp"])
     assert code == 2 and "unknown path finder" in capsys.readouterr().err
+
+
+def test_path_cli(tmp_path, capsys):
+    import json
+
+    import numpy as np
+
+    from checks.cli import main
+
+    data = tmp_path / "g2.npz"
+    assert main(["construct", "one-neuron", "--out", str(data)]) == 0
+    capsys.readouterr()
+    base = ["path", "--data", str(data), "--arch", "1-1-1", "--activation", "relu", "--no-bias"]
+    out = tmp_path / "paths.npz"
+    assert main(base + ["--start", "theta_global", "--end", "theta_spurious", "--finders", "linear,dss",
+                        "--level", "2.6", "--out", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [p["finder"] for p in report["paths"]] == ["linear", "dss"]
+    assert all(p["maximum"] >= 2.5 - 1e-9 for p in report["paths"])
+    with np.load(out, allow_pickle=False) as arrays:
+        assert arrays["dss_beads"].shape[1] == 2
+    for bad in (["--start", "1,2,3", "--end", "1,1"], ["--start=-1,2", "--end", "1,1", "--level", "1"],
+                ["--start", "nan,2", "--end", "1,1"], ["--start", "nowhere", "--end", "1,1"]):
+        assert main(base + bad) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "error" in err

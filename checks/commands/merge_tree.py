@@ -85,10 +85,13 @@ def run(args: argparse.Namespace) -> int:
     if args.graphml:
         tree.write_graphml(args.graphml)
     if args.figure:
+        from constructions.certificates import separators_for
         from figures.disconnectivity import save_disconnectivity
 
         title = f"{dataset.metadata.get('family', args.data)}: {architecture.spec} {architecture.activation_name} ({mode})"
-        save_disconnectivity(tree, args.figure, title, args.log)
+        floors = [(sep.floor, f"certified floor of the {sep.kind} separator")
+                  for sep in separators_for(dataset.metadata, architecture)] if args.kappa == 0 else []
+        save_disconnectivity(tree, args.figure, title, args.log, floors)
     if args.json:
         print(json.dumps(dict(tree.to_json(), counts=mode, data=args.data, architecture=architecture.spec,
                               activation=architecture.activation_name, bias=architecture.bias)))
