@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import asdict, dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from checks.counting import count_dataset
 from checks.sampling import SampleSettings
@@ -78,13 +78,16 @@ def run_components(claim: Claim, instance: Instance) -> Row:
     )
 
 
-def verify(claim_ids: Iterable[str] | None = None) -> list[Row]:
-    """Rows for every instance of the chosen claims (all registered claims by default)."""
+def iter_rows(claim_ids: Iterable[str] | None = None) -> Iterator[tuple[int, int, Row]]:
+    """(index, total, row) for every instance of the chosen claims, as each one finishes."""
     for module in RUNNER_MODULES:
         importlib.import_module(module)
     chosen = [get_claim(c) for c in claim_ids] if claim_ids else list(all_claims().values())
-    rows = []
-    for claim in chosen:
-        for instance in claim.instances:
-            rows.append(RUNNERS[claim.kind](claim, instance))
-    return rows
+    jobs = [(claim, instance) for claim in chosen for instance in claim.instances]
+    for index, (claim, instance) in enumerate(jobs, start=1):
+        yield index, len(jobs), RUNNERS[claim.kind](claim, instance)
+
+
+def verify(claim_ids: Iterable[str] | None = None) -> list[Row]:
+    """Rows for every instance of the chosen claims (all registered claims by default)."""
+    return [row for _, _, row in iter_rows(claim_ids)]

@@ -20,10 +20,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from checks.verify import verify
+    import sys
+    import time
+
+    from checks.verify import iter_rows
     from constructions.storage import atomic_output
 
-    rows = verify(args.claim)
+    rows, start = [], time.monotonic()
+    for index, total, row in iter_rows(args.claim):
+        rows.append(row)
+        print(f"[{index}/{total}, {time.monotonic() - start:.0f} s] {row.claim} | {row.instance}: {row.verdict}",
+              file=sys.stderr, flush=True)
+        if not args.json:
+            flag = "CONTRADICTION" if row.contradiction else ("expected (must-fail instance)" if row.expected else "")
+            print(f"{row.claim} | {row.instance}\n  predicted: {row.predicted}\n  observed:  {row.observed}\n"
+                  f"  verdict:   {row.verdict} {flag}".rstrip(), flush=True)
     report = {"rows": [row.to_json() for row in rows], "contradictions": sum(row.contradiction for row in rows)}
     if args.out:
         with atomic_output(args.out) as tmp:
@@ -31,9 +42,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report))
     else:
-        for row in rows:
-            flag = "CONTRADICTION" if row.contradiction else ("expected (must-fail instance)" if row.expected else "")
-            print(f"{row.claim} | {row.instance}\n  predicted: {row.predicted}\n  observed:  {row.observed}\n"
-                  f"  verdict:   {row.verdict} {flag}".rstrip())
         print(f"{len(rows)} rows, {report['contradictions']} contradictions")
     return 1 if report["contradictions"] else 0
