@@ -77,8 +77,9 @@ class FeatureSource:
 
     ``compute(indices)`` returns the (b, P, m) features of the samples ``indices``. If N P m
     float32 numbers fit in ``max_cache_bytes`` they are computed once, ``batch_size`` samples at
-    a time, and kept; otherwise every request recomputes its batch, so memory stays
-    O(batch P m) whatever N is (the reference implementation needed about 10 GB for MNIST).
+    a time, and kept; otherwise every request is recomputed ``batch_size`` samples at a time, so
+    memory stays O(request P m + batch_size P_unpooled m) whatever N is (the reference
+    implementation needed about 10 GB for MNIST).
 
     Calling the object with an index array returns that batch; it is the ``batch`` argument of
     :class:`checks.ccnn.nuclear.NuclearProblem`.
@@ -99,4 +100,8 @@ class FeatureSource:
     def __call__(self, indices: np.ndarray) -> torch.Tensor:
         if self._cache is not None:
             return self._cache[torch.as_tensor(indices)]
-        return self.compute(np.asarray(indices))
+        # A large request (a full-objective pass asks for 1024 samples) is still computed
+        # batch_size samples at a time: the unpooled features are the big intermediate.
+        indices = np.asarray(indices)
+        return torch.cat([self.compute(indices[s:s + self.batch_size])
+                          for s in range(0, len(indices), self.batch_size)])
