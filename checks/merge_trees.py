@@ -18,8 +18,9 @@ max(L_i, L_j) + tolerance, batched with the next pairs that would join different
 if every search in the batch succeeded (pairs that would not are put back). A search that
 reaches its target joins its ends at once; one that does not goes back into the heap with its
 certified barrier. Every pair dropped unsearched was joined through barriers at most its own
-lower bound + tolerance, so each merge level of the result is within ``tolerance`` of the tree
-that searching *all* pairs gives (``pairs="all"``), and never below it. The finders seed their
+lower bound + tolerance, so the merge level of every pair of minima (:meth:`MergeTree.merge_levels`)
+is within ``tolerance`` of the one that searching *all* pairs gives (``pairs="all"``), and
+never below it. The finders seed their
 randomness per pair, so a pair's barrier does not depend on its batch.
 
 A pair's barrier is the smaller certified maximum of the finder's path and the straight
@@ -83,6 +84,24 @@ class MergeTree(MergeForest):
     def breakpoints(self) -> list[float]:
         """Every level at which N_lambda changes: the minima's losses and the merge levels."""
         return sorted(set(self.losses.tolist()) | {w for w, _, _ in self.merges})
+
+    def merge_levels(self) -> np.ndarray:
+        """(M, M) matrix: the level at which minima i and j first lie in one component of the
+        graph (the highest barrier on their tree path; inf if never; the diagonal holds the
+        minima's losses). An ultrametric, from one pass over the merges."""
+        m = len(self.losses)
+        levels = np.full((m, m), np.inf)
+        np.fill_diagonal(levels, self.losses.numpy())
+        components = UnionFind(range(m))
+        members = {i: [i] for i in range(m)}
+        for weight, i, j in self.merges:
+            ri, rj = components[i], components[j]
+            a, b = members.pop(ri), members.pop(rj)
+            levels[np.ix_(a, b)] = weight
+            levels[np.ix_(b, a)] = weight
+            components.union(ri, rj)
+            members[components[ri]] = a + b
+        return levels
 
     def persistence(self) -> list[tuple[float, float, int]]:
         """0-dimensional persistence pairs (birth, death, minimum), elder rule.

@@ -86,7 +86,7 @@ def disconnectivity_figure(tree: MergeTree, title: str = "", log: bool = False,
     for level, label in floors:
         ax.axhline(level, ls="--", lw=1, color="tab:red", label=label)
     if floors:
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(loc="center right", fontsize=8)
     if log:
         ax.set_yscale("log")
     ax.set_xticks([])

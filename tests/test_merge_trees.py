@@ -49,17 +49,10 @@ def test_levels_match_brute_force_on_random_graphs(seed, m):
     tree = single_linkage(torch.zeros(m, 1), losses, edges, weights)
     levels = sorted(set(losses.tolist()) | set(weights.tolist())) + [10.0]
     assert tree.counts(levels) == [brute_counts(losses.numpy(), edges, weights, lam) for lam in levels]
-    # The tree path's highest barrier is the brute-force minimax barrier.
+    # Merge levels of every pair are the brute-force minimax barriers.
     minimax = brute_minimax(m, edges, weights)
-    graph = nx.Graph()
-    graph.add_nodes_from(range(m))
-    graph.add_weighted_edges_from((i, j, w) for w, i, j in tree.merges)
-    for i, j in itertools.combinations(range(m), 2):
-        if nx.has_path(graph, i, j):
-            path = nx.shortest_path(graph, i, j)
-            assert max(graph[a][b]["weight"] for a, b in zip(path, path[1:])) == pytest.approx(minimax[i, j])
-        else:
-            assert minimax[i, j] == np.inf
+    np.fill_diagonal(minimax, losses.numpy())
+    assert np.array_equal(tree.merge_levels(), minimax)
     # Persistence: classes alive at lambda are N_lambda.
     pairs = tree.persistence()
     for lam in levels:
@@ -149,3 +142,46 @@ def test_cli_bad_input_one_line_exit_2(tmp_path, capsys, extra):
                  "--starts", "2", "--steps", "10"] + extra)
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and "error" in err
+
+
+class TableFinder:
+    """A deterministic fake finder: the barrier of a pair is looked up in a table (keyed by
+    the endpoints' coordinates), so a pair's answer does not depend on its batch."""
+
+    name = "table"
+
+    def __init__(self, table):
+        self.table = table
+
+    def batch(self, problem, starts, ends, level=None):
+        from checks.paths import Path
+
+        out = []
+        for a, b in zip(starts, ends):
+            key = tuple(sorted([tuple(a.tolist()), tuple(b.tolist())]))
+            weight = torch.tensor([self.table[key]], dtype=torch.float64)
+            out.append(Path(torch.stack([a, b]).cpu(), weight, weight, True, self.name, 1))
+        return out
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10**6), st.integers(3, 14), st.sampled_from([0.0, 0.05, 0.2]))
+def test_lazy_kruskal_is_within_tolerance_of_all_pairs(seed, m, tolerance):
+    rng = np.random.default_rng(seed)
+    data = construct("scalar-linear")
+    problem = data.problem(data.default_architecture())
+    losses = rng.uniform(0, 0.5, m)
+    w1 = rng.uniform(0.5, 2.0, m)
+    points = torch.as_tensor(np.stack([w1, (1 + np.sqrt(losses)) / w1], axis=1))
+    losses = problem.loss(points).numpy()
+    table = {}
+    for i, j in itertools.combinations(range(m), 2):
+        key = tuple(sorted([tuple(points[i].tolist()), tuple(points[j].tolist())]))
+        table[key] = max(losses[i], losses[j]) + rng.exponential(0.3) * (rng.uniform() < 0.6) + 5.0 * (rng.uniform() < 0.2)
+    pruned = merge_tree(problem, points, TableFinder(table), tolerance=tolerance, batch=3)
+    full = merge_tree(problem, points, TableFinder(table), pairs="all", tolerance=tolerance)
+    gap = pruned.merge_levels() - full.merge_levels()
+    finite = np.isfinite(full.merge_levels())
+    assert np.isfinite(pruned.merge_levels())[finite].all()
+    assert (gap[finite] >= -1e-12).all() and (gap[finite] <= tolerance + 1e-12).all()
+    assert len(pruned.searched) <= len(full.searched) == m * (m - 1) // 2
