@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import networkx as nx
 import numpy as np
