@@ -2,7 +2,10 @@
 
 1. Tasks per second of the default sweep (checks/sweeps/default.toml, first ``--seeds``
    seeds) on the local process pool with 1 and with 2 workers, each into a fresh database;
-   the ratio is the scaling figure (2.0 is perfect on 2 free cores).
+   the ratio is the scaling figure (2.0 is perfect on 2 free cores). Beside it: concurrency
+   (summed task seconds / wall: are both workers busy?), worker CPU seconds per task (the
+   pool's overhead) and the CPU share the workers got, which tells a busy machine from a
+   pool that does not scale.
 2. Loss throughput on the CPU for K problems x S networks of the default sweep's ReLU shape:
    one :class:`theory.batched_problems.BatchedProblems` call, against a Python loop over the
    K S networks calling :meth:`theory.problems.Problem.loss` on one parameter vector at a
@@ -19,9 +22,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import resource
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -35,15 +40,36 @@ from theory.batched_problems import BatchedProblems
 from theory.networks import Architecture
 
 
-def sweep_rate(spec, workers: int, directory: Path) -> tuple[float, int]:
-    """(tasks per second, tasks) of ``spec`` on a fresh store with ``workers`` processes."""
+@dataclass(frozen=True)
+class PoolRun:
+    """One sweep on the pool: tasks, wall seconds, worker CPU seconds, summed task seconds."""
+
+    tasks: int
+    wall: float
+    cpu: float
+    busy: float
+
+    @property
+    def rate(self) -> float:
+        return self.tasks / self.wall
+
+
+def sweep_rate(spec, workers: int, directory: Path) -> PoolRun:
+    """Run ``spec`` on a fresh store with ``workers`` processes; CPU time of the (joined)
+    workers comes from ``getrusage(RUSAGE_CHILDREN)``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     pool = LocalPool(workers)
+    db = directory / f"workers{workers}.db"
     try:
-        with ResultStore(directory / f"workers{workers}.db") as store:
+        with ResultStore(db) as store:
             summary = run_sweep(spec, store, pool, progress=False)
     finally:
         pool.close()
-    return summary.ran / summary.seconds, summary.ran
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    with ResultStore(db, readonly=True) as store:
+        busy = sum(row.seconds for row in store.rows())
+    return PoolRun(summary.ran, summary.seconds, cpu, busy)
 
 
 def median_time(fn, repeats: int) -> float:
@@ -91,12 +117,16 @@ def main() -> None:
         spec = load_spec(DEFAULT_SPEC)
         spec = dataclasses.replace(spec, seeds=spec.seeds[:args.seeds])
         with tempfile.TemporaryDirectory() as tmp:
-            rates = {w: sweep_rate(spec, w, Path(tmp)) for w in (1, 2)}
+            runs = {w: sweep_rate(spec, w, Path(tmp)) for w in (1, 2)}
         load = os.getloadavg()[0]
-        print(f"1. default sweep, {rates[1][1]} tasks ({args.seeds} seeds), local pool: "
-              f"1 worker {rates[1][0]:.3f} tasks/s, 2 workers {rates[2][0]:.3f} tasks/s (measured); "
-              f"scaling ratio {rates[2][0] / rates[1][0]:.2f} (2.0 is perfect; load average {load:.1f} on "
-              f"{os.cpu_count()} cores)")
+        print(f"1. default sweep, {runs[1].tasks} tasks ({args.seeds} seeds), local pool: "
+              f"1 worker {runs[1].rate:.3f} tasks/s, 2 workers {runs[2].rate:.3f} tasks/s (measured); "
+              f"scaling ratio {runs[2].rate / runs[1].rate:.2f} (2.0 is perfect on 2 free cores; load average "
+              f"{load:.1f} on {os.cpu_count()} cores)")
+        for w, run in runs.items():
+            print(f"   {w} worker(s): concurrency {run.busy / run.wall:.2f} (summed task seconds / wall), "
+                  f"worker CPU {run.cpu / run.tasks:.2f} s per task, CPU share {run.cpu / run.wall:.2f} cores "
+                  f"(measured)")
     torch.set_num_threads(1)  # as in sweep tasks; oversubscribed OpenMP threads only add noise
     batched_vs_loop(k=5, s=32, width=8, samples=64)  # one group of the default sweep (5 seeds, 32 starts)
     batched_vs_loop(k=64, s=32, width=8, samples=64)  # many seeds: where batching over problems pays

@@ -6,8 +6,9 @@ sampled points, an estimate that can miss unsampled components) with their min-m
 shaded, and the median of the rigorous lower bounds (dashed). Levels given relative to
 L(0) = (1/N) sum ||y_mu||^2 are labelled as such. Where a registered claim's
 hypotheses start to hold as w grows (e.g. n_l > min(n_0, n_L) for deep linear nets,
-Freeman & Bruna 2017, arXiv:1611.01540, Prop. 2.2), a dotted vertical line carries the
-claim's id. Seeds where no point below lambda was found are left out of the statistics.
+Freeman & Bruna 2017, arXiv:1611.01540, Prop. 2.2), or at the width threshold a claim states
+(the quadratic thresholds of :mod:`theory.quadratic_claims`), a dotted vertical line carries
+the claim's id. Seeds where no point below lambda was found are left out of the statistics.
 """
 from __future__ import annotations
 
@@ -57,10 +58,16 @@ def summarise(rows: Sequence[StoredRow]) -> list[WidthPoint]:
 
 
 def claim_thresholds(config: dict, max_width: int) -> list[tuple[str, int]]:
-    """(claim id, w*) for every registered claim whose hypotheses fail at w* - 1 and hold at
-    w* <= ``max_width``, for the family described by a task ``config``."""
+    """(claim id, w*) pairs to mark for the family described by a task ``config``, w* <= ``max_width``.
+
+    A registered claim is marked where its hypotheses start to hold as w grows (they fail at
+    w* - 1 and hold at w*, e.g. n_l > min(n_0, n_L) for deep linear nets), or, for claims that
+    state a width threshold T(n, N) (:data:`theory.quadratic_claims.THRESHOLDS`; n the input
+    dimension, N the number of samples of the family's data), at w* = T(n, N).
+    """
     from theory.claims import all_claims
     from theory.networks import Architecture
+    from theory.quadratic_claims import THRESHOLDS
 
     arch = config["architecture"]
     n0, nl = arch["widths"][0], arch["widths"][-1]
@@ -71,12 +78,20 @@ def claim_thresholds(config: dict, max_width: int) -> list[tuple[str, int]]:
         return bool(claim.applies(Architecture(widths, arch["activation"], arch["bias"]), config["kappa"]))
 
     marks = []
+    samples = None
     for claim in all_claims().values():
+        if claim.id in THRESHOLDS and applies(claim, max_width):
+            if samples is None:
+                from constructions.registry import construct
+
+                samples = construct(config["data"]["family"], **config["data"]["params"]).num_samples
+            marks.append((claim.id, THRESHOLDS[claim.id].width(n0, samples)))
+            continue
         for width in range(2, max_width + 1):
             if applies(claim, width) and not applies(claim, width - 1):
                 marks.append((claim.id, width))
                 break
-    return marks
+    return [(claim_id, width) for claim_id, width in marks if 1 <= width <= max_width]
 
 
 def draw(rows: Sequence[StoredRow], out_stem: str | Path, title: str | None = None) -> tuple[Path, Path]:
@@ -111,10 +126,13 @@ def draw(rows: Sequence[StoredRow], out_stem: str | Path, title: str | None = No
             ax.fill_between(w, [p.upper_min for p in at], [p.upper_max for p in at], color=colour, alpha=0.18, lw=0)
             ax.plot(w, [p.upper_median for p in at], "o-", color=colour, ms=4, label=f"λ={level:g}{unit} upper")
             ax.plot(w, [p.lower_median for p in at], "s--", color=colour, ms=3, mfc="none", label=f"λ={level:g}{unit} lower")
+        marks: dict[int, list[str]] = defaultdict(list)
         for claim_id, width in claim_thresholds(configs[family], max(widths)):
+            marks[width].append(claim_id)
+        for width, ids in marks.items():
             ax.axvline(width, color="0.4", ls=":", lw=1)
-            ax.annotate(claim_id, (width, 1.0), xycoords=("data", "axes fraction"), rotation=90, va="top",
-                        ha="right", fontsize=7, color="0.3")
+            ax.annotate("\n".join(ids), (width, 0.02), xycoords=("data", "axes fraction"), rotation=90,
+                        va="bottom", ha="right", fontsize=6, color="0.3")
         cfg = configs[family]
         arch = cfg["architecture"]
         ax.set_title(f"{family}: {arch['widths'][0]}-{'w-' * cfg['hidden_layers']}{arch['widths'][-1]} "
@@ -130,7 +148,7 @@ def draw(rows: Sequence[StoredRow], out_stem: str | Path, title: str | None = No
     seeds = len({row.seed for row in rows})
     fig.suptitle(title or f"Components of Ω(λ) against width over {seeds} seeds. Solid: median upper bound "
                  f"(certified graph over sampled points, estimated), band: its min-max;\ndashed: median rigorous "
-                 f"lower bound; dotted: width where a claim's hypotheses start to hold; L(0) = mean ||y||^2", fontsize=8)
+                 f"lower bound; dotted: width thresholds of registered claims; L(0) = mean ||y||^2", fontsize=8)
     fig.tight_layout()
     stem = Path(out_stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
