@@ -78,6 +78,9 @@ def main(argv=None) -> int:
     mnist_gb = 60000 * 12 * 12 * config.n_features * 4 / 1e9
     print(f"a whole pooled-feature cache for MNIST (60000 x 12 x 12 x {config.n_features} float32) "
           f"would need {mnist_gb:.1f} GB; above max_cache_bytes (1 GiB) it is streamed per batch")
+    import torch
+
+    torch.set_num_threads(1)  # tiny problems: extra threads only spin under load
     instances = INSTANCES[:2] if args.quick else INSTANCES
     report["agreement"] = agreement_report(instances)
     for r in report["agreement"]:

@@ -74,8 +74,11 @@ def _table(args: argparse.Namespace) -> int:
 def _agree(args: argparse.Namespace) -> int:
     import json
 
+    import torch
+
     from checks.ccnn.agreement import agreement_report
 
+    torch.set_num_threads(1)
     rows = agreement_report()
     print(f"{'N':>4} {'P':>3} {'m':>3} {'K':>2} {'R':>5}  {'F (FISTA)':>12} {'F (cvxpy)':>12} "
           f"{'rel. diff':>9} {'max ||A||*':>10}  {'PG s':>7} {'cvxpy s':>7} {'ratio':>6}")
