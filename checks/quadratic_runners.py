@@ -1,8 +1,11 @@
 """Runner of the quadratic width-threshold claims (:mod:`theory.quadratic_claims`).
 
 ``quadratic-threshold``: on the instance's data and width, random starts descend and every end
-point is examined (:func:`checks.experiments.quadratic_sweep.search_width`). Refuted when a
-verified spurious local minimum is found; holds when none is (on the starts tried). The row's
+point is examined (:func:`checks.experiments.quadratic_sweep.search_width`). Claims about
+minima are refuted by a verified spurious local minimum; claims about valleys by a candidate
+spurious valley (a spurious minimum with no certified path found to the best minimum at its
+level, :func:`checks.experiments.quadratic_sweep.valley_checks`). Otherwise: holds on the
+starts tried. The row's
 ``applies`` says whether p >= T(n, N), which the claim's structural check cannot know (it does
 not see N). Searches are cached: several claims share their must-fail instance.
 """
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 import functools
 
-from checks.experiments.quadratic_sweep import search_width
+from checks.experiments.quadratic_sweep import quadratic_problem, search_width, valley_checks
 from checks.spurious import SpuriousSearch
 from checks.verify import Row, runner
 from constructions.registry import construct
@@ -27,6 +30,13 @@ def _search(family: str, params: tuple, width: int, kappa: float, fixed_output: 
     return search_width(dataset.x, dataset.y, width, STARTS, kappa, fixed_output, seed=dict(params).get("seed", 0))
 
 
+@functools.lru_cache(maxsize=16)
+def _valleys(family: str, params: tuple, width: int, kappa: float) -> tuple:
+    dataset = construct(family, **dict(params))
+    problem = quadratic_problem(dataset.x, dataset.y, width, kappa)
+    return tuple(valley_checks(problem, _search(family, params, width, kappa, False)))
+
+
 @runner("quadratic-threshold")
 def run_quadratic_threshold(claim: Claim, instance: Instance) -> Row:
     threshold = THRESHOLDS[claim.id]
@@ -37,10 +47,17 @@ def run_quadratic_threshold(claim: Claim, instance: Instance) -> Row:
     below = instance.expect is not None
     result = _search(instance.family, tuple(sorted(instance.params.items())), width, instance.kappa,
                      threshold.fixed_output and not below)
-    verdict = Verdict.REFUTED if result.spurious else Verdict.HOLDS
     setting = "fixed output weights +-1" if threshold.fixed_output and not below else "trainable output weights"
     observed = (f"p = {width} (T = {threshold.formula} = {required}), {setting}, kappa = {instance.kappa:g}: "
                 f"{result.summary()}")
+    evidence = result.to_json()
+    if threshold.about == "valleys" and not (threshold.fixed_output and not below):
+        valleys = _valleys(instance.family, tuple(sorted(instance.params.items())), width, instance.kappa)
+        verdict = Verdict.REFUTED if any(not v.joined for v in valleys) else Verdict.HOLDS
+        observed += "".join(f"; {v.describe()}" for v in valleys)
+        evidence["valleys"] = [v.__dict__ for v in valleys]
+    else:
+        verdict = Verdict.REFUTED if result.spurious else Verdict.HOLDS
     return Row(claim=claim.id, instance=instance.name, predicted=claim.prediction, observed=observed,
                verdict=verdict.value, expected=instance.expect.value if instance.expect else None,
-               applies=claim.applies(arch, instance.kappa) and width >= required, evidence=result.to_json())
+               applies=claim.applies(arch, instance.kappa) and width >= required, evidence=evidence)

@@ -12,6 +12,11 @@ A point theta counts as a *spurious local minimum* only when all of these were o
      for +-(the lowest eigenvector), at every radius r of ``radii``, never falls below
      L(theta) by more than ``descent_tol`` (relative). Probes matter where the loss has kinks
      (ReLU): autograd's Hessian is that of one smooth piece;
+   - always, in addition (escape probes): from theta + ``escape_radius`` d for ``escapes`` of
+     those directions, ``escape_steps`` of batched Adam; an end point below L(theta) - ``margin``
+     is a descent path. This sees degenerate saddles, where the Hessian is positive semi-definite
+     and the way down is of third or fourth order (a quadratic net's unit with a_j = 0 and
+     w_j = 0 changes the output only at order |a_j| |w_j|^2);
 3. **spurious**: L(theta) > best + ``margin`` for the best known minimum ``best`` (certified
    when the caller knows the global minimum, else the lowest loss found).
 
@@ -50,6 +55,10 @@ class ProbeSettings:
     radii: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1)
     descent_tol: float = 1e-10
     margin: float = 1e-4
+    escapes: int = 16
+    escape_radius: float = 1e-2
+    escape_steps: int = 200
+    escape_lr: float = 1e-2
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -70,6 +79,7 @@ class MinimumEvidence:
     curvature_method: str
     probe_decrease: float
     probes: int
+    escape_decrease: float
     best_known: float
     critical: bool
     descent_found: bool
@@ -87,7 +97,8 @@ class MinimumEvidence:
                                                                ("critical point with descent" if self.critical else "not critical"))
         return (f"{kind}: L = {self.loss:.6g} (best known {self.best_known:.6g}), |grad| = {self.gradient_norm:.2e}, "
                 f"lowest curvature {self.curvature:.2e} ({self.curvature_method}), "
-                f"largest probe decrease {max(self.probe_decrease, 0.0):.2e} over {self.probes} probes")
+                f"largest probe decrease {max(self.probe_decrease, 0.0):.2e} over {self.probes} probes, "
+                f"largest escape decrease {max(self.escape_decrease, 0.0):.2e}")
 
 
 def _scalar(loss_fn: LossFn) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -132,7 +143,8 @@ def examine(loss_fn: LossFn, theta: torch.Tensor, best_known: float, settings: P
     Notes
     -----
     Cost: one gradient, one Hessian (P^2 memory) or O(P) Hessian-vector products, and
-    (probes + 2) * len(radii) loss evaluations in one batch. Deterministic given ``settings.seed``.
+    (probes + 2) * len(radii) loss evaluations in one batch, ``escape_steps`` batched
+    loss-and-gradient evaluations of ``escapes`` points. Deterministic given ``settings.seed``.
     """
     theta = torch.as_tensor(theta, dtype=torch.float64).detach().flatten()
     point = theta.clone().requires_grad_(True)
@@ -147,17 +159,33 @@ def examine(loss_fn: LossFn, theta: torch.Tensor, best_known: float, settings: P
     probes = (theta + radii[:, None, None] * directions[None]).reshape(-1, theta.numel())
     with torch.no_grad():
         decrease = loss - float(loss_fn(probes).min())
+    escape = loss - escape_minimum(loss_fn, theta + settings.escape_radius * directions[: settings.escapes], settings)
     critical = grad_norm <= settings.gradient_tol
-    descent = curvature < -settings.curvature_tol or decrease > settings.descent_tol * max(1.0, abs(loss))
+    descent = (curvature < -settings.curvature_tol or decrease > settings.descent_tol * max(1.0, abs(loss))
+               or escape > settings.margin)
     spurious = critical and not descent and loss > best_known + settings.margin
-    return MinimumEvidence(loss, grad_norm, curvature, method, decrease, len(probes), float(best_known),
+    return MinimumEvidence(loss, grad_norm, curvature, method, decrease, len(probes), escape, float(best_known),
                            critical, descent, spurious)
+
+
+def escape_minimum(loss_fn: LossFn, starts: torch.Tensor, settings: ProbeSettings) -> float:
+    """Lowest loss reached by ``escape_steps`` of batched Adam from each start (inf if none)."""
+    if not len(starts):
+        return float("inf")
+    theta = starts.clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([theta], lr=settings.escape_lr)
+    for _ in range(settings.escape_steps):
+        optimizer.zero_grad()
+        loss_fn(theta).sum().backward()
+        optimizer.step()
+    with torch.no_grad():
+        return float(loss_fn(theta.detach()).min())
 
 
 @dataclass(frozen=True)
 class DescentSettings:
-    """Batched Adam (``adam_steps`` at ``lr``), then L-BFGS over all starts at once
-    (at most ``lbfgs_iterations``, until every gradient entry is below ``gradient_tol``)."""
+    """Batched Adam (``adam_steps`` at ``lr``), then L-BFGS per start (at most
+    ``lbfgs_iterations``, until every gradient entry is below ``gradient_tol``)."""
 
     adam_steps: int = 300
     lr: float = 0.02
@@ -170,13 +198,12 @@ class DescentSettings:
 
 
 def descend(loss_fn: LossFn, starts: torch.Tensor, settings: DescentSettings = DescentSettings()) -> torch.Tensor:
-    """End points (K, P) of descent from each start (K, P): batched Adam, then one batched L-BFGS.
+    """End points (K, P) of descent from each start (K, P): batched Adam, then L-BFGS per start.
 
     The losses of different starts are independent, so one backward pass of their sum gives
-    every gradient, and the sum is minimised by one L-BFGS run (scipy, float64) over all
-    starts at once: its Hessian is block diagonal, so a critical point of the sum is a critical
-    point of every block. It stops when every gradient entry of every start is below
-    ``gradient_tol`` (scipy's gtol is a max over all entries), when no progress is possible
+    every Adam gradient. L-BFGS (scipy, float64) then runs on each start separately: run on
+    the sum, one start stuck at a ReLU kink makes the shared line search fail for all of them.
+    It stops when every gradient entry is below ``gradient_tol``, when no progress is possible
     (ftol = 0) or when the iteration budget is spent. Deterministic.
     """
     theta = torch.as_tensor(starts, dtype=torch.float64).clone().requires_grad_(True)
@@ -188,27 +215,28 @@ def descend(loss_fn: LossFn, starts: torch.Tensor, settings: DescentSettings = D
     theta = theta.detach()
     if not settings.lbfgs_iterations:
         return theta
-    shape = theta.shape
+    f = _scalar(loss_fn)
 
     def value_and_grad(flat: np.ndarray) -> tuple[float, np.ndarray]:
-        point = torch.as_tensor(flat, dtype=torch.float64).reshape(shape).requires_grad_(True)
-        value = loss_fn(point).sum()
+        point = torch.as_tensor(flat, dtype=torch.float64).requires_grad_(True)
+        value = f(point)
         (grad,) = torch.autograd.grad(value, point)
-        return float(value.detach()), grad.flatten().numpy()
+        return float(value.detach()), grad.numpy()
 
-    result = minimize(value_and_grad, theta.flatten().numpy(), jac=True, method="L-BFGS-B",
-                      options={"maxiter": settings.lbfgs_iterations, "gtol": settings.gradient_tol,
-                               "ftol": 0.0, "maxcor": 30})
-    return torch.as_tensor(result.x).reshape(shape)
+    options = {"maxiter": settings.lbfgs_iterations, "gtol": settings.gradient_tol, "ftol": 0.0, "maxcor": 30}
+    ends = [minimize(value_and_grad, row.numpy(), jac=True, method="L-BFGS-B", options=options).x for row in theta]
+    return torch.as_tensor(np.stack(ends))
 
 
 @dataclass(frozen=True)
 class SpuriousSearch:
-    """Evidence at every descent end point, with the best known minimum they were judged against."""
+    """Evidence at every descent end point (``ends``, (K, P)), with the best known minimum
+    they were judged against."""
 
     evidence: tuple[MinimumEvidence, ...]
     best_known: float
     best_certified: bool
+    ends: torch.Tensor
 
     @property
     def spurious(self) -> list[MinimumEvidence]:
@@ -246,4 +274,4 @@ def search(loss_fn: LossFn, starts: torch.Tensor, global_minimum: float | None =
         lowest = float(loss_fn(ends).min())
     best = lowest if global_minimum is None else global_minimum
     evidence = tuple(examine(loss_fn, end, best, probes) for end in ends)
-    return SpuriousSearch(evidence, best, global_minimum is not None)
+    return SpuriousSearch(evidence, best, global_minimum is not None, ends)

@@ -4,7 +4,9 @@ One panel per sample count N: the fraction of random starts whose descent end po
 verified spurious local minimum (:mod:`checks.spurious`), against the width p, with a vertical
 line at every threshold T(n, N) of :mod:`theory.quadratic_claims` (thresholds beyond the swept
 widths are listed in the legend with their value). Filled markers: the reference minimum is
-certified (convex least squares); hollow: it is the lowest loss found (estimated).
+certified (convex least squares); hollow: it is the lowest loss found (estimated). Red crosses
+mark widths with a candidate spurious valley (a spurious minimum from which no certified path
+to the best minimum was found at its level; evidence, not a certificate).
 """
 from __future__ import annotations
 
@@ -31,6 +33,9 @@ def draw(result: dict, out: str | Path) -> Path:
         ax.plot(widths, fractions, color="k", lw=1)
         for r, f in zip(rows, fractions):
             ax.plot(r["width"], f, "o", color="k", fillstyle="full" if r["best_certified"] else "none")
+        valleys = [r for r in rows if r["valley_candidates"]]
+        ax.plot([r["width"] for r in valleys], [r["spurious"] / r["starts"] for r in valleys], "x", color="red",
+                ms=10, label="candidate spurious valley (no path found)")
         top = max(widths)
         for index, (claim, value) in enumerate(sorted(result["thresholds"][str(n_samples)].items(), key=lambda kv: kv[1])):
             style = dict(color=f"C{index}", ls=LINESTYLES[index % len(LINESTYLES)])
@@ -39,7 +44,9 @@ def draw(result: dict, out: str | Path) -> Path:
             else:
                 ax.plot([], [], label=f"{claim}: p = {value:g} (off the axis)", **style)
         clean = result["clean_from"][str(n_samples)]
-        ax.set_title(f"n = {result['inputs']}, N = {n_samples}: no spurious minimum found from p = {clean}")
+        valley_free = result["valley_free_from"][str(n_samples)]
+        ax.set_title(f"n = {result['inputs']}, N = {n_samples}: no spurious minimum found from p = {clean},\n"
+                     f"no candidate valley from p = {valley_free}", fontsize=10)
         ax.set_xlabel("hidden width p")
         ax.set_ylabel("fraction of starts ending at a spurious minimum")
         ax.set_ylim(-0.03, 1.03)

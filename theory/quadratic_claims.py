@@ -8,11 +8,13 @@ symbols and a width function T(n, N): the claim is "p >= T(n, N) => no spurious 
 
 What is checked (runner ``quadratic-threshold``, :mod:`checks.quadratic_runners`): at the
 smallest width the hypothesis allows, many random starts descend to local minima, and each end
-point is examined (:mod:`checks.spurious`). A verified spurious local minimum refutes the
-observable consequence "local search ends at global minima"; it contradicts "no spurious
-valleys" itself when the minimum is strict up to the symmetries (stated in the evidence, not
-proven). None found -> holds on the starts tried. Every claim also runs a width below its
-threshold where spurious minima are known to occur: the must-fail instance.
+point is examined (:mod:`checks.spurious`). Claims about local minima (``about = "minima"``)
+are refuted by a verified spurious local minimum. Claims about valleys or connectivity
+(``about = "valleys"``) are refuted only by a *candidate spurious valley*: a verified spurious
+local minimum from which a path finder found no certified path to the best minimum inside
+Omega(L_s + slack) (evidence, not a certificate); a spurious minimum joined by such a path is a
+plateau, consistent with the claim. Nothing found -> holds on the starts tried. Every claim also
+runs a width below its threshold where candidate valleys were observed: the must-fail instance.
 """
 from __future__ import annotations
 
@@ -28,12 +30,15 @@ from theory.networks import Architecture
 class Threshold:
     """The smallest width T(n, N) a claim's hypothesis allows, and the setting it assumes.
 
-    ``fixed_output``: output weights fixed to +1 (first half) and -1 (second half) rather than
-    trained; ``weight_decay``: ridge kappa on all parameters the claim assumes (0 = none).
+    ``about``: ``"valleys"`` (no spurious valleys / one component) or ``"minima"`` (no spurious
+    local minima / local search finds global optima); ``fixed_output``: output weights fixed to
+    +1 (first half) and -1 (second half) rather than trained; ``weight_decay``: ridge kappa on all
+    parameters the claim assumes (0 = none).
     """
 
     width: Callable[[int, int], int]
     formula: str
+    about: str = "valleys"
     fixed_output: bool = False
     weight_decay: float = 0.0
 
@@ -46,7 +51,8 @@ INPUTS, SAMPLES, SEED = 4, 10, 0
 BELOW, BELOW_SAMPLES = 4, 30
 """Width and sample count of the must-fail instances: on N = 30 Gaussian samples in R^4 (seed 0)
 descent from 12 starts at p = 4 ends in verified spurious minima against the certified global
-minimum (5 of 12 when this was written)."""
+minimum (5 of 12 when this was written), and AutoNEB found no path from them to the global
+minimum at their level (candidate valleys)."""
 
 SYMBOLS = {
     "n": "input dimension n_0",
@@ -69,7 +75,10 @@ def _threshold_claim(claim_id: str, threshold: Threshold, statement: str, refere
     register(Claim(
         id=claim_id, statement=statement, reference=reference, hypotheses=hypotheses,
         symbols={**SYMBOLS, **symbols}, kind="quadratic-threshold", applies=_one_hidden_quadratic,
-        prediction=f"no spurious local minimum among descent end points at p >= {threshold.formula}",
+        prediction=(f"no spurious local minimum among descent end points at p >= {threshold.formula}"
+                    if threshold.about == "minima" else
+                    f"every spurious local minimum found at p >= {threshold.formula} is joined to the best minimum "
+                    f"by a certified path (no candidate spurious valley)"),
         instances=(
             Instance(f"gaussian n={INPUTS} N={samples}, p = {threshold.formula} = {width}", "gaussian", data,
                      f"{INPUTS}-{width}-1", activation="quadratic", kappa=kappa),
@@ -95,7 +104,8 @@ _threshold_claim(
     {})
 
 _threshold_claim(
-    "quadratic-du-lee", Threshold(lambda n, N: math.ceil(math.sqrt(2 * N)), "ceil(sqrt(2N))", weight_decay=1e-3),
+    "quadratic-du-lee", Threshold(lambda n, N: math.ceil(math.sqrt(2 * N)), "ceil(sqrt(2N))", about="minima",
+                                  weight_decay=1e-3),
     "With p >= sqrt(2N) and weight decay, local search finds global optima.",
     "Du & Lee, ICML 2018 (arXiv:1803.01206)",
     "one hidden layer, quadratic activation, weight decay (ridge kappa = 1e-3 on all parameters here); "
@@ -103,7 +113,7 @@ _threshold_claim(
     {"kappa": "weight decay on all parameters"})
 
 _threshold_claim(
-    "quadratic-soltanolkotabi", Threshold(lambda n, N: 2 * n, "2n", fixed_output=True),
+    "quadratic-soltanolkotabi", Threshold(lambda n, N: 2 * n, "2n", about="minima", fixed_output=True),
     "With output weights fixed and at least n of each sign (p >= 2n), there are no spurious local minima.",
     "Soltanolkotabi, Javanmard & Lee 2018 (arXiv:1707.04926)",
     "one hidden layer, quadratic activation, output weights fixed to +1 (first p/2 units) and -1 (the rest)",

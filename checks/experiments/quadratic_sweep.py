@@ -11,6 +11,14 @@ For fixed data (n, N) and each width p, random starts descend to local minima
 (:func:`checks.spurious.search`) and every end point is examined. The sweep records how many are
 verified spurious local minima and the smallest width from which none was found, next to every
 threshold of :mod:`theory.quadratic_claims`.
+
+A spurious local minimum need not lie in a spurious *valley*: a non-strict minimum can be
+joined to a global one at its own level along a plateau. :func:`valley_checks` asks a path
+finder (AutoNEB, certified segment maxima) for a path from one representative of each distinct
+spurious loss L_s to the best end point inside Omega(L_s + delta), delta = ``VALLEY_SLACK``
+(L_s - best): a path found certifies that the two share a component at that level (not a
+valley there); no path found leaves a *candidate* spurious valley (evidence, not a certificate:
+there is no separator for quadratic nets).
 """
 from __future__ import annotations
 
@@ -26,6 +34,12 @@ from theory.problems import Problem
 
 SWEEP_DESCENT = DescentSettings(adam_steps=300, lbfgs_iterations=600)
 """Descent budget per width (batched over the starts)."""
+
+VALLEY_SLACK = 0.05
+"""A spurious minimum at L_s is tested for a path inside Omega(L_s + VALLEY_SLACK (L_s - best))."""
+
+MAX_VALLEY_CHECKS = 3
+"""At most this many distinct spurious losses per width get a path search (lowest first)."""
 
 
 def convex_minimum(x: np.ndarray, y: np.ndarray) -> float:
@@ -44,19 +58,26 @@ def output_signs(width: int) -> torch.Tensor:
     return signs
 
 
+def quadratic_problem(x: np.ndarray, y: np.ndarray, width: int, kappa: float = 0.0) -> Problem:
+    """The n-p-1 quadratic net without bias on data (x, y)."""
+    return Problem(Architecture((x.shape[1], width, 1), "quadratic", bias=False), torch.as_tensor(x),
+                   torch.as_tensor(y), kappa)
+
+
 def search_width(x: np.ndarray, y: np.ndarray, width: int, starts: int, kappa: float = 0.0,
                  fixed_output: bool = False, seed: int = 0,
                  descent: DescentSettings = SWEEP_DESCENT) -> SpuriousSearch:
     """Descend from ``starts`` random points of the n-p-1 quadratic net and examine the end points.
 
     The reference minimum is certified (convex least squares) when kappa = 0 and every
-    symmetric M is reachable at this width; otherwise it is the lowest loss found.
+    symmetric M is reachable at this width; otherwise it is the lowest loss found. With
+    ``fixed_output`` the end points hold the first-layer weights only.
     """
     if width < 1 or starts < 1:
         raise InputError(f"width and starts must be >= 1, got {width} and {starts}")
     n = x.shape[1]
-    arch = Architecture((n, width, 1), "quadratic", bias=False)
-    problem = Problem(arch, torch.as_tensor(x), torch.as_tensor(y), kappa)
+    problem = quadratic_problem(x, y, width, kappa)
+    arch = problem.architecture
     init = arch.init(starts, generator=torch.Generator().manual_seed(seed * 7919 + width))
     if fixed_output:
         signs = output_signs(width)
@@ -71,6 +92,39 @@ def search_width(x: np.ndarray, y: np.ndarray, width: int, starts: int, kappa: f
 
 
 @dataclass(frozen=True)
+class ValleyCheck:
+    """Path search from a spurious minimum at ``loss`` to the best end point at ``level``."""
+
+    loss: float
+    level: float
+    path_max: float
+    joined: bool
+
+    def describe(self) -> str:
+        if self.joined:
+            return f"L_s = {self.loss:.4g}: joined to the best minimum below {self.level:.4g} (certified path, not a valley)"
+        return (f"L_s = {self.loss:.4g}: no path found below {self.level:.4g} (best path max {self.path_max:.4g}): "
+                f"candidate spurious valley (not certified)")
+
+
+def valley_checks(problem: Problem, result: SpuriousSearch, seed: int = 0) -> list[ValleyCheck]:
+    """Path searches from one representative of each distinct spurious loss (see module docstring)."""
+    from checks.paths import get_finder
+
+    losses = problem.loss(result.ends)
+    best = result.ends[int(losses.argmin())]
+    finder = get_finder("autoneb", seed=seed)
+    checks = []
+    for value in result.distinct_spurious_losses()[:MAX_VALLEY_CHECKS]:
+        index = min(range(len(result.evidence)), key=lambda i: abs(result.evidence[i].loss - value)
+                    if result.evidence[i].spurious else float("inf"))
+        level = value + VALLEY_SLACK * (value - float(losses.min()))
+        path = finder(problem, result.ends[index], best, level=level)
+        checks.append(ValleyCheck(value, level, path.maximum, path.inside(level)))
+    return checks
+
+
+@dataclass(frozen=True)
 class WidthRow:
     """What the sweep saw at one (N, p)."""
 
@@ -80,8 +134,10 @@ class WidthRow:
     local_minima: int
     spurious: int
     spurious_losses: tuple[float, ...]
+    valley_candidates: int
     best_known: float
     best_certified: bool
+    valleys: tuple[ValleyCheck, ...]
 
 
 @dataclass(frozen=True)
@@ -93,12 +149,13 @@ class QuadraticSweep:
     thresholds: dict[int, dict[str, float]]
     settings: dict
 
-    def clean_from(self, samples: int) -> int | None:
-        """Smallest tested p such that no spurious minimum was found at p or any larger tested width."""
+    def clean_from(self, samples: int, valleys: bool = False) -> int | None:
+        """Smallest tested p such that no spurious minimum (with ``valleys``: no candidate
+        spurious valley) was found at p or any larger tested width."""
         rows = sorted((r for r in self.rows if r.samples == samples), key=lambda r: r.width)
         clean = None
         for row in reversed(rows):
-            if row.spurious:
+            if (row.valley_candidates if valleys else row.spurious):
                 break
             clean = row.width
         return clean
@@ -107,8 +164,10 @@ class QuadraticSweep:
         return {"inputs": self.inputs, "rows": [asdict(r) for r in self.rows],
                 "thresholds": {str(k): v for k, v in self.thresholds.items()},
                 "clean_from": {str(n): self.clean_from(n) for n in self.thresholds},
+                "valley_free_from": {str(n): self.clean_from(n, valleys=True) for n in self.thresholds},
                 "status": "spurious counts are observations from random starts (a minimum not found may exist); "
-                          "best_known is certified when best_certified is true, else the lowest loss found",
+                          "best_known is certified when best_certified is true, else the lowest loss found; "
+                          "a joined valley check is a certified path, a candidate valley is not certified",
                 "settings": self.settings}
 
 
@@ -135,11 +194,13 @@ def quadratic_sweep(inputs: int = 4, samples: tuple[int, ...] = (10, 30), widths
         x, y = rng.standard_normal((n_samples, inputs)), rng.standard_normal((n_samples, 1))
         for width in widths:
             result = search_width(x, y, width, starts, seed=seed)
+            valleys = tuple(valley_checks(quadratic_problem(x, y, width), result, seed))
             rows.append(WidthRow(n_samples, width, starts, sum(e.local_minimum for e in result.evidence),
                                  len(result.spurious), tuple(result.distinct_spurious_losses()),
-                                 result.best_known, result.best_certified))
+                                 sum(not v.joined for v in valleys), result.best_known, result.best_certified, valleys))
             if progress is not None:
-                progress(f"N = {n_samples}, p = {width}: {result.summary()}")
+                progress(f"N = {n_samples}, p = {width}: {result.summary()}"
+                         + "".join(f"; {v.describe()}" for v in valleys))
     settings = {"inputs": inputs, "samples": list(samples), "widths": list(widths), "starts": starts, "seed": seed,
                 "descent": asdict(SWEEP_DESCENT), "data": "x ~ N(0, I_n), y ~ N(0, 1)"}
     return QuadraticSweep(inputs, tuple(rows), {n: threshold_values(inputs, n) for n in samples}, settings)
