@@ -38,6 +38,7 @@ import networkx as nx
 import numpy as np
 import torch
 from networkx.utils import UnionFind
+from tqdm import tqdm
 
 from checks.components import MergeForest, within
 from checks.paths.base import PathFinder, check_endpoints, get_finder, train_beads
@@ -144,7 +145,7 @@ class MergeTree(MergeForest):
 
 
 def merge_tree(problem: Problem, points, finder: PathFinder | str = "dss", *, pairs: str = "mst",
-               tolerance: float = 1e-3, batch: int = 64) -> MergeTree:
+               tolerance: float = 1e-3, batch: int = 64, progress: bool = False) -> MergeTree:
     """Certified single-linkage tree of the minima ``points`` (M, P).
 
     Parameters
@@ -163,6 +164,8 @@ def merge_tree(problem: Problem, points, finder: PathFinder | str = "dss", *, pa
     batch : int
         Pairs per batched finder call (larger: fewer calls, but ``"mst"`` may search pairs
         that a smaller batch would have found joined).
+    progress : bool
+        Show a tqdm bar of searched pairs on stderr.
 
     Returns
     -------
@@ -194,6 +197,7 @@ def merge_tree(problem: Problem, points, finder: PathFinder | str = "dss", *, pa
     weights = floor.copy()
     searched = np.zeros(len(ii), dtype=bool)
     tree = MergeTree(points.cpu(), losses, candidate_edges=len(ii), finder=getattr(finder, "name", str(finder)))
+    bar = tqdm(total=len(ii), desc="pairs searched", unit="pair", disable=not progress, leave=False)
 
     def search(chunk: np.ndarray) -> None:
         a, b = points[ii[chunk]], points[jj[chunk]]
@@ -204,12 +208,14 @@ def merge_tree(problem: Problem, points, finder: PathFinder | str = "dss", *, pa
         weights[chunk] = np.minimum(straight.upper.cpu().numpy(), [path.maximum for path in found])
         searched[chunk] = True
         tree.searched.update((int(ii[e]), int(jj[e])) for e in chunk)
+        bar.update(len(chunk))
 
     if pairs == "all":
         for start in range(0, len(ii), batch):
             search(np.arange(start, min(start + batch, len(ii))))
     else:
         _lazy_kruskal(ii, jj, floor, weights, m, search, tolerance, batch)
+    bar.close()
     # Only searched pairs have certified barriers; the tree is built from them alone.
     done = np.flatnonzero(searched)
     return single_linkage(tree.points, losses, np.stack([ii[done], jj[done]], axis=1), weights[done], tree=tree)

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         reference = points[int(torch.argmin(problem.loss(points)))]
         points = canonicalise(architecture, points, reference, rescale_units=args.kappa == 0)
         mode = "modulo symmetry"
-    tree = merge_tree(problem, points, finder, pairs=args.pairs, tolerance=args.tolerance)
+    tree = merge_tree(problem, points, finder, pairs=args.pairs, tolerance=args.tolerance, progress=True)
     if args.graphml:
         tree.write_graphml(args.graphml)
     if args.figure:
