@@ -46,19 +46,25 @@ def _find(directory: Path, stem: str) -> Path:
     raise FileNotFoundError(2, "No such file", str(directory / stem))
 
 
-def load_mnist(directory: str | os.PathLike, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
-    """MNIST images in [0, 1], shape (N, 28, 28), and integer labels from a user's directory.
+def mnist_files(directory: str | os.PathLike, split: str = "train") -> tuple[Path, Path]:
+    """Paths of the images and labels IDX files of ``split`` in ``directory``.
 
     Looks for ``train-images-idx3-ubyte`` / ``train-labels-idx1-ubyte`` (``split="train"``) or
-    the ``t10k-`` pair (``split="test"``), gzipped or not.
+    the ``t10k-`` pair (``split="test"``), gzipped or not; FileNotFoundError if one is missing.
     """
     if split not in _SPLITS:
         raise InputError(f"split must be 'train' or 'test', got {split!r}")
     directory = Path(directory)
     if not directory.is_dir():
         raise FileNotFoundError(2, "No such directory", str(directory))
-    images = read_idx(_find(directory, f"{_SPLITS[split]}-images-idx3-ubyte"))
-    labels = read_idx(_find(directory, f"{_SPLITS[split]}-labels-idx1-ubyte"))
+    return (_find(directory, f"{_SPLITS[split]}-images-idx3-ubyte"),
+            _find(directory, f"{_SPLITS[split]}-labels-idx1-ubyte"))
+
+
+def load_mnist(directory: str | os.PathLike, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """MNIST images in [0, 1], shape (N, 28, 28), and integer labels (files: :func:`mnist_files`)."""
+    image_file, label_file = mnist_files(directory, split)
+    images, labels = read_idx(image_file), read_idx(label_file)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise InputError(f"{directory}: expected images (N, H, W) and N labels, "
                          f"got {images.shape} and {labels.shape}")

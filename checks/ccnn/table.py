@@ -72,6 +72,10 @@ class TableConfig:
         if not self.seeds:
             raise InputError("at least one seed is needed")
         LayerSpec(self.patch_size, 1, 2, self.kernel, self.n_features, self.gamma, self.radius, self.filters)
+        if self.mnist_dir:
+            from constructions.idx_files import mnist_files
+
+            mnist_files(self.mnist_dir, "train")
         side = 28 if self.mnist_dir else self.image_size
         rows, _ = patch_grid(side, side, self.patch_size, 1)
         patch_grid(rows // 2, rows // 2, self.upper_patch_size, 1)

@@ -16,7 +16,12 @@ HELP = "convexified CNNs: the MNIST-variations table and the solver's agreement 
 
 
 def _csv(kind):
-    return lambda text: tuple(kind(part) for part in text.split(",") if part.strip())
+    def parse(text: str) -> tuple:
+        try:
+            return tuple(kind(part) for part in text.split(",") if part.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {kind.__name__}, got {text!r}")
+    return parse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
