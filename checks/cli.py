@@ -25,6 +25,7 @@ COMMANDS = (
     "ccnn",
     "merge-tree",
     "path",
+    "grid-count",
     "experiment",
 )
 """Subcommand names, each a module of :mod:`checks.commands` (add new ones here)."""

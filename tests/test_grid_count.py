@@ -115,3 +115,22 @@ def test_bad_input():
         SliceLoss(problem, torch.zeros(3), torch.eye(2))
     with pytest.raises(InputError):
         SliceLoss(problem, torch.zeros(2), torch.full((2, 2), float("nan")))
+
+
+def test_grid_count_cli(tmp_path, capsys):
+    import json
+
+    from checks.cli import main
+
+    g2 = tmp_path / "g2.npz"
+    assert main(["construct", "one-neuron", "--out", str(g2)]) == 0
+    capsys.readouterr()
+    base = ["grid-count", "--data", str(g2), "--arch", "1-1-1", "--activation", "relu", "--no-bias"]
+    assert main(base + ["--box=-3,3,-3,3", "--levels", "1,2.2", "--resolution", "16", "--depth", "3", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["lower"] == report["upper"] == [1, 2] and report["status"] == ["certified"] * 2
+    for bad in (["--box=-3,3", "--levels", "1"], ["--box=a,b,c,d", "--levels", "1"],
+                ["--box=-3,3,-3,3", "--levels", "-1"], ["--box=-3,3,-3,3", "--levels", "1", "--slice", "x,y"]):
+        assert main(base + bad) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "error" in err
