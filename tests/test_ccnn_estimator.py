@@ -121,6 +121,8 @@ def test_cli_quick_table_writes_markdown_and_json(tmp_path, capsys):
     (["--radius", "-1"], "radius"),
     (["--patch-size", "17"], "larger than the image"),
     (["--variations", "blur"], "unknown variation"),
+    (["--mnist", "/nonexistent-mnist-directory"], "No such directory"),
+    (["--seeds", "a,b"], "comma-separated list of int"),
 ])
 def test_cli_bad_input_is_one_line_exit_2_and_no_file(tmp_path, capsys, argv, match):
     md, js = tmp_path / "t.md", tmp_path / "t.json"
