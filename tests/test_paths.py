@@ -208,3 +208,14 @@ def test_path_cli(tmp_path, capsys):
         assert main(base + bad) == 2
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1 and "error" in err
+
+
+@pytest.mark.parametrize("name", finder_names())
+def test_no_finder_beats_the_relu_permutation_floor(name):
+    """Every path from the teacher to its unit swap crosses det W_1 = 0, where L >= rho*."""
+    data = construct("relu-permutation", samples=64)
+    problem = data.problem(data.default_architecture())
+    floor = data.metadata["separators"][0]["floor"]
+    a, b = (torch.as_tensor(data.points()[k]) for k in ("theta_A", "theta_B"))
+    path = finder(name)(problem, a, b, level=0.9 * floor)
+    assert path.maximum >= floor - 1e-9 and not path.inside(0.9 * floor)
