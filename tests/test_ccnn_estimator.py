@@ -148,3 +148,13 @@ def test_streamed_features_give_the_same_model_as_cached_ones(digits):
     streamed = CCNNClassifier(radius=100, learning_rate=20, max_cache_bytes=0, **SMALL).fit(x, y)
     torch.testing.assert_close(streamed.layers_[0].a, cached.layers_[0].a, rtol=1e-4, atol=1e-5)
     np.testing.assert_array_equal(streamed.predict(xt), cached.predict(xt))
+
+
+def test_full_batch_solver_and_image_size_check_at_predict(digits):
+    x, y, xt, _ = digits
+    model = CCNNClassifier(solver="fista", radius=20, **SMALL).fit(x[:120], y[:120])
+    assert model.layers_[0].result.max_nuclear_norm <= 20 * (1 + 1e-5)
+    with pytest.raises(InputError, match="like the training images"):
+        model.predict(xt[:, :12, :12])
+    with pytest.raises(InputError, match="unknown solver"):
+        CCNNClassifier(solver="newton", **SMALL).fit(x, y)
