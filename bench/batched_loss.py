@@ -15,9 +15,9 @@ Usage: python bench/batched_loss.py [--quick] [--threads T]
 from __future__ import annotations
 
 import argparse
-import resource
+import subprocess
+import sys
 import time
-import tracemalloc
 
 import torch
 
@@ -88,19 +88,32 @@ def throughput_case(spec: str, n: int, k: int, peak: float, loop_k: int) -> None
           f"{flops / 1e9:.1f} GFLOP/s = {flops / peak:.0%} of matmul; values agree: {agree}")
 
 
-def peak_memory(spec: str, n: int, ks: list[int]) -> None:
-    arch = Architecture.parse(spec, "relu")
-    problem = Problem(arch, torch.randn(n, arch.widths[0]), torch.randn(n, arch.widths[-1]))
+PEAK_SCRIPT = """
+import resource, sys, torch
+from theory import Architecture, Problem
+torch.set_num_threads({threads})
+arch = Architecture.parse("{spec}", "relu")
+problem = Problem(arch, torch.randn({n}, arch.widths[0]), torch.randn({n}, arch.widths[-1]))
+theta = arch.init({k}, dtype=torch.float32)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+with torch.no_grad():
+    problem.loss(theta)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    problem.loss(theta, chunk={k})
+    unchunked = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(before, after, unchunked, problem.chunk_size())
+"""
+
+
+def peak_memory(spec: str, n: int, ks: list[int], threads: int) -> None:
+    """Growth of the peak resident set during one batched loss call, each K in a fresh process."""
     for k in ks:
-        theta = arch.init(k, dtype=torch.float32)
-        tracemalloc.start()  # torch CPU allocations are not traced; use the RSS high-water mark too
-        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        with torch.no_grad():
-            problem.loss(theta)
-        rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        tracemalloc.stop()
-        print(f"  K = {k:>6}: parameters {theta.numel() * 4 / 2**20:6.1f} MiB, chunk {problem.chunk_size()} nets, "
-              f"process peak RSS grew by {(rss1 - rss0) / 1024:6.1f} MiB")
+        script = PEAK_SCRIPT.format(spec=spec, n=n, k=k, threads=threads)
+        before, after, unchunked, chunk = map(int, subprocess.run(
+            [sys.executable, "-c", script], check=True, capture_output=True, text=True).stdout.split())
+        print(f"  K = {k:>6}: parameters {k * Architecture.parse(spec).num_params * 4 / 2**20:6.1f} MiB; "
+              f"peak RSS grew by {(after - before) / 1024:6.1f} MiB with chunks of {chunk} nets, "
+              f"by a further {(unchunked - after) / 1024:6.1f} MiB with one unchunked call")
 
 
 def dense_certifier(points: int):
@@ -133,7 +146,7 @@ def segments_case() -> None:
     print(f"G2 (a = 2) at lambda = 2.2: exact segments -> {exact.brackets[0].describe()}, "
           f"{exact.forest.certified_edges} segments, 0 loss evaluations on segments "
           f"(+{sampled} for sampling), {t_exact:.2f} s")
-    print(f"  dense 100-point sampling -> {dense.brackets[0].describe()} (sampled, not certified), "
+    print(f"  dense 100-point sampling -> {dense.brackets[0].upper} components (sampled, not certified), "
           f"{calls['evaluations']} loss evaluations on segments, {t_dense:.2f} s; same count: "
           f"{dense.brackets[0].upper == exact.brackets[0].upper}")
 
@@ -152,7 +165,7 @@ def main() -> None:
     throughput_case("4-16-1", 64, 16384 // scale, peak, loop_k=2048 // scale)
     throughput_case("32-64-1", 256, 4096 // scale, peak, loop_k=512 // scale)
     print("peak memory, 32-64-1 relu, N = 256:")
-    peak_memory("32-64-1", 256, [1024 // scale, 4096 // scale, 16384 // scale])
+    peak_memory("32-64-1", 256, [1024 // scale, 4096 // scale, 16384 // scale], args.threads)
     segments_case()
 
 
