@@ -3,8 +3,9 @@
 Zhang, Liang & Wainwright (2017), arXiv:1609.01000, Algorithm 1 (one layer) and Algorithm 2
 (greedy layer-wise training): fit the whitening and the feature map phi on training patches,
 solve the nuclear-norm-constrained softmax program for A, then take a rank-r factorisation
-A ~ U V^T. The columns of U (top-r left singular vectors of the m x KP matrix A; the paper's
-"filters") are r filters in feature space: the layer's output map at patch p is
+A ~ U V^T. The columns of U (top-r left singular vectors of the m x KP matrix A, i.e. the
+right singular vectors of the KP x m orientation used in THEORY.md section 8) are r filters in
+feature space: the layer's output map at patch p is
 h_j(x)_p = <phi(z_p(x)), U_j>, average-pooled, and it is the input of the next layer.
 """
 from __future__ import annotations
