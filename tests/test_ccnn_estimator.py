@@ -110,7 +110,7 @@ def test_cli_quick_table_writes_markdown_and_json(tmp_path, capsys):
     md, js = tmp_path / "t.md", tmp_path / "t.json"
     code = main(["ccnn", "table", "--quick", "--variations", "basic", "--workers", "1",
                  "--markdown", str(md), "--json", str(js)])
-    assert code == 0
+    assert code == 0 and not (tmp_path / "t.json.resume").exists()
     out = json.loads(js.read_text())
     assert set(out["error_percent"]["basic"]) == {"CNN-1", "CCNN-1", "CNN-2", "CCNN-2"}
     assert out["lecture_table_1"]["CCNN-2"]["img+rot"] == 30.23
@@ -123,6 +123,7 @@ def test_cli_quick_table_writes_markdown_and_json(tmp_path, capsys):
     (["--variations", "blur"], "unknown variation"),
     (["--mnist", "/nonexistent-mnist-directory"], "No such directory"),
     (["--seeds", "a,b"], "comma-separated list of int"),
+    (["--markdown", "/nonexistent-folder/t.md"], "no such folder"),
 ])
 def test_cli_bad_input_is_one_line_exit_2_and_no_file(tmp_path, capsys, argv, match):
     md, js = tmp_path / "t.md", tmp_path / "t.json"

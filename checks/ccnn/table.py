@@ -162,7 +162,7 @@ def run_table(config: TableConfig, progress: Callable[[str], None] | None = None
     Cells (variation, seed) are independent: with ``workers > 1`` they run on a local process
     pool, one torch thread each. With ``checkpoint``, every finished cell is saved there
     (atomically) and a rerun with the same configuration skips what the file already holds; the
-    file is removed when the table is complete. ``progress`` receives one line per model and cell.
+    caller removes it once the results are saved. ``progress`` receives one line per model and cell.
     """
     from constructions.storage import atomic_output
 
@@ -203,8 +203,6 @@ def run_table(config: TableConfig, progress: Callable[[str], None] | None = None
     else:
         for variation, seed in todo:
             record(variation, seed, *_run_one(config, variation, seed))
-    if path is not None and path.is_file():
-        path.unlink()
     return result
 
 

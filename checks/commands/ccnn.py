@@ -11,6 +11,7 @@ An interrupted table keeps its finished cells in FILE.json.resume; the same comm
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 HELP = "convexified CNNs: the MNIST-variations table and the solver's agreement with cvxpy"
 
@@ -62,6 +63,10 @@ def _table(args: argparse.Namespace) -> int:
     config.validate()
     if args.workers < 1:
         raise InputError(f"--workers must be >= 1, got {args.workers}")
+    for target in (args.markdown, args.json):  # fail now, not after the table has run
+        folder = Path(target).parent
+        if Path(target).is_dir() or not folder.is_dir():
+            raise InputError(f"cannot write {target}: {'it is a directory' if Path(target).is_dir() else 'no such folder'}")
     torch.set_num_threads(1)  # small convolutions and SVDs: threads cost more than they give
     from tqdm import tqdm
 
@@ -70,6 +75,7 @@ def _table(args: argparse.Namespace) -> int:
         result = run_table(config, lambda message: (bar.set_postfix_str(message), bar.update()),
                            checkpoint=f"{args.json}.resume", workers=args.workers)
     write_outputs(result, args.markdown, args.json)
+    Path(f"{args.json}.resume").unlink(missing_ok=True)
     print(result.markdown(), end="")
     print(f"wrote {args.markdown} and {args.json}; seconds per model: "
           + ", ".join(f"{m} {s:.0f}" for m, s in result.seconds.items()))
