@@ -20,7 +20,7 @@ from constructions.registry import construct
 from theory.claims import Claim, Instance, Verdict
 from theory.quadratic_claims import THRESHOLDS
 
-STARTS = 12
+STARTS = 10
 """Random starts per instance."""
 
 

@@ -12,7 +12,7 @@ A point theta counts as a *spurious local minimum* only when all of these were o
      for +-(the lowest eigenvector), at every radius r of ``radii``, never falls below
      L(theta) by more than ``descent_tol`` (relative). Probes matter where the loss has kinks
      (ReLU): autograd's Hessian is that of one smooth piece;
-   - always, in addition (escape probes): from theta + ``escape_radius`` d for ``escapes`` of
+   - for points that passed everything else (escape probes): from theta + ``escape_radius`` d for ``escapes`` of
      those directions, ``escape_steps`` of batched Adam; an end point below L(theta) - ``margin``
      is a descent path. This sees degenerate saddles, where the Hessian is positive semi-definite
      and the way down is of third or fourth order (a quadratic net's unit with a_j = 0 and
@@ -79,7 +79,7 @@ class MinimumEvidence:
     curvature_method: str
     probe_decrease: float
     probes: int
-    escape_decrease: float
+    escape_decrease: float | None
     best_known: float
     critical: bool
     descent_found: bool
@@ -97,8 +97,9 @@ class MinimumEvidence:
                                                                ("critical point with descent" if self.critical else "not critical"))
         return (f"{kind}: L = {self.loss:.6g} (best known {self.best_known:.6g}), |grad| = {self.gradient_norm:.2e}, "
                 f"lowest curvature {self.curvature:.2e} ({self.curvature_method}), "
-                f"largest probe decrease {max(self.probe_decrease, 0.0):.2e} over {self.probes} probes, "
-                f"largest escape decrease {max(self.escape_decrease, 0.0):.2e}")
+                f"largest probe decrease {max(self.probe_decrease, 0.0):.2e} over {self.probes} probes"
+                + ("" if self.escape_decrease is None else
+                   f", largest escape decrease {max(self.escape_decrease, 0.0):.2e}"))
 
 
 def _scalar(loss_fn: LossFn) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -159,11 +160,14 @@ def examine(loss_fn: LossFn, theta: torch.Tensor, best_known: float, settings: P
     probes = (theta + radii[:, None, None] * directions[None]).reshape(-1, theta.numel())
     with torch.no_grad():
         decrease = loss - float(loss_fn(probes).min())
-    escape = loss - escape_minimum(loss_fn, theta + settings.escape_radius * directions[: settings.escapes], settings)
     critical = grad_norm <= settings.gradient_tol
-    descent = (curvature < -settings.curvature_tol or decrease > settings.descent_tol * max(1.0, abs(loss))
-               or escape > settings.margin)
-    spurious = critical and not descent and loss > best_known + settings.margin
+    descent = curvature < -settings.curvature_tol or decrease > settings.descent_tol * max(1.0, abs(loss))
+    above = loss > best_known + settings.margin
+    # Escape probes cost descent steps; they can only demote a point that passed everything else.
+    escape = (loss - escape_minimum(loss_fn, theta + settings.escape_radius * directions[: settings.escapes], settings)
+              if critical and not descent and above else None)
+    descent = descent or (escape is not None and escape > settings.margin)
+    spurious = critical and not descent and above
     return MinimumEvidence(loss, grad_norm, curvature, method, decrease, len(probes), escape, float(best_known),
                            critical, descent, spurious)
 

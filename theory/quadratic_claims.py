@@ -51,7 +51,7 @@ INPUTS, SAMPLES, SEED = 4, 10, 0
 BELOW, BELOW_SAMPLES = 4, 30
 """Width and sample count of the must-fail instances: on N = 30 Gaussian samples in R^4 (seed 0)
 descent from 12 starts at p = 4 ends in verified spurious minima against the certified global
-minimum (5 of 12 when this was written), and AutoNEB found no path from them to the global
+minimum (5 of 12 when this was written; 10 starts are used), and AutoNEB found no path from them to the global
 minimum at their level (candidate valleys)."""
 
 SYMBOLS = {

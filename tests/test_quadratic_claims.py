@@ -1,0 +1,79 @@
+"""Quadratic width thresholds: one claim per threshold, the convex reference minimum, must-fail.
+
+The global minimum of a quadratic net of width p >= n (trainable output weights) is the
+least-squares fit over symmetric matrices: descent must reach it and never go below it. Every
+threshold is its own claim with its own symbols; the lecture's "n > 2N" is registered in both
+readings. The must-fail instance (N = 30 samples in R^4, p = 4) must come out refuted.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from checks.experiments.quadratic_sweep import convex_minimum, output_signs, quadratic_problem, search_width
+from checks.spurious import DescentSettings
+import checks.quadratic_runners  # noqa: F401 - registers the runner
+import checks.relu_runners  # noqa: F401 - registers the runners
+from checks.verify import RUNNERS
+from theory.claims import Verdict, all_claims, get_claim
+from theory.quadratic_claims import THRESHOLDS
+
+EXPECTED = {  # claim id -> T(n=4, N=10)
+    "quadratic-intrinsic-dimension": 10,
+    "quadratic-samples": 10,
+    "quadratic-du-lee": 5,
+    "quadratic-soltanolkotabi": 8,
+    "quadratic-deep-fb": 300,
+    "quadratic-lecture-samples": 21,
+    "quadratic-lecture-inputs": 9,
+}
+
+
+def test_every_threshold_is_its_own_claim():
+    claims = all_claims()
+    assert set(EXPECTED) <= set(THRESHOLDS) and set(EXPECTED) <= set(claims)
+    for claim_id, value in EXPECTED.items():
+        assert THRESHOLDS[claim_id].width(4, 10) == value
+        claim = claims[claim_id]
+        assert claim.kind == "quadratic-threshold" and claim.symbols and claim.reference
+        assert any(i.expect == Verdict.REFUTED for i in claim.instances)
+    assert claims["quadratic-lecture-samples"].statement != claims["quadratic-lecture-inputs"].statement
+
+
+def test_convex_minimum_is_the_floor_and_is_reached():
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((30, 3)), rng.standard_normal((30, 1))
+    floor = convex_minimum(x, y)
+    problem = quadratic_problem(x, y, 4)
+    random = problem.architecture.init(500, generator=torch.Generator().manual_seed(0))
+    assert float(problem.loss(random).min()) >= floor - 1e-12
+    result = search_width(x, y, 4, 4, descent=DescentSettings(adam_steps=200, lbfgs_iterations=300))
+    assert result.best_certified and min(e.loss for e in result.evidence) == pytest.approx(floor, abs=1e-8)
+
+
+def test_output_signs_have_both_halves():
+    assert output_signs(5).tolist() == [1, 1, 1, -1, -1]
+
+
+def test_must_fail_instance_is_refuted():
+    claim = get_claim("quadratic-soltanolkotabi")
+    instance = next(i for i in claim.instances if i.expect is not None)
+    row = RUNNERS[claim.kind](claim, instance)
+    assert row.verdict == Verdict.REFUTED.value and not row.contradiction and not row.applies
+
+
+@pytest.mark.parametrize("argv", [
+    ["experiment", "quadratic-sweep", "--widths", "0-3"],
+    ["experiment", "quadratic-sweep", "--samples", "ten"],
+    ["experiment", "quadratic-sweep", "--starts", "0"],
+    ["experiment", "energy-gap", "--pairs", "0"],
+    ["experiment", "energy-gap", "--widths", "-2"],
+])
+def test_bad_experiment_options_exit_2(argv, tmp_path, capsys):
+    from checks.cli import main
+
+    out, figure = tmp_path / "r.json", tmp_path / "f.png"
+    assert main([*argv, "--out", str(out), "--figure", str(figure)]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert not out.exists() and not figure.exists()

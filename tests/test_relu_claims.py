@@ -1,0 +1,89 @@
+"""ReLU claims: Prop 2.3 as a property test, and every claim's runner on a must-fail instance.
+
+A must-fail instance applies a claim outside its hypotheses (a level above the straight
+segment's maximum, a global minimum offered as spurious, the lemma without its correction
+term, the lecture's bound with no constant on labels scaled by 2); its runner must say refuted.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from checks.kernel_inequality import bounds_empirical, bounds_gaussian
+import checks.quadratic_runners  # noqa: F401 - registers the runner
+import checks.relu_runners  # noqa: F401 - registers the runners
+from checks.verify import RUNNERS, verify
+from theory.claims import Verdict, get_claim
+
+SLACK = 1e-12
+
+
+def unit_pair(seed: int, n: int, angle: float) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    w1 = rng.standard_normal(n)
+    w1 /= np.linalg.norm(w1)
+    other = rng.standard_normal(n)
+    other -= (other @ w1) * w1
+    other /= np.linalg.norm(other)
+    return w1, np.cos(angle) * w1 + np.sin(angle) * other
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(2, 6), angle=st.floats(0.0, 3.1),
+       samples=st.integers(1, 40), shift=st.floats(-2, 2), gaussian=st.booleans())
+def test_prop_2_3_holds_for_random_distributions_and_angles(seed, n, angle, samples, shift, gaussian):
+    w1, w2 = unit_pair(seed, n, angle)
+    rng = np.random.default_rng(seed + 1)
+    if gaussian:
+        m = rng.standard_normal((n, n))
+        bounds = bounds_gaussian(m @ m.T + 0.05 * np.eye(n), w1, w2)
+    else:
+        bounds = bounds_empirical(rng.standard_normal((samples, n)) * rng.exponential(1.0, n) + shift, w1, w2)
+    assert bounds.lower <= bounds.value + SLACK
+    assert bounds.value <= bounds.upper + SLACK
+
+
+def test_prop_2_3_upper_bound_is_tight_at_angle_zero():
+    w1, _ = unit_pair(0, 3, 0.0)
+    bounds = bounds_gaussian(np.eye(3), w1, w1)
+    assert bounds.value == pytest.approx(bounds.upper, abs=1e-12) == pytest.approx(0.5, abs=1e-12)
+
+
+def rows_of(claim_id: str, must_fail: bool):
+    claim = get_claim(claim_id)
+    instances = [i for i in claim.instances if (i.expect is not None) == must_fail]
+    return [RUNNERS[claim.kind](claim, instance) for instance in instances]
+
+
+@pytest.mark.parametrize("claim_id", ["relu-kernel-inequality", "relu-nearly-connected-literal"])
+def test_cheap_must_fail_instances_are_refuted(claim_id):
+    for row in rows_of(claim_id, must_fail=True):
+        assert row.verdict == Verdict.REFUTED.value and not row.contradiction
+
+
+def test_kernel_claim_holds_on_its_instances():
+    assert [row.verdict for row in rows_of("relu-kernel-inequality", must_fail=False)] == ["holds"]
+
+
+def test_spurious_point_claims():
+    claim = get_claim("relu-spurious-minima")
+    cheap = [i for i in claim.instances if "point" in i.options]
+    rows = {i.name: RUNNERS[claim.kind](claim, i) for i in cheap}
+    for name, row in rows.items():
+        expected = "refuted" if "must fail" in name else "holds"
+        assert row.verdict == expected, (name, row.observed)
+
+
+@pytest.mark.slow
+def test_disconnection_claim_and_its_must_fail_instance():
+    rows = rows_of("relu-disconnection", must_fail=False) + rows_of("relu-disconnection", must_fail=True)
+    assert [row.verdict for row in rows] == ["holds", "refuted"]
+    assert not any(row.contradiction for row in rows)
+
+
+@pytest.mark.slow
+def test_energy_gap_and_safran_shamir_runs():
+    for claim_id in ("relu-nearly-connected", "relu-spurious-minima"):
+        assert not any(row.contradiction for row in verify([claim_id]))
