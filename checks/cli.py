@@ -1,4 +1,4 @@
-"""The ``sublevel`` command line.
+"""sublevel: computational checks of theorems about the sublevel sets of neural-network losses.
 
 Each subcommand lives in its own module under :mod:`checks.commands` and exposes ``HELP``
 (one line), ``add_arguments(parser)`` and ``run(args) -> int``. Command modules import their
