@@ -83,12 +83,12 @@ def sample_sublevel(problem: Problem, level: float, settings: SampleSettings = S
     generator = torch.Generator().manual_seed(settings.seed)
     starts = arch.init(settings.starts, settings.init_scale, generator, dtype=problem.dtype, device=problem.device)
     points, traj, num_final = _descend(problem, starts, level, settings)
-    points, traj = _thin(points, traj, num_final, settings.max_points, generator)
+    points, traj = thin_sample(points, traj, num_final, settings.max_points, generator)
     if extra_points is not None and len(extra_points):
         extra = torch.as_tensor(extra_points, dtype=torch.float64).reshape(-1, arch.num_params)
         points = torch.cat([points, extra])
         traj = torch.cat([traj, torch.full((len(extra),), -1)])
-    return _certified_sample(problem, points, traj, level)
+    return certified_sample(problem, points, traj, level)
 
 
 def descend(problem: Problem, starts: torch.Tensor, level: float, settings: SampleSettings = SampleSettings(),
@@ -99,7 +99,7 @@ def descend(problem: Problem, starts: torch.Tensor, level: float, settings: Samp
     """
     starts = torch.as_tensor(starts, dtype=problem.dtype, device=problem.device)
     points, traj, _ = _descend(problem, starts, level, settings)
-    return _certified_sample(problem, points, traj + first_trajectory, level)
+    return certified_sample(problem, points, traj + first_trajectory, level)
 
 
 def _descend(problem: Problem, starts: torch.Tensor, level: float, settings: SampleSettings):
@@ -124,7 +124,7 @@ def _descend(problem: Problem, starts: torch.Tensor, level: float, settings: Sam
     return torch.cat(kept_points).to(torch.float64), torch.cat(kept_ids), int(mask.sum())
 
 
-def _certified_sample(problem: Problem, points: torch.Tensor, traj: torch.Tensor, level: float) -> LevelSample:
+def certified_sample(problem: Problem, points: torch.Tensor, traj: torch.Tensor, level: float) -> LevelSample:
     """Recompute losses in float64 (whatever dtype descent used) and keep the points below level."""
     losses = problem.to(device="cpu", dtype=torch.float64).loss(points)
     keep = losses <= level
@@ -137,7 +137,7 @@ def merge_samples(first: LevelSample, second: LevelSample) -> LevelSample:
                        torch.cat([first.trajectory, second.trajectory]), max(first.level, second.level))
 
 
-def _thin(points, traj, num_final: int, max_points: int, generator: torch.Generator):
+def thin_sample(points, traj, num_final: int, max_points: int, generator: torch.Generator):
     """Keep the trajectories' final points (the last ``num_final`` rows) and a random subset of the rest."""
     if len(points) <= max_points:
         return points, traj

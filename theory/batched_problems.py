@@ -135,7 +135,7 @@ class BatchedProblems:
             weight = torch.cat([weight, first.bias.unsqueeze(-1)], dim=-1)
         z = torch.bmm(x, weight.reshape(k, s * arch.widths[1], -1).transpose(1, 2)).view(k, n, s, arch.widths[1])
         for view in views[1:]:
-            h = arch._activate(z, in_place)
+            h = arch.activate(z, in_place)
             if view.weight.shape[2] == 1:
                 w = view.weight[:, :, 0].unsqueeze(1)
                 z = (h.mul_(w) if in_place else h * w).sum(-1, keepdim=True)

@@ -224,7 +224,7 @@ class Architecture:
             weight = torch.cat([weight, first.bias.unsqueeze(-1)], dim=-1)
         z = (x @ weight.reshape(k * self.widths[1], -1).T).view(n, k, self.widths[1])
         for view in views[1:]:
-            h = self._activate(z, in_place)
+            h = self.activate(z, in_place)
             if view.weight.shape[1] == 1:
                 product = h.mul_(view.weight[:, 0]) if in_place else h * view.weight[:, 0]
                 z = product.sum(-1, keepdim=True)
@@ -234,7 +234,8 @@ class Architecture:
                 z = z + view.bias
         return z
 
-    def _activate(self, z: torch.Tensor, in_place: bool) -> torch.Tensor:
+    def activate(self, z: torch.Tensor, in_place: bool = False) -> torch.Tensor:
+        """sigma(z); in place for the named activations when ``in_place`` (no autograd then)."""
         if in_place and self.activation in _IN_PLACE:
             return _IN_PLACE[self.activation](z)
         return self.activation_fn(z)

@@ -19,7 +19,7 @@ from typing import Sequence
 
 import torch
 
-from checks.sampling import LevelSample, SampleSettings, _certified_sample, _thin
+from checks.sampling import LevelSample, SampleSettings, certified_sample, thin_sample
 from theory.batched_problems import BatchedProblems
 
 
@@ -80,12 +80,12 @@ def sample_many(batch: BatchedProblems, levels: Sequence[float], settings: Sampl
         optimizer.step()
     samples = []
     for k, generator in enumerate(generators):
-        points, traj = _thin(torch.cat(kept_points[k]).to(torch.float64), torch.cat(kept_ids[k]),
+        points, traj = thin_sample(torch.cat(kept_points[k]).to(torch.float64), torch.cat(kept_ids[k]),
                              int(mask[k].sum()), settings.max_points, generator)
         extra = extra_points[k]
         if extra is not None and len(extra):
             extra = torch.as_tensor(extra, dtype=torch.float64).reshape(-1, arch.num_params)
             points = torch.cat([points, extra])
             traj = torch.cat([traj, torch.full((len(extra),), -1)])
-        samples.append(_certified_sample(batch.problem(k), points, traj, levels[k]))
+        samples.append(certified_sample(batch.problem(k), points, traj, levels[k]))
     return samples
