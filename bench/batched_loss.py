@@ -28,7 +28,7 @@ from constructions.certificates import separators_for
 from theory import Architecture, Problem
 
 
-def best_time(fn, repeat: int = 3) -> float:
+def best_time(fn, repeat: int = 7) -> float:
     fn()
     times = []
     for _ in range(repeat):
@@ -41,7 +41,7 @@ def best_time(fn, repeat: int = 3) -> float:
 def matmul_flops(size: int = 2048) -> float:
     a = torch.randn(size, size)
     b = torch.randn(size, size)
-    return 2 * size**3 / best_time(lambda: a @ b, repeat=5)
+    return 2 * size**3 / best_time(lambda: a @ b, repeat=7)
 
 
 def network_flops(arch: Architecture, n: int) -> int:
