@@ -14,7 +14,6 @@ import torch
 from checks.experiments.quadratic_sweep import convex_minimum, output_signs, quadratic_problem, search_width
 from checks.spurious import DescentSettings
 import checks.quadratic_runners  # noqa: F401 - registers the runner
-import checks.relu_runners  # noqa: F401 - registers the runners
 from checks.verify import RUNNERS
 from theory.claims import Verdict, all_claims, get_claim
 from theory.quadratic_claims import THRESHOLDS

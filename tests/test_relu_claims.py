@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings, strategies as st
 
 from checks.kernel_inequality import bounds_empirical, bounds_gaussian
-import checks.quadratic_runners  # noqa: F401 - registers the runner
 import checks.relu_runners  # noqa: F401 - registers the runners
 from checks.verify import RUNNERS, verify
 from theory.claims import Verdict, get_claim
