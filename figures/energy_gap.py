@@ -38,7 +38,7 @@ def draw(result: dict, out: str | Path) -> Path:
     ax.set_yscale("log")
     ax.set_xlabel("hidden width m")
     ax.set_ylabel("energy gap eps_emp(m)")
-    ax.set_title("Two-layer ReLU: minimax path gap between trained minima")
+    ax.set_title("Two-layer ReLU: energy gap vs width")
     ax.legend(fontsize=8)
     fig.tight_layout()
     path = Path(out)
