@@ -74,14 +74,12 @@ def test_spurious_point_claims():
         assert row.verdict == expected, (name, row.observed)
 
 
-@pytest.mark.slow
 def test_disconnection_claim_and_its_must_fail_instance():
     rows = rows_of("relu-disconnection", must_fail=False) + rows_of("relu-disconnection", must_fail=True)
     assert [row.verdict for row in rows] == ["holds", "refuted"]
     assert not any(row.contradiction for row in rows)
 
 
-@pytest.mark.slow
 def test_energy_gap_and_safran_shamir_runs():
     for claim_id in ("relu-nearly-connected", "relu-spurious-minima"):
         assert not any(row.contradiction for row in verify([claim_id]))

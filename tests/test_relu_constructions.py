@@ -121,7 +121,6 @@ def test_no_path_or_sample_crosses_below_rho_star(permutation):
     _no_crossing(*permutation, budget=20)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_no_path_crosses_below_rho_star_longer_searches(seed):
     data = construct("relu-permutation", samples=128, seed=seed)
