@@ -1,9 +1,9 @@
 """Run an experiment behind a verdict, save its results (JSON) and draw its figure (PNG).
 
-  sublevel experiment energy-gap [--widths 2,4,8,16,32] [--pairs 3] [--inputs 2] [--samples 64] [--seed 0]
+  sublevel experiment energy-gap [--widths 2,4,8,16,32,64] [--pairs 5] [--inputs 2] [--samples 64] [--seed 0]
       two-layer ReLU nets on a quadratic-teacher data set: minimax-path gap between trained minima
       against the width m, log-log slope next to -1/n (Freeman & Bruna 2017, Thm 2.4)
-  sublevel experiment quadratic-sweep [--inputs 4] [--samples 10,30] [--widths 1-10] [--starts 10] [--seed 0]
+  sublevel experiment quadratic-sweep [--inputs 4] [--samples 10,30] [--widths 1-10] [--starts 20] [--seed 0]
       one-hidden-layer quadratic nets: verified spurious local minima against the width p, with
       every width threshold of the lecture and the literature marked
 
@@ -41,8 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     experiments = parser.add_subparsers(dest="experiment", metavar="EXPERIMENT", parser_class=type(parser))
     experiments.required = True
     gap = experiments.add_parser("energy-gap", help="energy gap eps_emp(m) of two-layer ReLU nets vs width m")
-    gap.add_argument("--widths", default="2,4,8,16,32", help="hidden widths m (default: 2,4,8,16,32)")
-    gap.add_argument("--pairs", type=int, default=3, help="pairs of trained minima per width (default: 3)")
+    gap.add_argument("--widths", default="2,4,8,16,32,64", help="hidden widths m (default: 2,4,8,16,32,64)")
+    gap.add_argument("--pairs", type=int, default=5, help="pairs of trained minima per width (default: 5)")
     gap.add_argument("--inputs", type=int, default=2, help="input dimension n of the teacher data (default: 2)")
     gap.add_argument("--samples", type=int, default=64, help="number of samples N (default: 64)")
     gap.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sweep.add_argument("--inputs", type=int, default=4, help="input dimension n (default: 4)")
     sweep.add_argument("--samples", default="10,30", help="sample counts N, one panel each (default: 10,30)")
     sweep.add_argument("--widths", default="1-10", help="widths p, list or range (default: 1-10)")
-    sweep.add_argument("--starts", type=int, default=10, help="random starts per width (default: 10)")
+    sweep.add_argument("--starts", type=int, default=20, help="random starts per width (default: 20)")
     sweep.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     for sub, name in ((gap, "energy_gap"), (sweep, "quadratic_thresholds")):
         sub.add_argument("--out", default=f"figures/{name}.json", help=f"results JSON (default: figures/{name}.json)")

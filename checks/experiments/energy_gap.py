@@ -7,9 +7,10 @@ lecture quotes eps ~ m^(-1/n) for inputs in R^n. Measured here (THEORY.md sectio
     eps_emp(m) = max_t L(path(t)) - max(L(theta_A), L(theta_B)),
 
 for pairs of minima theta_A, theta_B trained from independent starts (batched Adam, then
-L-BFGS: :func:`checks.spurious.descend`) and joined by a path finder (AutoNEB by default, which
-relaxes the whole chain towards a minimax path; :mod:`checks.paths`). The path maximum is certified (exact segment maxima), so each
-eps_emp is a certified *upper* bound on the true minimax gap of that pair; the fitted log-log
+L-BFGS: :func:`checks.spurious.descend`) and joined by several path finders (by default the
+straight segment, Dynamic String Sampling and AutoNEB; :mod:`checks.paths`), keeping the path
+with the lowest maximum. Path maxima are certified (exact segment maxima), so each eps_emp is a
+certified *upper* bound on the true minimax gap of that pair; the fitted log-log
 slope of the mean gap against m is an estimate. Path finders cannot show that a lower path does
 not exist, so this confirms the trend; it cannot refute the theorem.
 """
@@ -30,13 +31,16 @@ from theory.networks import Architecture
 
 @dataclass(frozen=True)
 class EnergyGapSettings:
-    """Widths m, pairs of minima per width, descent budget, path finder and its options, seed."""
+    """Widths m, pairs of minima per width, descent budget, path finders with their options, seed."""
 
-    widths: tuple[int, ...] = (2, 4, 8, 16, 32)
-    pairs: int = 3
+    widths: tuple[int, ...] = (2, 4, 8, 16, 32, 64)
+    pairs: int = 5
     descent: DescentSettings = DescentSettings(adam_steps=400, lbfgs_iterations=300)
-    finder: str = "autoneb"
-    finder_options: tuple[tuple[str, object], ...] = (("pivots", 7), ("cycles", 4), ("steps", 150))
+    finders: tuple[tuple[str, tuple[tuple[str, object], ...]], ...] = (
+        ("linear", ()),
+        ("dss", (("steps", 150), ("max_rounds", 5))),
+        ("autoneb", (("pivots", 7), ("cycles", 4), ("steps", 150))),
+    )
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -48,7 +52,7 @@ class EnergyGapSettings:
 
 @dataclass(frozen=True)
 class GapRow:
-    """One pair: endpoint losses, certified path maximum, gap and the path's shape."""
+    """One pair: endpoint losses, the best certified path maximum, gap, and that path's finder and shape."""
 
     width: int
     pair: int
@@ -56,6 +60,7 @@ class GapRow:
     loss_b: float
     path_max: float
     gap: float
+    finder: str
     beads: int
     normalised_length: float
 
@@ -107,7 +112,8 @@ def energy_gap(dataset: Dataset, settings: EnergyGapSettings = EnergyGapSettings
     if dataset.y.shape[1] != 1:
         raise InputError(f"the energy gap is defined for scalar outputs, the data have {dataset.y.shape[1]}")
     n = dataset.x.shape[1]
-    finder = get_finder(settings.finder, **dict(settings.finder_options), seed=settings.seed)
+    finders = [(name, get_finder(name, **dict(options), **({"seed": settings.seed} if name != "linear" else {})))
+               for name, options in settings.finders]
     rows, means = [], []
     for width in settings.widths:
         architecture = Architecture((n, width, 1), "relu", bias=False)
@@ -116,19 +122,20 @@ def energy_gap(dataset: Dataset, settings: EnergyGapSettings = EnergyGapSettings
         minima = descend(problem.loss, architecture.init(2 * settings.pairs, generator=generator), settings.descent)
         starts, ends = minima[: settings.pairs], minima[settings.pairs:]
         losses_a, losses_b = problem.loss(starts), problem.loss(ends)
-        paths = finder.batch(problem, starts, ends)
+        found = [[(path, name) for path in finder.batch(problem, starts, ends)] for name, finder in finders]
         gaps = []
-        for index, path in enumerate(paths):
+        for index in range(settings.pairs):
+            path, name = min((paths[index] for paths in found), key=lambda item: item[0].maximum)
             floor = max(float(losses_a[index]), float(losses_b[index]))
             gap = max(0.0, path.maximum - floor)
             gaps.append(gap)
             rows.append(GapRow(width, index, float(losses_a[index]), float(losses_b[index]), path.maximum, gap,
-                               path.num_segments + 1, path.normalised_length))
+                               name, path.num_segments + 1, path.normalised_length))
         means.append(float(np.mean(gaps)))
         if progress is not None:
             progress(f"m = {width}: mean eps_emp = {means[-1]:.4g} (certified upper bounds over {settings.pairs} pairs)")
     record = {"widths": list(settings.widths), "pairs": settings.pairs, "descent": asdict(settings.descent),
-              "finder": settings.finder, "finder_options": dict(settings.finder_options), "seed": settings.seed,
+              "finders": {name: dict(options) for name, options in settings.finders}, "seed": settings.seed,
               "data": dataset.metadata}
     return EnergyGapResult(n, tuple(rows), tuple(means), tuple(settings.widths),
                            fit_slope(list(settings.widths), means), record)

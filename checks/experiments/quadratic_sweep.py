@@ -181,7 +181,7 @@ def threshold_values(inputs: int, samples: int) -> dict[str, float]:
 
 
 def quadratic_sweep(inputs: int = 4, samples: tuple[int, ...] = (10, 30), widths: tuple[int, ...] = tuple(range(1, 11)),
-                    starts: int = 10, seed: int = 0, progress=None) -> QuadraticSweep:
+                    starts: int = 20, seed: int = 0, progress=None) -> QuadraticSweep:
     """Sweep p over ``widths`` for Gaussian data (x, y ~ N(0, 1)) with N in ``samples``.
 
     Deterministic given ``seed`` (numpy PCG64 for data, torch generators for starts).
