@@ -38,3 +38,23 @@ def parse_levels(text: str) -> list[float]:
             raise InputError(f"levels must be finite and >= 0 (a square loss is never negative), got {part}")
         levels.append(value)
     return sorted(levels)
+
+
+def add_problem_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that name a problem: data file, architecture, activation, bias, ridge."""
+    parser.add_argument("--data", required=True, metavar="FILE.npz", help="data set written by `sublevel construct`")
+    parser.add_argument("--arch", required=True, help="widths n_0-...-n_L, e.g. 1-1-1")
+    parser.add_argument("--activation", default="linear", help="linear, relu or quadratic (default: linear)")
+    parser.add_argument("--no-bias", action="store_true", help="networks without bias vectors")
+    parser.add_argument("--kappa", type=float, default=0.0, help="ridge coefficient (default: 0)")
+
+
+def load_problem(args: argparse.Namespace):
+    """(dataset, architecture, problem) from :func:`add_problem_arguments`' options, validated
+    (file, shapes, finite data, kappa) before any work starts."""
+    from constructions.datasets import Dataset
+    from theory.networks import Architecture
+
+    architecture = Architecture.parse(args.arch, args.activation, not args.no_bias)
+    dataset = Dataset.load(args.data)
+    return dataset, architecture, dataset.problem(architecture, args.kappa)

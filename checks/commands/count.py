@@ -17,18 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 
-from checks.options import option_type, parse_levels
+from checks.options import add_problem_arguments, load_problem, option_type, parse_levels
 
 HELP = "count components of sublevel sets of a data set's loss, as certified brackets"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, metavar="FILE.npz", help="data set written by `sublevel construct`")
-    parser.add_argument("--arch", required=True, help="widths n_0-...-n_L, e.g. 1-1-1")
-    parser.add_argument("--activation", default="linear", help="linear, relu or quadratic (default: linear)")
-    parser.add_argument("--no-bias", action="store_true", help="networks without bias vectors")
+    add_problem_arguments(parser)
     parser.add_argument("--levels", required=True, type=option_type(parse_levels), help="comma-separated levels, e.g. 0.5,1.5")
-    parser.add_argument("--kappa", type=float, default=0.0, help="ridge coefficient (default: 0)")
     parser.add_argument("--starts", type=int, default=64, help="random descent starts (default: 64)")
     parser.add_argument("--steps", type=int, default=300, help="descent steps per start (default: 300)")
     parser.add_argument("--neighbours", type=int, default=8, help="k of the k-nearest-neighbour candidate edges")
@@ -44,12 +40,8 @@ def run(args: argparse.Namespace) -> int:
     from checks.counting import count_dataset
     from checks.paths import get_finder
     from checks.sampling import SampleSettings
-    from constructions.datasets import Dataset
-    from theory.networks import Architecture
 
-    architecture = Architecture.parse(args.arch, args.activation, not args.no_bias)
-    dataset = Dataset.load(args.data)
-    dataset.problem(architecture, args.kappa)  # validates shapes before any work
+    dataset, architecture, _ = load_problem(args)
     settings = SampleSettings(starts=args.starts, steps=args.steps, seed=args.seed)
     finder = get_finder(args.paths) if args.paths else None
     count = count_dataset(dataset, architecture, args.levels, args.kappa, settings, args.neighbours, finder=finder)

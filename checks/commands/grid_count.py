@@ -22,17 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from checks.options import parse_levels
+from checks.options import add_problem_arguments, load_problem, parse_levels
 
 HELP = "certified component counts of sublevel sets inside a 2-D/3-D box (interval bounds, refined grid)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, metavar="FILE.npz", help="data set written by `sublevel construct`")
-    parser.add_argument("--arch", required=True, help="widths n_0-...-n_L, e.g. 1-1-1")
-    parser.add_argument("--activation", default="linear", help="linear, relu or quadratic (default: linear)")
-    parser.add_argument("--no-bias", action="store_true", help="networks without bias vectors")
-    parser.add_argument("--kappa", type=float, default=0.0, help="ridge coefficient (default: 0)")
+    add_problem_arguments(parser)
     parser.add_argument("--levels", required=True, help="comma-separated levels, e.g. 0.5,1.5")
     parser.add_argument("--box", required=True,
                         help="low,high per axis, e.g. --box=-3,3,-3,3 (write it with = when it starts with -)")
@@ -47,18 +43,14 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from checks.grid_count import SliceLoss, count_box
-    from constructions.datasets import Dataset
     from theory.errors import InputError
-    from theory.networks import Architecture
 
     levels = parse_levels(args.levels)
     try:
         box = [float(v) for v in args.box.split(",")]
     except ValueError:
         raise InputError(f"--box must be comma-separated numbers, got {args.box!r}") from None
-    architecture = Architecture.parse(args.arch, args.activation, not args.no_bias)
-    dataset = Dataset.load(args.data)
-    problem = dataset.problem(architecture, args.kappa)
+    dataset, architecture, problem = load_problem(args)
     if args.slice:
         names = [n.strip() for n in args.slice.split(",")]
         named = dataset.points()

@@ -20,6 +20,8 @@ Example:
 from __future__ import annotations
 
 import argparse
+
+from checks.options import add_problem_arguments, load_problem
 import json
 
 HELP = "merge tree of minima with certified barriers: N_lambda, persistence, GraphML, disconnectivity graph"
@@ -28,11 +30,7 @@ FIGURE_FORMATS = ("png", "pdf", "svg")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, metavar="FILE.npz", help="data set written by `sublevel construct`")
-    parser.add_argument("--arch", required=True, help="widths n_0-...-n_L, e.g. 1-1-1")
-    parser.add_argument("--activation", default="linear", help="linear, relu or quadratic (default: linear)")
-    parser.add_argument("--no-bias", action="store_true", help="networks without bias vectors")
-    parser.add_argument("--kappa", type=float, default=0.0, help="ridge coefficient (default: 0)")
+    add_problem_arguments(parser)
     parser.add_argument("--finder", default="dss", help="path finder: linear, dss, autoneb or bezier (default: dss)")
     parser.add_argument("--pairs", default="mst", choices=("mst", "all"),
                         help="mst: lazy Kruskal searching only pairs that can change the tree (default); all: every pair")
@@ -58,17 +56,13 @@ def run(args: argparse.Namespace) -> int:
     from checks.counting import named_points
     from checks.merge_trees import find_minima, merge_tree
     from checks.paths import get_finder
-    from constructions.datasets import Dataset
     from theory.errors import InputError
-    from theory.networks import Architecture
 
     if args.figure and args.figure.rsplit(".", 1)[-1].lower() not in FIGURE_FORMATS:
         raise InputError(f"--figure must end in one of {', '.join('.' + f for f in FIGURE_FORMATS)}, got {args.figure}")
     if not math.isfinite(args.tolerance) or args.tolerance < 0:
         raise InputError(f"--tolerance must be finite and >= 0, got {args.tolerance}")
-    architecture = Architecture.parse(args.arch, args.activation, not args.no_bias)
-    dataset = Dataset.load(args.data)
-    problem = dataset.problem(architecture, args.kappa)
+    dataset, architecture, problem = load_problem(args)
     finder = get_finder(args.finder)
     points, _ = find_minima(problem, starts=args.starts, steps=args.steps, lr=args.lr, seed=args.seed)
     named = named_points(dataset, architecture)

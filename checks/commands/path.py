@@ -15,17 +15,15 @@ Example:
 from __future__ import annotations
 
 import argparse
+
+from checks.options import add_problem_arguments, load_problem
 import json
 
 HELP = "find paths between two parameter points with every finder; print certified maxima"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, metavar="FILE.npz", help="data set written by `sublevel construct`")
-    parser.add_argument("--arch", required=True, help="widths n_0-...-n_L, e.g. 1-1-1")
-    parser.add_argument("--activation", default="linear", help="linear, relu or quadratic (default: linear)")
-    parser.add_argument("--no-bias", action="store_true", help="networks without bias vectors")
-    parser.add_argument("--kappa", type=float, default=0.0, help="ridge coefficient (default: 0)")
+    add_problem_arguments(parser)
     parser.add_argument("--start", required=True,
                         help="theta_A: comma-separated P numbers (write --start=-1,2 when it begins with -) or a named point")
     parser.add_argument("--end", required=True, help="theta_B: comma-separated P numbers or a named point")
@@ -56,13 +54,9 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from checks.paths import check_endpoints, get_finder
-    from constructions.datasets import Dataset
     from constructions.storage import atomic_output
-    from theory.networks import Architecture
 
-    architecture = Architecture.parse(args.arch, args.activation, not args.no_bias)
-    dataset = Dataset.load(args.data)
-    problem = dataset.problem(architecture, args.kappa)
+    dataset, architecture, problem = load_problem(args)
     a, b = parse_point(args.start, dataset.points()), parse_point(args.end, dataset.points())
     level = float(check_endpoints(problem.to(dtype=torch.float64), a, b, args.level)[2][0])
     finders = [get_finder(name.strip()) for name in args.finders.split(",") if name.strip()]
