@@ -49,7 +49,9 @@ Certifier = Callable[[Problem, torch.Tensor, torch.Tensor], torch.Tensor]
 """(problem, starts (E, P), ends (E, P)) -> certified upper bounds (E,) of L on each segment."""
 
 LEVEL_SLACK = 1e-12
-"""Relative float64 slack when comparing a certified maximum with a level (w <= lambda (1 + slack))."""
+"""Relative float64 slack when comparing a certified segment maximum with a level
+(w <= lambda + slack (1 + |lambda|)). Points are members when their float64 loss is <= lambda,
+the same test sampling uses, so nodes and candidate edges always agree."""
 
 
 def exact_certifier(problem: Problem, start: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
@@ -104,11 +106,11 @@ class MergeForest:
         """Graph components among points below each level, from the one sweep."""
         losses = self.losses.numpy()
         weights = np.array([w for w, _, _ in self.merges])
-        return [int(within(losses, lam).sum()) - int(within(weights, lam).sum()) for lam in levels]
+        return [int((losses <= lam).sum()) - int(within(weights, lam).sum()) for lam in levels]
 
     def labels(self, level: float) -> dict[int, int]:
         """Component representative of every point below ``level``, in the certified graph."""
-        nodes = torch.nonzero(within(self.losses, level)).flatten().tolist()
+        nodes = torch.nonzero(self.losses <= level).flatten().tolist()
         components = UnionFind(nodes)
         for weight, i, j in self.merges:
             if within(weight, level):
@@ -250,7 +252,7 @@ def brackets(forest: MergeForest, problem: Problem, levels: Sequence[float],
     uppers = forest.counts(levels)
     out = []
     for level, upper in zip(levels, uppers):
-        below = torch.nonzero(within(forest.losses, level)).flatten()
+        below = torch.nonzero(forest.losses <= level).flatten()
         if loss_floor is not None and level < loss_floor:
             out.append(Bracket(level, 0, 0, 0, "certified"))
             continue
