@@ -102,10 +102,6 @@ def disconnectivity_figure(tree: MergeTree, title: str = "", log: bool = False,
 def save_disconnectivity(tree: MergeTree, path, title: str = "", log: bool = False,
                          floors: Sequence[tuple[float, str]] = ()) -> None:
     """Write the figure to ``path`` (format from the suffix: .png, .pdf, .svg), atomically."""
-    from pathlib import Path
+    from figures.saving import save_figure
 
-    from constructions.storage import atomic_output
-
-    fig = disconnectivity_figure(tree, title, log, floors)
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, format=Path(path).suffix.lstrip(".") or "png", dpi=150)
+    save_figure(disconnectivity_figure(tree, title, log, floors), path)

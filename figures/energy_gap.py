@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from constructions.storage import atomic_output
+from figures.saving import save_figure
 
 
 def draw(result: dict, out: str | Path) -> Path:
@@ -41,8 +41,4 @@ def draw(result: dict, out: str | Path) -> Path:
     ax.set_title("Two-layer ReLU: energy gap vs width")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    path = Path(out)
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=150)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out, format="png")

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from checks.landscapes.surfaces import Surface  # noqa: E402
-from constructions.storage import atomic_output  # noqa: E402
+from figures.saving import save_figure  # noqa: E402
 from theory.errors import InputError  # noqa: E402
 
 KINDS = ("contour", "filled", "heatmap", "surface3d")
@@ -72,12 +72,9 @@ def draw_curve(ax, surface: Surface, metrics: Sequence[str] = ("loss",)) -> None
     ax.legend()
 
 
-def save_figure(fig, out: str | os.PathLike) -> None:
-    """Write ``fig`` as PNG atomically and close it."""
-    with atomic_output(out) as tmp:
-        with open(tmp, "wb") as handle:
-            fig.savefig(handle, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
+def save_png(fig, out: str | os.PathLike) -> None:
+    """Write ``fig`` as PNG atomically (whatever the suffix) and close it."""
+    save_figure(fig, out, format="png", dpi=110, bbox_inches="tight")
 
 
 def plot_surface(surface: Surface, out: str | os.PathLike, kind: str = "contour", metric: str = "loss",
@@ -93,7 +90,7 @@ def plot_surface(surface: Surface, out: str | os.PathLike, kind: str = "contour"
     else:
         draw_surface(ax, surface, kind, metric)
     ax.set_title(title or surface.metadata.get("title", metric))
-    save_figure(fig, out)
+    save_png(fig, out)
 
 
 def plot_grid(surfaces: Mapping[str, Surface], out: str | os.PathLike, kind: str = "contour",
@@ -108,7 +105,7 @@ def plot_grid(surfaces: Mapping[str, Surface], out: str | os.PathLike, kind: str
         draw_surface(ax, surface, kind, metric, path=(paths or {}).get(title))
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    save_figure(fig, out)
+    save_png(fig, out)
 
 
 def plot_interpolation(alphas: np.ndarray, curves: Mapping[str, np.ndarray], out: str | os.PathLike,
@@ -125,7 +122,7 @@ def plot_interpolation(alphas: np.ndarray, curves: Mapping[str, np.ndarray], out
     handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
     ax.legend(handles, [h.get_label() for h in handles], fontsize=7, loc="upper center")
     ax.set_title(title, fontsize=10)
-    save_figure(fig, out)
+    save_png(fig, out)
 
 
 def plot_weights(histograms: Mapping[str, np.ndarray], norms: Mapping[str, Sequence[float]],
@@ -142,4 +139,4 @@ def plot_weights(histograms: Mapping[str, np.ndarray], norms: Mapping[str, Seque
     right.set_ylabel("||theta||_2")
     right.legend(fontsize=7)
     fig.tight_layout()
-    save_figure(fig, out)
+    save_png(fig, out)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from constructions.storage import atomic_output
+from figures.saving import save_figure
 
 LINESTYLES = ("-", "--", "-.", ":")
 
@@ -52,8 +52,4 @@ def draw(result: dict, out: str | Path) -> Path:
         ax.set_ylim(-0.03, 1.03)
         ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
-    path = Path(out)
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=150)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out, format="png")

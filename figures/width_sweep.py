@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from checks.sweeps.store import StoredRow
-from constructions.storage import atomic_output
+from figures.saving import save_figure
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,5 @@ def draw(rows: Sequence[StoredRow], out_stem: str | Path, title: str | None = No
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = (stem.with_suffix(".png"), stem.with_suffix(".pdf"))
     for path in paths:
-        with atomic_output(path) as tmp:
-            fig.savefig(tmp, format=path.suffix[1:], dpi=150)
-    plt.close(fig)
+        save_figure(fig, path, close=path == paths[-1])
     return paths
