@@ -180,6 +180,16 @@ def _output_replaced(module: torch.nn.Module, output_of: Callable[[], torch.Tens
         del module.forward
 
 
+def resolve_slice(model: torch.nn.Module, data, directions: Sequence[Params], origin: Params | None = None):
+    """Checked (origin, directions, data batches in the model's dtype, detached buffers) of the
+    slice theta = origin + sum_j c_j d_j of ``model``; origin defaults to the model's parameters."""
+    base = parameters_of(model)
+    origin = base if origin is None else check_direction(base, origin, "origin")
+    checked = [check_direction(base, d, f"direction {j + 1}") for j, d in enumerate(directions)]
+    batches = as_batches(data).to(next(iter(base.values())).dtype)
+    return origin, checked, batches, {name: b.detach() for name, b in model.named_buffers()}
+
+
 class SliceEvaluator:
     """Loss (and accuracy) at theta_0 + c @ D for rows c of a (K, m) coefficient matrix.
 
@@ -217,12 +227,7 @@ class SliceEvaluator:
         self.model = model
         self.loss_fn = loss_fn
         self._losses = batched_loss(loss_fn)
-        base = parameters_of(model)
-        self.origin = base if origin is None else check_direction(base, origin, "origin")
-        self.directions = [check_direction(base, d, f"direction {j + 1}") for j, d in enumerate(directions)]
-        dtype = next(iter(base.values())).dtype
-        self.data = as_batches(data).to(dtype)
-        self.buffers = {name: b.detach() for name, b in model.named_buffers()}
+        self.origin, self.directions, self.data, self.buffers = resolve_slice(model, data, directions, origin)
         was_training = model.training
         model.eval()
         try:
@@ -235,7 +240,7 @@ class SliceEvaluator:
         labels = self.data.batches[0][1]
         self.accuracy = bool(accuracy) and not labels.is_floating_point() and labels.dim() == 1
         largest = max(int(x.shape[0]) for x, _ in self.data.batches)
-        per_point = per_sample * largest + sum(v.numel() for v in base.values())
+        per_point = per_sample * largest + sum(v.numel() for v in self.origin.values())
         self.chunk_size = int(chunk_size) if chunk_size else max(1, min(_MAX_CHUNK, _CHUNK_ELEMENTS // per_point))
         self._mlp = _mlp_layers(model, self.first, self.data)
         # every moved parameter of every point in one GEMM: theta + c @ D over the flattened

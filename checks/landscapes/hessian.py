@@ -20,8 +20,8 @@ from typing import Callable, Sequence
 import torch
 from torch.func import functional_call, grad, jvp
 
-from checks.landscapes.directions import Params, check_direction, fingerprint, flatten, parameters_of, unflatten
-from checks.landscapes.evaluation import LossFn, as_batches
+from checks.landscapes.directions import Params, fingerprint, flatten, unflatten
+from checks.landscapes.evaluation import LossFn, resolve_slice
 from theory.errors import InputError
 
 
@@ -84,12 +84,7 @@ class HessianEvaluator:
                  origin: Params | None = None, iterations: int = 20, seed: int = 0):
         self.model = model
         self.loss_fn = loss_fn
-        base = parameters_of(model)
-        self.origin = base if origin is None else check_direction(base, origin, "origin")
-        self.directions = [check_direction(base, d, f"direction {j + 1}") for j, d in enumerate(directions)]
-        dtype = next(iter(base.values())).dtype
-        self.data = as_batches(data).to(dtype)
-        self.buffers = {name: b.detach() for name, b in model.named_buffers()}
+        self.origin, self.directions, self.data, self.buffers = resolve_slice(model, data, directions, origin)
         self.iterations = int(iterations)
         self.seed = int(seed)
 
