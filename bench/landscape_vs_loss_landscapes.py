@@ -10,12 +10,23 @@ in-place steps and an off-by-one on even columns (offsets 1..51 instead of 0..50
 second direction); we evaluate exactly the points it visits. Printed: max relative difference
 of the values (target 1e-5) and the ratio of the best-of-``repeats`` wall times (theirs / ours;
 targets: >= 10 for the theory nets, >= 5 for the 784-100-10 MLP, never < 1). Times are
-interleaved so that load from other processes hits both sides alike.
+interleaved so that load from other processes hits both sides alike. "Ours" includes building
+the evaluator (first-layer products, checks).
+
+One-hidden-layer nets take the exact line sweep (:mod:`checks.landscapes.lines`, numba); the
+bench also prints its one-time costs in fresh processes (compilation with an empty numba cache,
+then loading the cached code). Deeper nets are evaluated point by point; for them the
+"ceiling" column is theirs / (the hidden-to-hidden matrix products every point needs, at the
+float32 matmul rate measured in this run): no point-by-point method can beat that ratio.
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import os
+import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -92,6 +103,47 @@ def ours(model, loss_fn, x, y, d1, d2, coefficients) -> np.ndarray:
     return evaluator(coefficients)["loss"].numpy().reshape(STEPS, STEPS)
 
 
+def matmul_rate(size: int = 1024, repeats: int = 5) -> float:
+    """Measured float32 multiply-adds per second of a size^3 matrix product (this machine's peak)."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - start)
+    return size ** 3 / min(times)
+
+
+def hidden_products(case: Case) -> int:
+    """Multiply-adds of the hidden-to-hidden layers over the whole grid (none for one hidden layer)."""
+    inner = case.widths[1:-1]
+    return STEPS * STEPS * case.samples * sum(a * b for a, b in zip(inner[:-1], inner[1:]))
+
+
+ONE_TIME = """
+import time, numpy as np, torch
+start = time.perf_counter()
+from checks.landscapes.lines import line_outputs
+imported = time.perf_counter()
+z = torch.randn(3, 4, 5, dtype=torch.float64)
+line_outputs(z, torch.zeros(1, 2), torch.arange(3.0)[None], torch.tensor([3]), torch.randn(1, 1, 5),
+             torch.randn(1, 5), torch.randn(1, 1), torch.randn(1), 0.0)
+print(imported - start, time.perf_counter() - imported)
+"""
+
+
+def one_time_costs() -> tuple[tuple[float, float], tuple[float, float]]:
+    """(import, first call) seconds in a fresh process with an empty numba cache, then with it filled."""
+    runs = []
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        for _ in range(2):
+            out = subprocess.run([sys.executable, "-c", ONE_TIME], env=env, check=True, capture_output=True, text=True)
+            runs.append(tuple(float(v) for v in out.stdout.split()))
+    return runs[0], runs[1]
+
+
 def timed(fn, timings: list[float]):
     start = time.perf_counter()
     result = fn()
@@ -109,10 +161,17 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"CPU, {torch.get_num_threads()} threads, torch {torch.__version__}, grid {STEPS}x{STEPS}, "
           f"best of {args.repeats}")
-    print(f"{'case':52s} {'max rel diff':>12s} {'theirs s':>9s} {'ours s':>8s} {'ratio':>7s} {'target':>6s}")
+    (cold_import, cold_call), (warm_import, warm_call) = one_time_costs()
+    print(f"line sweep one-time costs (fresh processes): empty numba cache: import {cold_import:.2f} s + "
+          f"compile {cold_call:.2f} s; cached: import {warm_import:.2f} s + load {warm_call:.2f} s")
+    rate = matmul_rate()
+    print(f"float32 matmul rate (1024^3, measured): {2 * rate / 1e9:.1f} GFLOP/s")
+    print(f"{'case':52s} {'path':>6s} {'max rel diff':>12s} {'theirs s':>9s} {'ours s':>8s} {'ratio':>7s} "
+          f"{'target':>6s} {'ceiling':>8s}")
     for case in CASES:
         model, loss_fn, x, y = case.build()
         d1, d2, coefficients = their_points(model, seed=1)
+        path = "sweep" if SliceEvaluator(model, loss_fn, (x, y), [d1, d2]).line_sweep else "points"
         t_theirs, t_ours = [], []
         for _ in range(args.repeats):
             ref = timed(lambda: theirs(model, loss_fn, x, y, seed=1), t_theirs)
@@ -120,8 +179,10 @@ def main() -> None:
         rel = float(np.max(np.abs(got - ref) / np.abs(ref)))
         ratio = min(t_theirs) / min(t_ours)
         verdict = "ok" if ratio >= case.target and rel <= 1e-5 else "MISSED"
-        print(f"{case.name:52s} {rel:12.2e} {min(t_theirs):9.3f} {min(t_ours):8.3f} {ratio:6.1f}x "
-              f"{case.target:5.0f}x {verdict}")
+        products = hidden_products(case)
+        ceiling = f"{min(t_theirs) / (products / rate):7.1f}x" if products else "-"
+        print(f"{case.name:52s} {path:>6s} {rel:12.2e} {min(t_theirs):9.3f} {min(t_ours):8.3f} {ratio:6.1f}x "
+              f"{case.target:5.0f}x {ceiling:>8s} {verdict}")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,12 @@ Whether the shortcut applies is found by a probe forward pass with hooks (first
 parameterised module called, called once, on the model's own input); otherwise every point
 runs the full model.
 
+One-hidden-layer nets with a piecewise-linear activation (``Sequential(Linear, ReLU /
+LeakyReLU / nothing, Linear)``, the nets of the theorems) go further: along each run of points
+that differ only in the last coordinate the outputs are piecewise quadratic in that coordinate,
+and :mod:`checks.landscapes.lines` evaluates the whole run exactly in one sweep over the units'
+switching points (float64, on the CPU).
+
 Networks are evaluated in eval mode: BatchNorm uses the stored running statistics (its
 parameters get 0 in filter-normalised directions), dropout is off.
 """
@@ -26,10 +32,12 @@ import contextlib
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
+import numpy as np
 import torch
 from torch.func import functional_call, vmap
 
 from checks.landscapes.directions import Params, check_direction, check_finite, fingerprint, parameters_of
+from checks.landscapes.lines import Lines, OneHiddenLayer, line_outputs
 from theory.errors import InputError
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -43,6 +51,9 @@ _ELEMENTWISE_TYPES = (torch.nn.ReLU, torch.nn.LeakyReLU, torch.nn.Tanh, torch.nn
 # (bench/landscape_vs_loss_landscapes.py).
 _CHUNK_ELEMENTS = 2 ** 20
 _MAX_CHUNK = 64
+# Outputs per group of lines in the line sweep: 2^17 float64 values (1 MiB) stay in cache
+# while the loss reads them.
+_LINE_CHUNK_ELEMENTS = 2 ** 17
 
 
 @dataclass(frozen=True)
@@ -243,6 +254,8 @@ class SliceEvaluator:
         per_point = per_sample * largest + sum(v.numel() for v in self.origin.values())
         self.chunk_size = int(chunk_size) if chunk_size else max(1, min(_MAX_CHUNK, _CHUNK_ELEMENTS // per_point))
         self._mlp = _mlp_layers(model, self.first, self.data)
+        on_cpu = all(x.device.type == "cpu" for x, _ in self.data.batches)
+        self._one_hidden = OneHiddenLayer.detect(self._mlp) if self._mlp and self.directions and on_cpu else None
         # every moved parameter of every point in one GEMM: theta + c @ D over the flattened
         # parameters (the first layer's are not needed when its outputs are combined instead)
         skip = self.first.name + "." if self.first else None
@@ -256,6 +269,12 @@ class SliceEvaluator:
             self._first_outputs = [self._first_layer_outputs(x) for x, _ in self.data.batches] if self.first else None
         finally:
             model.train(was_training)
+        self._first64: list[torch.Tensor] | None = None  # float64 copies for the line sweep, made on first use
+
+    @property
+    def line_sweep(self) -> bool:
+        """Whether runs of points along the last direction use the exact line sweep."""
+        return self._one_hidden is not None
 
     @property
     def metric_names(self) -> tuple[str, ...]:
@@ -282,9 +301,62 @@ class SliceEvaluator:
         coefficients = torch.as_tensor(coefficients, dtype=next(iter(self.origin.values())).dtype)
         if coefficients.dim() != 2 or coefficients.shape[1] != len(self.directions):
             raise InputError(f"coefficients must be (K, {len(self.directions)}), got {tuple(coefficients.shape)}")
+        lines = Lines.split(coefficients.cpu().numpy()) if self._one_hidden else None
+        if lines is None or lines.starts.size == 0:
+            return self._pointwise(coefficients)
+        result = {name: torch.empty(coefficients.shape[0], dtype=coefficients.dtype) for name in self.metric_names}
+        for name, values in self._along_lines(coefficients, lines).items():
+            result[name][lines.points()] = values.to(coefficients.dtype)
+        if lines.singles.size:
+            for name, values in self._pointwise(coefficients[lines.singles]).items():
+                result[name][lines.singles] = values
+        return result
+
+    def _pointwise(self, coefficients: torch.Tensor) -> dict[str, torch.Tensor]:
         scratch: dict = {}
         results = [self._chunk(part, scratch) for part in coefficients.split(self.chunk_size)]
         return {key: torch.cat([r[key] for r in results]) for key in results[0]}
+
+    def _along_lines(self, coefficients: torch.Tensor, lines: Lines) -> dict[str, torch.Tensor]:
+        """Metrics at the points of ``lines`` (in line order), from the exact line sweep."""
+        c = coefficients.double()
+        layer = self._one_hidden.output_layer
+        names = [f"{layer}.weight"] + ([f"{layer}.bias"] if f"{layer}.bias" in self.origin else [])
+        # the output layer at every line's first point, and its derivative along the last direction
+        at_start = {name: self.origin[name].double() + torch.einsum(
+            "rm,m...->r...", c[lines.starts], torch.stack([d[name].double() for d in self.directions]))
+            for name in names}
+        slope = {name: self.directions[-1][name].double() for name in names}
+        if self._first64 is None:
+            self._first64 = [z.double() for z in self._first_outputs]
+        largest = max(int(x.shape[0]) for x, _ in self.data.batches)
+        width = self.origin[f"{layer}.weight"].shape[0]
+        per_line = int(lines.lengths.max()) * largest * width
+        group = max(1, _LINE_CHUNK_ELEMENTS // per_line)
+        buffer = np.empty(group * per_line)
+        totals = {name: [] for name in self.metric_names}
+        for first in range(0, lines.starts.size, group):
+            part = slice(first, first + group)
+            starts, lengths = lines.starts[part], lines.lengths[part]
+            offsets = np.arange(int(lengths.max()))
+            rows = np.minimum(starts[:, None] + offsets, starts[:, None] + lengths[:, None] - 1)
+            positions = c[rows, -1] - c[starts, -1][:, None]
+            valid = torch.as_tensor(offsets[None, :] < lengths[:, None])
+            loss = torch.zeros(int(lengths.sum()), dtype=torch.float64)
+            correct = torch.zeros_like(loss)
+            for index, (x, y) in enumerate(self.data.batches):
+                out = line_outputs(self._first64[index], c[starts], positions, torch.as_tensor(lengths),
+                                   at_start[names[0]][part], slope[names[0]],
+                                   at_start[names[1]][part] if len(names) > 1 else None,
+                                   slope[names[1]] if len(names) > 1 else None, self._one_hidden.alpha, buffer)
+                out = out.flatten(0, 1) if valid.all() else out[valid]
+                loss += self._losses(out, y) * x.shape[0]
+                if self.accuracy:
+                    correct += (out.argmax(-1) == y).sum(-1).double()
+            totals["loss"].append(loss / self.data.num_samples)
+            if self.accuracy:
+                totals["accuracy"].append(correct / self.data.num_samples)
+        return {name: torch.cat(values) for name, values in totals.items()}
 
     def _params(self, c: torch.Tensor) -> Params:
         k = c.shape[0]
@@ -403,6 +475,6 @@ def batched_loss(loss_fn: LossFn) -> Callable[[torch.Tensor, torch.Tensor], torc
         return cross_entropy
     if type(loss_fn) is torch.nn.MSELoss and loss_fn.reduction == "mean":
         def squared_error(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-            return (out - y).square().flatten(1).mean(1)
+            return (out - y).square_().flatten(1).mean(1)
         return squared_error
     return vmap(loss_fn, in_dims=(0, None))

@@ -1,0 +1,141 @@
+"""The exact line sweep for one-hidden-layer nets (checks.landscapes.lines) equals forward passes.
+
+Every test compares the sweep with the evaluator's point-by-point path (``functional_call``
+under ``vmap``, no shortcut) in float64, so a wrong slot, a wrong sign for falling units, a
+missed unit with G = 0 or a wrong bias slope fails it.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from checks.landscapes.evaluation import SliceEvaluator
+from checks.landscapes.lines import Lines, OneHiddenLayer
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+ACTIVATIONS = {"relu": torch.nn.ReLU, "leaky": lambda: torch.nn.LeakyReLU(0.2), "linear": torch.nn.Identity}
+
+
+def _net(n_in: int, hidden: int, n_out: int, activation: str, bias: bool, seed: int) -> torch.nn.Sequential:
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(n_in, hidden, bias=bias), ACTIVATIONS[activation](),
+                               torch.nn.Linear(hidden, n_out, bias=bias)).double()
+
+
+def _pair(model, loss_fn, data, directions):
+    fast = SliceEvaluator(model, loss_fn, data, directions)
+    slow = SliceEvaluator(model, loss_fn, data, directions, affine_first_layer=False)
+    assert fast.line_sweep and not slow.line_sweep
+    return fast, slow
+
+
+def _assert_same(fast, slow, coefficients):
+    got, want = fast(coefficients), slow(coefficients)
+    for name in want:
+        assert torch.allclose(got[name], want[name], rtol=1e-10, atol=1e-12), name
+
+
+@st.composite
+def line_layouts(draw, dims: int):
+    """Coefficient rows made of lines along the last axis (even or uneven steps) and single points."""
+    rows = []
+    for _ in range(draw(st.integers(1, 4))):
+        fixed = draw(st.lists(st.floats(-3, 3), min_size=dims - 1, max_size=dims - 1))
+        length = draw(st.integers(1, 9))
+        start = draw(st.floats(-3, 3))
+        if draw(st.booleans()):
+            steps = np.full(length, draw(st.floats(0.05, 1.0)))
+        else:
+            steps = np.array(draw(st.lists(st.floats(0.01, 1.0), min_size=length, max_size=length)))
+        last = start + np.concatenate([[0.0], np.cumsum(steps[1:])])
+        rows += [fixed + [t] for t in last]
+    return torch.tensor(rows, dtype=torch.float64)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_line_sweep_equals_forward_passes(data):
+    """Random nets (ReLU / leaky / none, 1-3 outputs, with or without bias), data, 1-2
+    directions and line layouts: the sweep equals the point-by-point evaluation."""
+    n_in, hidden, n_out = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 12)), data.draw(st.integers(1, 3))
+    activation = data.draw(st.sampled_from(sorted(ACTIVATIONS)))
+    model = _net(n_in, hidden, n_out, activation, data.draw(st.booleans()), data.draw(st.integers(0, 2**16)))
+    g = torch.Generator().manual_seed(data.draw(st.integers(0, 2**16)))
+    n = data.draw(st.integers(1, 20))
+    x = torch.randn(n, n_in, generator=g, dtype=torch.float64)
+    if data.draw(st.booleans()):
+        loss_fn, y = torch.nn.MSELoss(), torch.randn(n, n_out, generator=g, dtype=torch.float64)
+    else:
+        loss_fn, y = torch.nn.CrossEntropyLoss(), torch.randint(0, max(n_out, 2), (n,), generator=g)
+        if n_out == 1:
+            return  # cross-entropy needs at least two classes
+    dims = data.draw(st.integers(1, 2))
+    directions = [{k: torch.randn(v.shape, generator=g, dtype=torch.float64) for k, v in model.named_parameters()}
+                  for _ in range(dims)]
+    fast, slow = _pair(model, loss_fn, (x, y), directions)
+    _assert_same(fast, slow, data.draw(line_layouts(dims)))
+
+
+def test_positions_exactly_at_switching_points_and_units_that_never_move():
+    """h = x - 1 for x in {0, 1, 2}: the switching point of each unit is a grid position, and
+    a unit whose first-layer direction is zero (G = 0) is active or inactive all along."""
+    model = _net(1, 3, 1, "relu", True, 0)
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([[0.0], [0.0], [0.0]]))
+        model[0].bias.copy_(torch.tensor([-1.0, 0.5, -0.5]))
+    x = torch.tensor([[0.0], [1.0], [2.0]], dtype=torch.float64)
+    y = torch.zeros(3, 1, dtype=torch.float64)
+    moving = {k: torch.zeros_like(v) for k, v in model.named_parameters()}
+    moving["0.weight"] = torch.tensor([[1.0], [0.0], [0.0]], dtype=torch.float64)  # unit 0: h = a x - 1
+    moving["2.weight"] = torch.ones(1, 3, dtype=torch.float64)
+    fast, slow = _pair(model, torch.nn.MSELoss(), (x, y), [moving])
+    _assert_same(fast, slow, torch.tensor([[0.0], [0.5], [1.0], [1.5], [2.0]], dtype=torch.float64))
+    # a falling unit: h = 1 - a x switches off at the positions 1/x
+    moving["0.weight"] = -moving["0.weight"]
+    with torch.no_grad():
+        model[0].bias[0] = 1.0
+    fast, slow = _pair(model, torch.nn.MSELoss(), (x, y), [moving])
+    _assert_same(fast, slow, torch.tensor([[0.0], [0.5], [1.0], [2.0]], dtype=torch.float64))
+
+
+def test_lines_split_finds_runs_along_the_last_coordinate():
+    c = np.array([[0, 0], [0, 1], [0, 2], [1, 0], [1, 1], [2, 5], [2, 6], [2, 7], [2, 7], [3, 1]], dtype=float)
+    lines = Lines.split(c, min_points=3)
+    assert lines.starts.tolist() == [0, 5] and lines.lengths.tolist() == [3, 3]
+    assert lines.singles.tolist() == [3, 4, 8, 9]  # short run, repeated point, lone point
+    assert lines.points().tolist() == [0, 1, 2, 5, 6, 7]
+
+
+@pytest.mark.parametrize("layers, expected", [
+    ((torch.nn.ReLU(), torch.nn.Linear(3, 1)), OneHiddenLayer("2", 0.0)),
+    ((torch.nn.LeakyReLU(0.1), torch.nn.Dropout(0.5), torch.nn.Linear(3, 1)), OneHiddenLayer("3", 0.1)),
+    ((torch.nn.Linear(3, 1),), OneHiddenLayer("1", 1.0)),
+    ((torch.nn.Tanh(), torch.nn.Linear(3, 1)), None),
+    ((torch.nn.ReLU(), torch.nn.Linear(3, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1)), None),
+    ((torch.nn.ReLU(),), None),
+])
+def test_only_one_hidden_layer_piecewise_linear_nets_take_the_sweep(layers, expected):
+    rest = tuple((str(k + 1), module) for k, module in enumerate(layers))
+    assert OneHiddenLayer.detect(rest) == expected
+
+
+def test_float32_models_agree_with_their_forward_pass():
+    """The sweep runs in float64; a float32 model's point-by-point values agree to float32 rounding."""
+    model = _net(4, 32, 1, "relu", True, 3).float()
+    x, y = torch.randn(64, 4), torch.randn(64, 1)
+    directions = [{k: torch.randn_like(v) for k, v in model.named_parameters()} for _ in range(2)]
+    fast = SliceEvaluator(model, torch.nn.MSELoss(), (x, y), directions)
+    slow = SliceEvaluator(model, torch.nn.MSELoss(), (x, y), directions, affine_first_layer=False)
+    grid = torch.cartesian_prod(torch.linspace(-1, 1, 11), torch.linspace(-1, 1, 11))
+    assert torch.allclose(fast(grid)["loss"], slow(grid)["loss"], rtol=1e-5)
