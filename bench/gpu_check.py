@@ -7,7 +7,10 @@ One run (under 5 minutes on a GPU machine) that
    2 N sum_l n_l n_{l-1} per network) on the device and on the CPU, and their ratio;
 3. measures the device's own large-matmul FLOP/s (n x n float32 products) and prints the
    batched loss's FLOP/s as a fraction of it;
-4. runs a tiny width sweep with ``--device`` set to the device, and compares its rows with a
+4. evaluates 2-D loss-landscape slices (:class:`checks.landscapes.evaluation.SliceEvaluator`) of
+   a 784-100-10 MLP and of 1-D ResNets with and without shortcuts on the device and on the CPU:
+   values compared, wall times and their ratio.
+5. runs a tiny width sweep with ``--device`` set to the device, and compares its rows with a
    CPU run (counts may differ only where rounding moves a sampled point across a level).
 
 Without CUDA it runs every step on the CPU with small sizes, so the code path is exercised.
@@ -123,7 +126,14 @@ def main() -> int:
     print(f"\n3. {device.type} large-matmul float32 ({size} x {size}): {peak / 1e12:.3g} TFLOP/s (measured); "
           f"batched loss float32 reaches {best * flops / networks / peak:.1%} of it")
 
-    print("\n4. tiny sweep on the device vs on the CPU (rows compared):")
+    print("\n4. landscape slices on the device vs the CPU (same model, data, directions):")
+    try:
+        for line in landscape_check(device, quick):
+            print("   " + line)
+    except Exception as err:  # report and go on to the sweep: one GPU call must give every figure it can
+        print(f"   FAILED: {type(err).__name__}: {err}")
+
+    print("\n5. tiny sweep on the device vs on the CPU (rows compared):")
     with tempfile.TemporaryDirectory() as tmp:
         spec = Path(tmp) / "gpu-check.toml"
         spec.write_text(TINY_SPEC)
@@ -143,6 +153,42 @@ def main() -> int:
             print(f"   brackets equal on {same}/{len(outcomes['cpu'])} tasks (device rounding can move a point "
                   f"across a level)")
     return 0
+
+
+def landscape_check(device: torch.device, quick: bool) -> list[str]:
+    """Rows comparing a 2-D slice computed on ``device`` with the CPU computation (float32 both)."""
+    from checks.landscapes.directions import parameters_of, random_direction
+    from checks.landscapes.evaluation import SliceEvaluator
+    from checks.landscapes.models import ResNet
+
+    torch.manual_seed(0)
+    cases = [("MLP 784-100-10, N=1000", 11 if quick else 51,
+              torch.nn.Sequential(torch.nn.Linear(784, 100), torch.nn.ReLU(), torch.nn.Linear(100, 10)),
+              torch.randn(1000, 784), torch.randint(0, 10, (1000,)))]
+    for depth in ((8,) if quick else (8, 20, 56)):
+        for skip in (True, False):  # the CPU side of ResNet-56 on 51 x 51 would take minutes: 15 x 15
+            cases.append((f"ResNet-{depth} {'skip' if skip else 'no skip'} width 4, 1-D, N=512", 7 if quick else 15,
+                          ResNet(depth, width=4, skip=skip, in_channels=1, num_classes=10).eval(),
+                          torch.randn(512, 1, 40), torch.randint(0, 10, (512,))))
+    rows = []
+    for name, steps, model, x, y in cases:
+        grid = torch.cartesian_prod(torch.linspace(-1, 1, steps), torch.linspace(-1, 1, steps))
+        theta = parameters_of(model)
+        directions = [random_direction(theta, 1), random_direction(theta, 2)]
+        results, seconds = {}, {}
+        for dev in ("cpu", device.type) if device.type != "cpu" else ("cpu",):
+            moved = model.to(dev)
+            dirs = [{k: v.to(dev) for k, v in d.items()} for d in directions]
+            evaluator = SliceEvaluator(moved, torch.nn.CrossEntropyLoss(), (x.to(dev), y.to(dev)), dirs)
+            seconds[dev] = timed(lambda: evaluator(grid), torch.device(dev), repeats=1 if dev == "cpu" else 3)
+            results[dev] = evaluator(grid)["loss"].double().cpu()
+        if len(results) == 2:
+            rel = ((results["cuda"] - results["cpu"]).abs() / results["cpu"].abs()).max().item()
+            rows.append(f"{name}: {steps}x{steps} grid, cpu {seconds['cpu']:.3f} s, cuda {seconds['cuda']:.4f} s, "
+                        f"ratio {seconds['cpu'] / seconds['cuda']:.1f}x (measured); max relative difference {rel:.1e}")
+        else:
+            rows.append(f"{name}: {steps}x{steps} grid, cpu {seconds['cpu']:.3f} s (no device to compare)")
+    return rows
 
 
 if __name__ == "__main__":

@@ -73,11 +73,12 @@ class Batches:
     def fingerprint(self) -> str:
         return fingerprint(*[t for pair in self.batches for t in pair])
 
-    def to(self, dtype: torch.dtype) -> "Batches":
-        """Floating inputs cast to ``dtype``; integer targets (class labels) are kept."""
-        cast = [(x.to(dtype) if x.is_floating_point() else x, y.to(dtype) if y.is_floating_point() else y)
-                for x, y in self.batches]
-        return Batches(tuple(cast))
+    def to(self, dtype: torch.dtype, device: torch.device | str | None = None) -> "Batches":
+        """Floating tensors cast to ``dtype`` (integer class labels keep theirs), all moved to ``device``."""
+        def cast(t: torch.Tensor) -> torch.Tensor:
+            return t.to(device=device, dtype=dtype if t.is_floating_point() else t.dtype)
+
+        return Batches(tuple((cast(x), cast(y)) for x, y in self.batches))
 
 
 def as_batches(data, label: str = "data") -> Batches:
@@ -197,7 +198,8 @@ def resolve_slice(model: torch.nn.Module, data, directions: Sequence[Params], or
     base = parameters_of(model)
     origin = base if origin is None else check_direction(base, origin, "origin")
     checked = [check_direction(base, d, f"direction {j + 1}") for j, d in enumerate(directions)]
-    batches = as_batches(data).to(next(iter(base.values())).dtype)
+    reference = next(iter(base.values()))
+    batches = as_batches(data).to(reference.dtype, reference.device)
     return origin, checked, batches, {name: b.detach() for name, b in model.named_buffers()}
 
 
@@ -254,7 +256,8 @@ class SliceEvaluator:
         per_point = per_sample * largest + sum(v.numel() for v in self.origin.values())
         self.chunk_size = int(chunk_size) if chunk_size else max(1, min(_MAX_CHUNK, _CHUNK_ELEMENTS // per_point))
         self._mlp = _mlp_layers(model, self.first, self.data)
-        on_cpu = all(x.device.type == "cpu" for x, _ in self.data.batches)
+        on_cpu = all(x.device.type == "cpu" for x, _ in self.data.batches) \
+            and all(v.device.type == "cpu" for v in self.origin.values())
         self._one_hidden = OneHiddenLayer.detect(self._mlp) if self._mlp and self.directions and on_cpu else None
         # every moved parameter of every point in one GEMM: theta + c @ D over the flattened
         # parameters (the first layer's are not needed when its outputs are combined instead)
@@ -298,7 +301,8 @@ class SliceEvaluator:
 
     def __call__(self, coefficients: torch.Tensor) -> dict[str, torch.Tensor]:
         """Metrics at each row of ``coefficients`` (K, m): ``{"loss": (K,), "accuracy": (K,)}``."""
-        coefficients = torch.as_tensor(coefficients, dtype=next(iter(self.origin.values())).dtype)
+        reference = next(iter(self.origin.values()))
+        coefficients = torch.as_tensor(coefficients, dtype=reference.dtype, device=reference.device)
         if coefficients.dim() != 2 or coefficients.shape[1] != len(self.directions):
             raise InputError(f"coefficients must be (K, {len(self.directions)}), got {tuple(coefficients.shape)}")
         lines = Lines.split(coefficients.cpu().numpy()) if self._one_hidden else None
@@ -372,11 +376,11 @@ class SliceEvaluator:
             """Reused output memory: a fresh multi-MiB tensor per operation costs page faults
             that measured slower than the arithmetic on small nets."""
             if key not in scratch or scratch[key].shape[1:] != shape[1:]:
-                scratch[key] = torch.empty((self.chunk_size,) + tuple(shape[1:]), dtype=c.dtype)
+                scratch[key] = torch.empty((self.chunk_size,) + tuple(shape[1:]), dtype=c.dtype, device=c.device)
             return scratch[key][:shape[0]]
 
-        total_loss = torch.zeros(c.shape[0], dtype=c.dtype)
-        correct = torch.zeros(c.shape[0], dtype=c.dtype)
+        total_loss = torch.zeros(c.shape[0], dtype=c.dtype, device=c.device)
+        correct = torch.zeros_like(total_loss)
         was_training = self.model.training
         self.model.eval()
         try:
