@@ -82,6 +82,7 @@ def make_batch(k: int, n: int, arch: Architecture, device, dtype, seed: int = 0)
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (the CPU fallback uses them anyway)")
+    parser.add_argument("--landscapes-only", action="store_true", help="run step 4 alone")
     args = parser.parse_args()
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
@@ -89,6 +90,10 @@ def main() -> int:
     print(f"device: {torch.cuda.get_device_name(0) if cuda else 'CPU only (no CUDA): checking the code path'}")
     if cuda:
         torch.backends.cuda.matmul.allow_tf32 = False  # compare like with like: true float32
+    if args.landscapes_only:
+        for line in landscape_check(device, quick):
+            print("4. " + line)
+        return 0
 
     arch = Architecture((16, 64, 1), "relu", False)
     k, s, n = (8, 64, 64) if quick else (64, 1024, 256)

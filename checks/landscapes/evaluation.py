@@ -51,6 +51,11 @@ _ELEMENTWISE_TYPES = (torch.nn.ReLU, torch.nn.LeakyReLU, torch.nn.Tanh, torch.nn
 # (bench/landscape_vs_loss_landscapes.py).
 _CHUNK_ELEMENTS = 2 ** 20
 _MAX_CHUNK = 64
+# On a GPU a pass should fill the device instead: 2^28 activations (1 GiB in float32 if every
+# layer's output were alive at once) and up to 4096 points per pass (bench/gpu_check.py:
+# CPU-sized chunks left an H200 slower than 16 CPU cores).
+_DEVICE_CHUNK_ELEMENTS = 2 ** 28
+_DEVICE_MAX_CHUNK = 4096
 # Outputs per group of lines in the line sweep: 2^17 float64 values (1 MiB) stay in cache
 # while the loss reads them.
 _LINE_CHUNK_ELEMENTS = 2 ** 17
@@ -219,7 +224,8 @@ class SliceEvaluator:
     origin : Params, optional
         theta_0; the model's own parameters by default.
     chunk_size : int, optional
-        Points per pass; by default activations stay near 2^20 elements, at most 64 points.
+        Points per pass; by default activations stay near 2^20 elements, at most 64 points, on
+        the CPU, and near 2^28 elements, at most 4096 points, on a GPU.
     affine_first_layer : bool
         Use the first-layer shortcut when the probe allows it (default True).
     accuracy : bool
@@ -254,7 +260,9 @@ class SliceEvaluator:
         self.accuracy = bool(accuracy) and not labels.is_floating_point() and labels.dim() == 1
         largest = max(int(x.shape[0]) for x, _ in self.data.batches)
         per_point = per_sample * largest + sum(v.numel() for v in self.origin.values())
-        self.chunk_size = int(chunk_size) if chunk_size else max(1, min(_MAX_CHUNK, _CHUNK_ELEMENTS // per_point))
+        on_cpu = self.data.batches[0][0].device.type == "cpu"
+        budget, most = (_CHUNK_ELEMENTS, _MAX_CHUNK) if on_cpu else (_DEVICE_CHUNK_ELEMENTS, _DEVICE_MAX_CHUNK)
+        self.chunk_size = int(chunk_size) if chunk_size else max(1, min(most, budget // per_point))
         self._mlp = _mlp_layers(model, self.first, self.data)
         on_cpu = all(x.device.type == "cpu" for x, _ in self.data.batches) \
             and all(v.device.type == "cpu" for v in self.origin.values())
