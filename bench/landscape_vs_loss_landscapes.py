@@ -48,12 +48,14 @@ class Case:
     widths: tuple[int, ...]
     samples: int
     target: float  # required speed ratio
+    activation: str = "relu"  # or "linear" (deep linear nets, THEORY.md section 1)
 
     def build(self) -> tuple[torch.nn.Module, torch.nn.Module, torch.Tensor, torch.Tensor]:
         torch.manual_seed(0)
         layers: list[torch.nn.Module] = []
         for i, (n_in, n_out) in enumerate(zip(self.widths[:-1], self.widths[1:])):
-            layers += [torch.nn.Linear(n_in, n_out)] + ([torch.nn.ReLU()] if i < len(self.widths) - 2 else [])
+            hidden = i < len(self.widths) - 2 and self.activation == "relu"
+            layers += [torch.nn.Linear(n_in, n_out)] + ([torch.nn.ReLU()] if hidden else [])
         model = torch.nn.Sequential(*layers)
         x = torch.randn(self.samples, self.widths[0])
         if self.widths[-1] == 1:  # a theory net: regression on a teacher's outputs
@@ -68,8 +70,10 @@ CASES = (
     Case("theory net 4-64-1 ReLU, N=256 (385 params)", (4, 64, 1), 256, 10.0),
     Case("theory net 10-256-1 ReLU, N=256 (3.1k params)", (10, 256, 1), 256, 10.0),
     Case("theory net 20-400-1 ReLU, N=256 (8.8k params)", (20, 400, 1), 256, 10.0),
-    Case("theory net 8-32-32-1 ReLU, N=256 (1.4k params)", (8, 32, 32, 1), 256, 10.0),
-    Case("theory net 10-64-64-1 ReLU, N=256 (4.9k params)", (10, 64, 64, 1), 256, 10.0),
+    Case("deep linear theory net 8-16-16-1, N=256 (433 params)", (8, 16, 16, 1), 256, 10.0, "linear"),
+    Case("deep linear theory net 10-32-32-32-1, N=256 (2.5k)", (10, 32, 32, 32, 1), 256, 10.0, "linear"),
+    Case("2-hidden-layer ReLU MLP 8-32-32-1, N=256 (1.4k)", (8, 32, 32, 1), 256, 10.0),
+    Case("2-hidden-layer ReLU MLP 10-64-64-1, N=256 (4.9k)", (10, 64, 64, 1), 256, 10.0),
     Case("MLP 784-100-10, N=1000 (79.5k params)", (784, 100, 10), 1000, 5.0),
 )
 
@@ -122,13 +126,17 @@ def hidden_products(case: Case) -> int:
 
 
 ONE_TIME = """
-import time, numpy as np, torch
+import time, torch
 start = time.perf_counter()
-from checks.landscapes.lines import line_outputs
+from checks.landscapes.evaluation import SliceEvaluator
 imported = time.perf_counter()
-z = torch.randn(3, 4, 5, dtype=torch.float64)
-line_outputs(z, torch.zeros(1, 2), torch.arange(3.0)[None], torch.tensor([3]), torch.randn(1, 1, 5),
-             torch.randn(1, 5), torch.randn(1, 1), torch.randn(1), 0.0)
+x, y = torch.randn(8, 2), torch.randn(8, 1)
+grid = torch.cartesian_prod(torch.arange(5.0), torch.arange(5.0))
+for hidden in ([torch.nn.Linear(2, 3), torch.nn.ReLU()],
+               [torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 3), torch.nn.ReLU()]):
+    model = torch.nn.Sequential(*hidden, torch.nn.Linear(3, 1))
+    directions = [{k: torch.randn_like(v) for k, v in model.named_parameters()} for _ in range(2)]
+    SliceEvaluator(model, torch.nn.MSELoss(), (x, y), directions)(grid)
 print(imported - start, time.perf_counter() - imported)
 """
 

@@ -1,4 +1,4 @@
-"""The exact line sweep for one-hidden-layer nets (checks.landscapes.lines) equals forward passes.
+"""The exact line sweep for one- and two-hidden-layer nets (checks.landscapes.lines) equals forward passes.
 
 Every test compares the sweep with the evaluator's point-by-point path (``functional_call``
 under ``vmap``, no shortcut) in float64, so a wrong slot, a wrong sign for falling units, a
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checks.landscapes.evaluation import SliceEvaluator
-from checks.landscapes.lines import Lines, OneHiddenLayer
+from checks.landscapes.lines import Lines, PiecewiseLinearMLP
 
 
 @pytest.fixture(autouse=True)
@@ -27,10 +27,15 @@ def _one_thread():
 ACTIVATIONS = {"relu": torch.nn.ReLU, "leaky": lambda: torch.nn.LeakyReLU(0.2), "linear": torch.nn.Identity}
 
 
-def _net(n_in: int, hidden: int, n_out: int, activation: str, bias: bool, seed: int) -> torch.nn.Sequential:
+def _net(n_in: int, hidden: int, n_out: int, activation: str, bias: bool, seed: int,
+         second: tuple[int, str] | None = None) -> torch.nn.Sequential:
+    """n_in - hidden [- second[0]] - n_out; ``second`` = (width, activation) adds a hidden layer."""
     torch.manual_seed(seed)
-    return torch.nn.Sequential(torch.nn.Linear(n_in, hidden, bias=bias), ACTIVATIONS[activation](),
-                               torch.nn.Linear(hidden, n_out, bias=bias)).double()
+    layers = [torch.nn.Linear(n_in, hidden, bias=bias), ACTIVATIONS[activation]()]
+    if second is not None:
+        layers += [torch.nn.Linear(hidden, second[0], bias=bias), ACTIVATIONS[second[1]]()]
+        hidden = second[0]
+    return torch.nn.Sequential(*layers, torch.nn.Linear(hidden, n_out, bias=bias)).double()
 
 
 def _pair(model, loss_fn, data, directions):
@@ -66,11 +71,12 @@ def line_layouts(draw, dims: int):
 @settings(max_examples=60, deadline=None)
 @given(st.data())
 def test_line_sweep_equals_forward_passes(data):
-    """Random nets (ReLU / leaky / none, 1-3 outputs, with or without bias), data, 1-2
-    directions and line layouts: the sweep equals the point-by-point evaluation."""
+    """Random nets (one or two hidden layers, ReLU / leaky / none, 1-3 outputs, with or without
+    bias), data, 1-2 directions and line layouts: the sweep equals the point-by-point evaluation."""
     n_in, hidden, n_out = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 12)), data.draw(st.integers(1, 3))
     activation = data.draw(st.sampled_from(sorted(ACTIVATIONS)))
-    model = _net(n_in, hidden, n_out, activation, data.draw(st.booleans()), data.draw(st.integers(0, 2**16)))
+    second = data.draw(st.none() | st.tuples(st.integers(1, 6), st.sampled_from(sorted(ACTIVATIONS))))
+    model = _net(n_in, hidden, n_out, activation, data.draw(st.booleans()), data.draw(st.integers(0, 2**16)), second)
     g = torch.Generator().manual_seed(data.draw(st.integers(0, 2**16)))
     n = data.draw(st.integers(1, 20))
     x = torch.randn(n, n_in, generator=g, dtype=torch.float64)
@@ -118,16 +124,43 @@ def test_lines_split_finds_runs_along_the_last_coordinate():
 
 
 @pytest.mark.parametrize("layers, expected", [
-    ((torch.nn.ReLU(), torch.nn.Linear(3, 1)), OneHiddenLayer("2", 0.0)),
-    ((torch.nn.LeakyReLU(0.1), torch.nn.Dropout(0.5), torch.nn.Linear(3, 1)), OneHiddenLayer("3", 0.1)),
-    ((torch.nn.Linear(3, 1),), OneHiddenLayer("1", 1.0)),
+    ((torch.nn.ReLU(), torch.nn.Linear(3, 1)), PiecewiseLinearMLP(("2",), (0.0,))),
+    ((torch.nn.LeakyReLU(0.1), torch.nn.Dropout(0.5), torch.nn.Linear(3, 1)), PiecewiseLinearMLP(("3",), (0.1,))),
+    ((torch.nn.Linear(3, 1),), PiecewiseLinearMLP(("1",), (1.0,))),
+    ((torch.nn.ReLU(), torch.nn.Linear(3, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1)),
+     PiecewiseLinearMLP(("2", "4"), (0.0, 0.0))),
+    ((torch.nn.ReLU(), torch.nn.Linear(3, 3), torch.nn.Linear(3, 1)), PiecewiseLinearMLP(("2", "3"), (0.0, 1.0))),
     ((torch.nn.Tanh(), torch.nn.Linear(3, 1)), None),
-    ((torch.nn.ReLU(), torch.nn.Linear(3, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1)), None),
+    ((torch.nn.ReLU(), torch.nn.Linear(3, 3), torch.nn.ReLU(), torch.nn.Linear(3, 3), torch.nn.ReLU(),
+      torch.nn.Linear(3, 1)), None),
+    ((torch.nn.Linear(3, 3), torch.nn.Identity(), torch.nn.Linear(3, 3), torch.nn.Linear(3, 1)),
+     PiecewiseLinearMLP(("1", "3", "4"), (1.0, 1.0, 1.0))),
+    ((torch.nn.Linear(3, 3), torch.nn.ReLU(), torch.nn.Linear(3, 3), torch.nn.Linear(3, 1)), None),
+    ((torch.nn.ReLU(), torch.nn.ReLU(), torch.nn.Linear(3, 1)), None),
     ((torch.nn.ReLU(),), None),
+    ((torch.nn.Linear(3, 1), torch.nn.ReLU()), None),
 ])
-def test_only_one_hidden_layer_piecewise_linear_nets_take_the_sweep(layers, expected):
+def test_only_piecewise_linear_nets_with_one_or_two_hidden_layers_take_the_sweep(layers, expected):
     rest = tuple((str(k + 1), module) for k, module in enumerate(layers))
-    assert OneHiddenLayer.detect(rest) == expected
+    assert PiecewiseLinearMLP.detect(rest) == expected
+
+
+def test_two_hidden_layers_with_dead_first_layer_give_the_exact_bias():
+    """No bias in the first layer and data at 0: every first-layer unit is exactly 0 all along, so
+    the outputs are exactly the last layers' biases (argmax ties break as in a forward pass)."""
+    model = _net(2, 5, 3, "relu", True, 4, second=(4, "relu"))
+    with torch.no_grad():
+        model[0].bias.zero_()
+    x, y = torch.zeros(6, 2, dtype=torch.float64), torch.randint(0, 3, (6,))
+    directions = [{k: torch.randn_like(v) for k, v in model.named_parameters()} for _ in range(2)]
+    for d in directions:
+        d["0.bias"].zero_()
+    fast, slow = _pair(model, torch.nn.CrossEntropyLoss(), (x, y), directions)
+    grid = torch.cartesian_prod(torch.linspace(-1, 1, 7, dtype=torch.float64), torch.linspace(-1, 1, 7,
+                                                                                                dtype=torch.float64))
+    got, want = fast(grid), slow(grid)
+    assert torch.equal(got["accuracy"], want["accuracy"])
+    assert torch.allclose(got["loss"], want["loss"], rtol=1e-12)
 
 
 def test_float32_models_agree_with_their_forward_pass():
@@ -139,3 +172,20 @@ def test_float32_models_agree_with_their_forward_pass():
     slow = SliceEvaluator(model, torch.nn.MSELoss(), (x, y), directions, affine_first_layer=False)
     grid = torch.cartesian_prod(torch.linspace(-1, 1, 11), torch.linspace(-1, 1, 11))
     assert torch.allclose(fast(grid)["loss"], slow(grid)["loss"], rtol=1e-5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_deep_linear_polynomial_sweep_equals_forward_passes(data):
+    """Deep linear nets (THEORY.md section 1) of 3-5 layers after the first, with or without bias:
+    the degree-L polynomial along each line equals the forward passes."""
+    widths = data.draw(st.lists(st.integers(1, 5), min_size=5, max_size=7))
+    bias = data.draw(st.booleans())
+    torch.manual_seed(data.draw(st.integers(0, 2**16)))
+    model = torch.nn.Sequential(*[torch.nn.Linear(a, b, bias=bias) for a, b in zip(widths[:-1], widths[1:])]).double()
+    n = data.draw(st.integers(1, 12))
+    x, y = torch.randn(n, widths[0], dtype=torch.float64), torch.randn(n, widths[-1], dtype=torch.float64)
+    dims = data.draw(st.integers(1, 2))
+    directions = [{k: 0.5 * torch.randn_like(v) for k, v in model.named_parameters()} for _ in range(dims)]
+    fast, slow = _pair(model, torch.nn.MSELoss(), (x, y), directions)
+    _assert_same(fast, slow, data.draw(line_layouts(dims)))

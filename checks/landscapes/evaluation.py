@@ -37,7 +37,7 @@ import torch
 from torch.func import functional_call, vmap
 
 from checks.landscapes.directions import Params, check_direction, check_finite, fingerprint, parameters_of
-from checks.landscapes.lines import Lines, OneHiddenLayer, line_outputs
+from checks.landscapes.lines import LayerAlongLines, Lines, PiecewiseLinearMLP, line_outputs, switch_factors
 from theory.errors import InputError
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -56,9 +56,9 @@ _MAX_CHUNK = 64
 # CPU-sized chunks left an H200 slower than 16 CPU cores).
 _DEVICE_CHUNK_ELEMENTS = 2 ** 28
 _DEVICE_MAX_CHUNK = 4096
-# Outputs per group of lines in the line sweep: 2^17 float64 values (1 MiB) stay in cache
+# Outputs per group of lines in the line sweep: 2^18 float64 values (2 MiB) stay in cache
 # while the loss reads them.
-_LINE_CHUNK_ELEMENTS = 2 ** 17
+_LINE_CHUNK_ELEMENTS = 2 ** 18
 
 
 @dataclass(frozen=True)
@@ -266,7 +266,7 @@ class SliceEvaluator:
         self._mlp = _mlp_layers(model, self.first, self.data)
         on_cpu = all(x.device.type == "cpu" for x, _ in self.data.batches) \
             and all(v.device.type == "cpu" for v in self.origin.values())
-        self._one_hidden = OneHiddenLayer.detect(self._mlp) if self._mlp and self.directions and on_cpu else None
+        self._sweep = PiecewiseLinearMLP.detect(self._mlp) if self._mlp and self.directions and on_cpu else None
         # every moved parameter of every point in one GEMM: theta + c @ D over the flattened
         # parameters (the first layer's are not needed when its outputs are combined instead)
         skip = self.first.name + "." if self.first else None
@@ -285,7 +285,7 @@ class SliceEvaluator:
     @property
     def line_sweep(self) -> bool:
         """Whether runs of points along the last direction use the exact line sweep."""
-        return self._one_hidden is not None
+        return self._sweep is not None
 
     @property
     def metric_names(self) -> tuple[str, ...]:
@@ -313,7 +313,7 @@ class SliceEvaluator:
         coefficients = torch.as_tensor(coefficients, dtype=reference.dtype, device=reference.device)
         if coefficients.dim() != 2 or coefficients.shape[1] != len(self.directions):
             raise InputError(f"coefficients must be (K, {len(self.directions)}), got {tuple(coefficients.shape)}")
-        lines = Lines.split(coefficients.cpu().numpy()) if self._one_hidden else None
+        lines = Lines.split(coefficients.cpu().numpy()) if self._sweep else None
         if lines is None or lines.starts.size == 0:
             return self._pointwise(coefficients)
         result = {name: torch.empty(coefficients.shape[0], dtype=coefficients.dtype) for name in self.metric_names}
@@ -324,6 +324,21 @@ class SliceEvaluator:
                 result[name][lines.singles] = values
         return result
 
+    def _layer_along_lines(self, name: str, starts: torch.Tensor) -> LayerAlongLines:
+        """Linear layer ``name`` at the slice points ``starts`` (R, m) and its derivative along
+        the last direction, in float64."""
+        def at(key: str) -> torch.Tensor:
+            span = torch.stack([d[key].double() for d in self.directions])
+            return self.origin[key].double() + torch.einsum("rm,m...->r...", starts, span)
+
+        weight = f"{name}.weight"
+        if f"{name}.bias" in self.origin:
+            bias, bias_slope = at(f"{name}.bias"), self.directions[-1][f"{name}.bias"].double()
+        else:
+            rows = self.origin[weight].shape[0]
+            bias, bias_slope = torch.zeros(starts.shape[0], rows, dtype=torch.float64), torch.zeros(rows, dtype=torch.float64)
+        return LayerAlongLines(at(weight), self.directions[-1][weight].double(), bias, bias_slope)
+
     def _pointwise(self, coefficients: torch.Tensor) -> dict[str, torch.Tensor]:
         scratch: dict = {}
         results = [self._chunk(part, scratch) for part in coefficients.split(self.chunk_size)]
@@ -332,18 +347,13 @@ class SliceEvaluator:
     def _along_lines(self, coefficients: torch.Tensor, lines: Lines) -> dict[str, torch.Tensor]:
         """Metrics at the points of ``lines`` (in line order), from the exact line sweep."""
         c = coefficients.double()
-        layer = self._one_hidden.output_layer
-        names = [f"{layer}.weight"] + ([f"{layer}.bias"] if f"{layer}.bias" in self.origin else [])
-        # the output layer at every line's first point, and its derivative along the last direction
-        at_start = {name: self.origin[name].double() + torch.einsum(
-            "rm,m...->r...", c[lines.starts], torch.stack([d[name].double() for d in self.directions]))
-            for name in names}
-        slope = {name: self.directions[-1][name].double() for name in names}
+        along = c[lines.starts]
+        layers = [self._layer_along_lines(name, along) for name in self._sweep.layers]
         if self._first64 is None:
             self._first64 = [z.double() for z in self._first_outputs]
+            self._switches = [switch_factors(z) for z in self._first64]
         largest = max(int(x.shape[0]) for x, _ in self.data.batches)
-        width = self.origin[f"{layer}.weight"].shape[0]
-        per_line = int(lines.lengths.max()) * largest * width
+        per_line = int(lines.lengths.max()) * largest * layers[-1].weight.shape[1]
         group = max(1, _LINE_CHUNK_ELEMENTS // per_line)
         buffer = np.empty(group * per_line)
         totals = {name: [] for name in self.metric_names}
@@ -358,13 +368,12 @@ class SliceEvaluator:
             correct = torch.zeros_like(loss)
             for index, (x, y) in enumerate(self.data.batches):
                 out = line_outputs(self._first64[index], c[starts], positions, torch.as_tensor(lengths),
-                                   at_start[names[0]][part], slope[names[0]],
-                                   at_start[names[1]][part] if len(names) > 1 else None,
-                                   slope[names[1]] if len(names) > 1 else None, self._one_hidden.alpha, buffer)
+                                   [layer.lines(part) for layer in layers], self._sweep.alphas, buffer,
+                                   self._switches[index])
                 out = out.flatten(0, 1) if valid.all() else out[valid]
-                loss += self._losses(out, y) * x.shape[0]
-                if self.accuracy:
+                if self.accuracy:  # before the loss, which may overwrite `out`
                     correct += (out.argmax(-1) == y).sum(-1).double()
+                loss += self._losses(out, y) * x.shape[0]
             totals["loss"].append(loss / self.data.num_samples)
             if self.accuracy:
                 totals["accuracy"].append(correct / self.data.num_samples)
@@ -407,9 +416,9 @@ class SliceEvaluator:
                             else vmap(self._rest, in_dims=(0, 0, None))(params, mixed, x)
                     else:
                         out = vmap(self._full, in_dims=(0, None))(params, x)
-                    total_loss += self._losses(out, y) * x.shape[0]
-                    if self.accuracy:
+                    if self.accuracy:  # before the loss, which may overwrite `out`
                         correct += (out.argmax(-1) == y).sum(-1).to(c.dtype)
+                    total_loss += self._losses(out, y) * x.shape[0]
         finally:
             self.model.train(was_training)
         n = self.data.num_samples
@@ -472,7 +481,9 @@ def batched_loss(loss_fn: LossFn) -> Callable[[torch.Tensor, torch.Tensor], torc
 
     Default-argument ``CrossEntropyLoss`` and ``MSELoss`` get closed forms that put the class
     axis where torch's kernels are fast (cross-entropy over a last axis of 10 classes is about
-    15x slower than over axis 1); any other loss is vmapped as given.
+    15x slower than over axis 1); any other loss is vmapped as given. The returned function may
+    overwrite ``outputs`` (the evaluator's scratch memory: a fresh multi-MiB difference per call
+    costs page faults comparable to the loss itself), so use the outputs for anything else first.
     """
     if type(loss_fn) is torch.nn.CrossEntropyLoss and loss_fn.weight is None \
             and loss_fn.label_smoothing == 0.0 and loss_fn.reduction == "mean":
@@ -487,6 +498,6 @@ def batched_loss(loss_fn: LossFn) -> Callable[[torch.Tensor, torch.Tensor], torc
         return cross_entropy
     if type(loss_fn) is torch.nn.MSELoss and loss_fn.reduction == "mean":
         def squared_error(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-            return (out - y).square_().flatten(1).mean(1)
+            return out.sub_(y).square_().flatten(1).mean(1)
         return squared_error
     return vmap(loss_fn, in_dims=(0, None))

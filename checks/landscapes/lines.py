@@ -1,4 +1,4 @@
-"""Exact outputs of one-hidden-layer piecewise-linear networks along lines of a slice.
+"""Exact outputs of piecewise-linear MLPs with one or two hidden layers along lines of a slice.
 
 For f(x; theta) = W_2 sigma(W_1 x + b_1) + b_2 with sigma(h) = max(h, 0) + alpha min(h, 0)
 (ReLU: alpha = 0, leaky ReLU: 0 < alpha < 1, no activation: alpha = 1), move theta along a line
@@ -14,21 +14,30 @@ most once along the line, at tau* = -H / G. Placing each unit's coefficients at 
 position where it is active (increasing units), or removing them there (decreasing units), and
 taking prefix sums over the positions gives every output at every position of the line in
 O(N n_1 n_out) work per line instead of O(L N n_1 n_out) for L separate forward passes (this is
-the breakpoint sweep of :mod:`checks.segments`, restricted to the grid positions). The values
-equal the forward pass up to float64 rounding, whatever the spacing of the positions.
+the breakpoint sweep of :mod:`checks.segments`, restricted to the grid positions).
 
-The kernel is compiled with numba (``cache=True``: the machine code is kept on disk, so only the
-first call after installation pays the compilation).
+With a second hidden layer, h^(2)(tau) = (A + tau B) sigma_1(h^(1)(tau)) + a + tau b is a
+quadratic in tau between the first layer's switching points, with coefficients (Q_0, Q_1, Q_2)
+in R^{n_2} that change by a rank-one term when a first-layer unit switches. The sweep builds Q at
+the line's first position once (n_1 n_2 work), updates it at each switch, and evaluates
+sigma_2(Q_0 + tau Q_1 + tau^2 Q_2) and the output layer at every position (n_2 n_out work per
+position instead of the n_1 n_2 of a forward pass). Only values at the positions are needed, so
+the second layer's own switching points never have to be located.
+
+The values equal the forward pass up to float64 rounding, whatever the spacing of the
+positions; where no unit of a layer is active the layer's output is exactly zero, as in a
+forward pass. The kernels are compiled with numba (``cache=True``: the machine code is kept on
+disk, so only the first call after installation pays the compilation).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numba
 import numpy as np
 import torch
 
-_ACTIVATION_SLOPES = {torch.nn.ReLU: 0.0, torch.nn.Identity: 1.0}
 _PASS_THROUGH = (torch.nn.Identity, torch.nn.Dropout)  # dropout is off in eval mode
 _EVEN = 1e-13  # relative deviation below which a line's positions count as evenly spaced
 MIN_LINE_POINTS = 3
@@ -36,28 +45,48 @@ MIN_LINE_POINTS = 3
 
 
 @dataclass(frozen=True)
-class OneHiddenLayer:
-    """Where the output layer's parameters live, and the activation's negative slope alpha."""
+class PiecewiseLinearMLP:
+    """The Linear layers after the first (one or two, or any number without activations) and the
+    negative slope of the activation that precedes each of them."""
 
-    output_layer: str
-    alpha: float
+    layers: tuple[str, ...]
+    alphas: tuple[float, ...]
 
     @classmethod
-    def detect(cls, rest: tuple[tuple[str, torch.nn.Module], ...]) -> "OneHiddenLayer | None":
-        """The layers after the first Linear of a Sequential: at most one ReLU / LeakyReLU,
-        then one Linear (pass-through modules anywhere); None for any other structure."""
-        alpha, output, seen_activation = 1.0, None, False
+    def detect(cls, rest: tuple[tuple[str, torch.nn.Module], ...]) -> "PiecewiseLinearMLP | None":
+        """The layers after the first Linear of a Sequential: one or two (activation?, Linear)
+        pairs, an activation being ReLU or LeakyReLU, or any number of Linear layers without
+        activations (pass-through modules anywhere); None for any other structure."""
+        layers, alphas, alpha = [], [], None
         for name, module in rest:
             if type(module) in _PASS_THROUGH:
                 continue
-            if isinstance(module, torch.nn.Linear) and output is None:
-                output = name
-            elif output is None and not seen_activation and type(module) in (torch.nn.ReLU, torch.nn.LeakyReLU):
-                seen_activation = True
-                alpha = float(getattr(module, "negative_slope", _ACTIVATION_SLOPES.get(type(module), 0.0)))
+            if isinstance(module, torch.nn.Linear):
+                layers.append(name)
+                alphas.append(1.0 if alpha is None else alpha)
+                alpha = None
+            elif alpha is None and type(module) in (torch.nn.ReLU, torch.nn.LeakyReLU):
+                alpha = float(getattr(module, "negative_slope", 0.0))
             else:
                 return None
-        return cls(output, alpha) if output is not None else None
+        linear = all(a == 1.0 for a in alphas)
+        if alpha is not None or not layers or (len(layers) > 2 and not linear):
+            return None
+        return cls(tuple(layers), tuple(alphas))
+
+
+@dataclass(frozen=True)
+class LayerAlongLines:
+    """A Linear layer at each line's first point and its derivative along the lines (float64)."""
+
+    weight: torch.Tensor        # (R, n_out, n_in)
+    weight_slope: torch.Tensor  # (n_out, n_in)
+    bias: torch.Tensor          # (R, n_out), zeros without bias
+    bias_slope: torch.Tensor    # (n_out,)
+
+    def lines(self, part: slice) -> "LayerAlongLines":
+        """The same layer for a subset of the lines."""
+        return LayerAlongLines(self.weight[part], self.weight_slope, self.bias[part], self.bias_slope)
 
 
 @dataclass(frozen=True)
@@ -95,9 +124,9 @@ class Lines:
 
 
 def line_outputs(first_outputs: torch.Tensor, starts: torch.Tensor, positions: torch.Tensor,
-                 lengths: torch.Tensor, weight: torch.Tensor, weight_slope: torch.Tensor,
-                 bias: torch.Tensor | None, bias_slope: torch.Tensor | None, alpha: float,
-                 out: np.ndarray | None = None) -> torch.Tensor:
+                 lengths: torch.Tensor, layers: Sequence[LayerAlongLines], alphas: Sequence[float],
+                 out: np.ndarray | None = None,
+                 switches: tuple[np.ndarray, np.ndarray] | None = None) -> torch.Tensor:
     """Network outputs (R, L, N, n_out) at ``positions`` along R lines, in float64.
 
     Parameters
@@ -111,30 +140,85 @@ def line_outputs(first_outputs: torch.Tensor, starts: torch.Tensor, positions: t
         Offsets tau along the line (increasing; entries past ``lengths[r]`` are ignored).
     lengths : (R,)
         Points on each line.
-    weight, bias : (R, n_out, n_1), (R, n_out)
-        Output layer at each line's first point; ``weight_slope`` (n_out, n_1) and
-        ``bias_slope`` (n_out,) are their derivatives along the line. ``bias`` None: no bias.
-    alpha : float
-        The activation's negative slope.
+    layers : one or two LayerAlongLines
+        The Linear layers after the first; ``alphas[k]`` is the negative slope of the
+        activation before ``layers[k]``.
     out : float64 array, optional
         Reused memory for the result (at least R L N n_out elements): a fresh multi-MiB array
         per call costs page faults comparable to the sweep itself.
+    switches : optional
+        ``switch_factors(first_outputs)``, when it is reused across calls.
     """
     def f64(t: torch.Tensor) -> np.ndarray:
         return np.ascontiguousarray(t.detach().cpu().to(torch.float64).numpy())
 
-    n_out = weight.shape[1]
-    if bias is None:
-        bias, bias_slope = torch.zeros(weight.shape[:2]), torch.zeros(n_out)
-    shape = (starts.shape[0], positions.shape[1], first_outputs.shape[1], n_out)
+    shape = (starts.shape[0], positions.shape[1], first_outputs.shape[1], layers[-1].weight.shape[1])
     out = np.empty(shape) if out is None else out.reshape(-1)[:int(np.prod(shape))].reshape(shape)
     tau, count = f64(positions), lengths.cpu().numpy().astype(np.int64)
     steps = np.arange(tau.shape[1])
     span = tau[np.arange(tau.shape[0]), count - 1] - tau[:, 0]
     ideal = tau[:, :1] + steps * (span / (count - 1))[:, None]
     even = np.all((np.abs(tau - ideal) <= _EVEN * span[:, None]) | (steps >= count[:, None]), axis=1)
-    _line_kernel(f64(first_outputs), f64(starts), tau, count, even, f64(weight), f64(weight_slope), f64(bias), f64(bias_slope), float(alpha), out)
+    if all(a == 1.0 for a in alphas):  # a linear net: a polynomial in tau
+        out[...] = _linear_chain_outputs(first_outputs.double(), starts.double(), torch.from_numpy(tau), layers)
+        return torch.from_numpy(out)
+    z = f64(first_outputs)
+    if switches is None:
+        switches = switch_factors(z)
+    common = (z, *switches, f64(starts), tau, count, even)
+    last = layers[-1]
+    if len(layers) == 1:
+        _one_hidden_kernel(*common, f64(last.weight), f64(last.weight_slope), f64(last.bias), f64(last.bias_slope),
+                           float(alphas[0]), out)
+    else:
+        hidden = layers[0]
+        _two_hidden_kernel(*common, f64(hidden.weight.transpose(1, 2)), f64(hidden.weight_slope.T), f64(hidden.bias),
+                           f64(hidden.bias_slope), float(alphas[0]), f64(last.weight), f64(last.weight_slope),
+                           f64(last.bias), f64(last.bias_slope), float(alphas[1]), out)
     return torch.from_numpy(out)
+
+
+def _linear_chain_outputs(first_outputs: torch.Tensor, starts: torch.Tensor, tau: torch.Tensor,
+                          layers: Sequence[LayerAlongLines]) -> torch.Tensor:
+    """Outputs (R, L, N, n_out) of a deep linear net along lines.
+
+    Every layer is affine in tau, so the net is a polynomial in tau. The product of the layers
+    after the first, M(tau) = (W_L + tau V_L) ... (W_2 + tau V_2), and the biases pushed through
+    them, c(tau) = sum_l M_{>l}(tau) b_l(tau), are polynomials that do not depend on the sample:
+    they are built once per line from the last layer down (degree d of the product with one more
+    layer = degree d @ W + degree d-1 @ V). Each sample then costs one polynomial product with
+    its first-layer output H + tau G, and Horner's rule evaluates it at the positions.
+    """
+    m = starts.shape[1]
+    last = layers[-1]
+    lines = last.weight.shape[0]
+    product = [last.weight, last.weight_slope.expand_as(last.weight)]  # coefficients of tau^d
+    offset = [last.bias, last.bias_slope.expand_as(last.bias)]
+    for layer in reversed(layers[:-1]):
+        bias_slope = layer.bias_slope.expand_as(layer.bias)
+        offset = offset + [None]
+        for d, term in enumerate(product):
+            offset[d] = offset[d] + (term @ layer.bias[:, :, None])[..., 0]
+            moved = (term @ bias_slope[:, :, None])[..., 0]
+            offset[d + 1] = moved if offset[d + 1] is None else offset[d + 1] + moved
+        grown = [term @ layer.weight for term in product] + [None]
+        for d, term in enumerate(product):
+            moved = term @ layer.weight_slope
+            grown[d + 1] = moved if grown[d + 1] is None else grown[d + 1] + moved
+        product = grown
+    start = first_outputs[0] + torch.einsum("rm,m...->r...", starts, first_outputs[1:])  # (R, N, n_1)
+    slope = first_outputs[m].expand_as(start)
+    coefficients = [start @ product[0].transpose(1, 2)]
+    for d in range(1, len(product)):
+        coefficients.append(start @ product[d].transpose(1, 2) + slope @ product[d - 1].transpose(1, 2))
+    coefficients.append(slope @ product[-1].transpose(1, 2))
+    for d, term in enumerate(offset):
+        coefficients[d] = coefficients[d] + term[:, None, :]
+    # every position of a line at once: (L x degree+1 powers of tau) @ (degree+1 x N n_out)
+    powers = tau[:, :, None] ** torch.arange(len(coefficients), dtype=tau.dtype)
+    stacked = torch.stack(coefficients, dim=1).flatten(2)
+    samples, outputs = start.shape[1], last.weight.shape[1]
+    return torch.bmm(powers, stacked).view(lines, tau.shape[1], samples, outputs)
 
 
 # Reassociation lets the unit loops vectorise (the sums over units are float64); no flag that
@@ -142,97 +226,230 @@ def line_outputs(first_outputs: torch.Tensor, starts: torch.Tensor, positions: t
 _FAST = {"reassoc", "contract", "nsz"}
 
 
+def switch_factors(first_outputs) -> tuple[np.ndarray, np.ndarray]:
+    """Per (sample, first-layer unit), the same on every line along the last direction: -1 / G
+    and whether the unit rises (see :func:`_switch_factors`)."""
+    z = np.ascontiguousarray(torch.as_tensor(first_outputs).detach().cpu().to(torch.float64).numpy())
+    return _switch_factors(z)
+
+
 @numba.njit(cache=True, fastmath=_FAST)
-def _line_kernel(z, starts, positions, lengths, even, weight, weight_slope, bias, bias_slope, alpha, out):  # pragma: no cover - compiled
+def _switch_factors(z):  # pragma: no cover - compiled
+    """Per (sample, unit), the same on every line: -1 / G (the crossing is tau* = H (-1 / G)) and
+    whether the unit rises (G > 0, or G = 0: crossing -+1e200 H, i.e. always or never active)."""
+    m = z.shape[0] - 1
+    neg_inv = np.empty(z.shape[1:])
+    rising = np.empty(z.shape[1:])
+    for i in range(z.shape[1]):
+        for j in range(z.shape[2]):
+            g = z[m, i, j]
+            neg_inv[i, j] = -1.0 / g if g != 0.0 else -1e200
+            rising[i, j] = 1.0 if g >= 0.0 else 0.0
+    return neg_inv, rising
+
+
+@numba.njit(cache=True, fastmath=_FAST, inline="always")
+def _fence(tau, length, fenced):  # pragma: no cover - compiled
+    """fenced = (-inf, tau_0 .. tau_{length-1}, inf); returns positions per unit of tau."""
+    fenced[0] = -np.inf
+    fenced[1:length + 1] = tau[:length]
+    fenced[length + 1] = np.inf
+    return (length - 1) / (tau[length - 1] - tau[0])
+
+
+@numba.njit(cache=True, fastmath=_FAST, inline="always")
+def _first_layer(z, start, i, neg_inv, tau, fenced, length, per_step, even, h, slot):  # pragma: no cover - compiled
+    """h = sample i's first-layer pre-activations at the line's first point; slot[j] =
+    #{k < length : tau_k <= tau*_j}, the first position past unit j's crossing. On evenly spaced
+    lines the slot comes from the spacing (a crossing within rounding of a position moves a
+    term that is zero there up to rounding); on others it is counted exactly."""
+    m = start.shape[0]
+    for j in range(h.shape[0]):
+        h[j] = z[0, i, j]
+    for d in range(m):
+        s = start[d]
+        for j in range(h.shape[0]):
+            h[j] += s * z[d + 1, i, j]
+    for j in range(h.shape[0]):
+        guess = (h[j] * neg_inv[i, j] - tau[0]) * per_step + 1.0
+        slot[j] = np.int32(min(max(guess, 0.0), float(length)))
+    for j in range(0 if even else h.shape[0]):
+        crossing = min(max(h[j] * neg_inv[i, j], -1e300), 1e300)
+        k = slot[j]
+        while fenced[k + 1] <= crossing:
+            k += 1
+        while fenced[k] > crossing:
+            k -= 1
+        slot[j] = k
+
+
+@numba.njit(cache=True, fastmath=_FAST)
+def _one_hidden_kernel(z, neg_inv, rising, starts, positions, lengths, even, weight, weight_slope, bias, bias_slope,
+                       alpha, out):  # pragma: no cover - compiled
     """out[r, k, i, o]: output o for sample i at position k of line r (see :func:`line_outputs`)."""
     m = starts.shape[1]
     n_lines, n_samples, n_hidden = starts.shape[0], z.shape[1], z.shape[2]
     n_out = weight.shape[1]
-    # Per (sample, unit), the same on every line: the crossing is tau* = H * (-1 / G); the unit
-    # rises (G > 0, or G = 0: crossing -+1e200 H, i.e. always or never active) or falls.
-    neg_inv = np.empty((n_samples, n_hidden))
-    rising = np.empty((n_samples, n_hidden))
-    for i in range(n_samples):
-        for j in range(n_hidden):
-            g = z[m, i, j]
-            neg_inv[i, j] = -1.0 / g if g != 0.0 else -1e200
-            rising[i, j] = 1.0 if g >= 0.0 else 0.0
-    switching = 1.0 - alpha
-    acc = np.zeros((4, positions.shape[1] + 1))
+    acc = np.zeros((positions.shape[1] + 1, 4))
     h = np.empty(n_hidden)
-    fenced = np.empty(positions.shape[1] + 2)
-    slot = np.empty(n_hidden, dtype=np.int64)
-    delta = np.empty((4, n_hidden))
+    slot = np.empty(n_hidden, dtype=np.int32)
     to_base = np.empty(n_hidden)
     to_slot = np.empty(n_hidden)
+    movers = np.empty(n_hidden, dtype=np.int64)
+    sums = np.empty(4)
+    fenced = np.empty(positions.shape[1] + 2)
     for r in range(n_lines):
         length = lengths[r]
         tau = positions[r]
-        per_step = (length - 1) / (tau[length - 1] - tau[0])
-        fenced[0] = -np.inf
-        fenced[1:length + 1] = tau[:length]
-        fenced[length + 1] = np.inf
+        per_step = _fence(tau, length, fenced)
+        for i in range(n_samples):
+            _first_layer(z, starts[r], i, neg_inv, tau, fenced, length, per_step, even[r], h, slot)
+            count = _unit_shares(slot, rising[i], length, alpha, to_base, to_slot, movers)
+            for o in range(n_out):
+                acc[:length + 1] = 0.0
+                _add_quadratics(weight[r, o], weight_slope[o], h, z[m, i], to_base, to_slot, slot, movers, count,
+                                acc, 0, sums)
+                b0, b1, b2, b3 = sums[0], sums[1], sums[2], sums[3]
+                for k in range(length):
+                    b0 += acc[k, 0]
+                    b1 += acc[k, 1]
+                    b2 += acc[k, 2]
+                    b3 += acc[k, 3]
+                    t = tau[k]
+                    # b3 counts the active units (exact small integers): with none active (and
+                    # alpha = 0) the hidden layer is exactly zero and the output exactly the bias,
+                    # as in a forward pass (argmax ties of dead samples break the same way)
+                    value = b0 + t * (b1 + t * b2) if b3 > 0.5 or alpha != 0.0 else 0.0
+                    out[r, k, i, o] = value + bias[r, o] + t * bias_slope[o]
+
+
+@numba.njit(cache=True, fastmath=_FAST, inline="always")
+def _unit_shares(slot, rising, length, alpha, to_base, to_slot, movers):  # pragma: no cover - compiled
+    """A unit adds alpha + (1 - alpha) [active at position 0] times its quadratic to the base, and
+    +-(1 - alpha) times it at its slot if it switches inside the line (a unit that never switches
+    on adds nothing at all: dead units leave exact zeros). Lists the switching units in
+    ``movers`` and returns their number."""
+    switching = 1.0 - alpha
+    for j in range(slot.shape[0]):
+        k, up = slot[j], rising[j]
+        at_start = up if k == 0 else 1.0 - up
+        inside = 1.0 if 0 < k < length else 0.0
+        to_base[j] = alpha + switching * at_start
+        to_slot[j] = switching * inside * (2.0 * up - 1.0)
+    count = 0
+    for j in range(slot.shape[0]):
+        movers[count] = j
+        count += 1 if 0 < slot[j] < length else 0
+    return count
+
+
+@numba.njit(cache=True, fastmath=_FAST, inline="always")
+def _add_quadratics(p, e, h, g, to_base, to_slot, slot, movers, count, acc, column, sums):  # pragma: no cover - compiled
+    """Base sums of (P + tau E)(H + tau G) into sums[column:column + 4] (last: active units) and
+    the switching units' shares at their slots into acc[:, column:column + 4]."""
+    b0, b1, b2, b3 = 0.0, 0.0, 0.0, 0.0
+    for j in range(h.shape[0]):
+        w = to_base[j]
+        b0 += w * (p[j] * h[j])
+        b1 += w * (p[j] * g[j] + e[j] * h[j])
+        b2 += w * (e[j] * g[j])
+        b3 += w
+    sums[column], sums[column + 1], sums[column + 2], sums[column + 3] = b0, b1, b2, b3
+    for q in range(count):
+        j = movers[q]
+        k, w = slot[j], to_slot[j]
+        acc[k, column] += w * (p[j] * h[j])
+        acc[k, column + 1] += w * (p[j] * g[j] + e[j] * h[j])
+        acc[k, column + 2] += w * (e[j] * g[j])
+        acc[k, column + 3] += w
+
+
+@numba.njit(cache=True, fastmath=_FAST)
+def _two_hidden_kernel(z, neg_inv, rising, starts, positions, lengths, even, hidden, hidden_slope, hidden_bias,
+                       hidden_bias_slope, alpha1, weight, weight_slope, bias, bias_slope, alpha2,
+                       out):  # pragma: no cover - compiled
+    """As :func:`_one_hidden_kernel` with a second hidden layer; ``hidden`` (R, n_1, n_2) and
+    ``hidden_slope`` (n_1, n_2) hold that layer's weights transposed (rows per first-layer unit)."""
+    m = starts.shape[1]
+    n_lines, n_samples, n_hidden = starts.shape[0], z.shape[1], z.shape[2]
+    n_second, n_out = hidden.shape[2], weight.shape[1]
+    switching = 1.0 - alpha1
+    h = np.empty(n_hidden)
+    fenced = np.empty(positions.shape[1] + 2)
+    slot = np.empty(n_hidden, dtype=np.int32)
+    starts_at = np.zeros(positions.shape[1] + 2, dtype=np.int64)
+    order = np.empty(n_hidden, dtype=np.int64)
+    q = np.empty((3, n_second))
+    u = np.empty(n_second)
+    w_at = np.empty((positions.shape[1], n_out, n_second))
+    b_at = np.empty((positions.shape[1], n_out))
+    for r in range(n_lines):
+        length = lengths[r]
+        tau = positions[r]
+        per_step = _fence(tau, length, fenced)
+        a = hidden[r]
+        for k in range(length):  # the output layer at every position of the line
+            for o in range(n_out):
+                b_at[k, o] = bias[r, o] + tau[k] * bias_slope[o]
+                for l in range(n_second):
+                    w_at[k, o, l] = weight[r, o, l] + tau[k] * weight_slope[o, l]
         for i in range(n_samples):
             g = z[m, i]
+            _first_layer(z, starts[r], i, neg_inv, tau, fenced, length, per_step, even[r], h, slot)
+            # Q at position 0: the second layer's bias plus every unit's share, sigma_1 factor
+            # alpha1 or 1; `alive` counts active first-layer units (exact zeros when none is)
+            q[0] = hidden_bias[r]
+            q[1] = hidden_bias_slope
+            q[2] = 0.0
+            alive = 0
             for j in range(n_hidden):
-                h[j] = z[0, i, j]
-            for d in range(m):
-                s = starts[r, d]
-                for j in range(n_hidden):
-                    h[j] += s * z[d + 1, i, j]
-            # slot = #{k < length : tau_k <= tau*}: from the spacing on evenly spaced lines (a
-            # crossing within rounding of a position moves a term that is zero there up to
-            # rounding), counted exactly on the others
+                up = rising[i, j]
+                on = up if slot[j] == 0 else 1.0 - up
+                alive += int(on)
+                factor = alpha1 + switching * on
+                if factor != 0.0:
+                    fh, fg = factor * h[j], factor * g[j]
+                    for l in range(n_second):
+                        q[0, l] += fh * a[j, l]
+                        q[1, l] += fg * a[j, l] + fh * hidden_slope[j, l]
+                        q[2, l] += fg * hidden_slope[j, l]
+            # units grouped by slot (counting sort, no branches); after it starts_at[k] is the end
+            # of slot k's group; slots 0 (switched before the line) and `length` (after it) are skipped
+            starts_at[:length + 2] = 0
             for j in range(n_hidden):
-                guess = (h[j] * neg_inv[i, j] - tau[0]) * per_step + 1.0
-                slot[j] = int(min(max(guess, 0.0), float(length)))
-            for j in range(0 if even[r] else n_hidden):  # fenced: -inf, tau_0 .. tau_{length-1}, inf
-                crossing = min(max(h[j] * neg_inv[i, j], -1e300), 1e300)
-                k = slot[j]
-                while fenced[k + 1] <= crossing:
-                    k += 1
-                while fenced[k] > crossing:
-                    k -= 1
-                slot[j] = k
-            # A unit adds alpha + (1 - alpha) [active at position 0] times its quadratic to the
-            # base, and +-(1 - alpha) times it at its slot if it switches inside the line (a unit
-            # that never switches on adds nothing at all: dead units leave exact zeros).
+                starts_at[slot[j] + 1] += 1
+            for k in range(1, length + 2):
+                starts_at[k] += starts_at[k - 1]
             for j in range(n_hidden):
-                k, up = slot[j], rising[i, j]
-                at_start = up if k == 0 else 1.0 - up
-                inside = 1.0 if 0 < k < length else 0.0
-                to_base[j] = alpha + switching * at_start
-                to_slot[j] = switching * inside * (2.0 * up - 1.0)
-            for o in range(n_out):
-                p, e = weight[r, o], weight_slope[o]
-                # b3 counts the active units when alpha = 0 (small integers, exact in float64):
-                # where it is 0 the hidden layer is exactly zero and the output exactly the bias,
-                # as in a forward pass (argmax ties of dead samples break the same way)
-                b0, b1, b2, b3 = 0.0, 0.0, 0.0, 0.0
-                for j in range(n_hidden):
-                    c0 = p[j] * h[j]
-                    c1 = p[j] * g[j] + e[j] * h[j]
-                    c2 = e[j] * g[j]
-                    b0 += to_base[j] * c0
-                    b1 += to_base[j] * c1
-                    b2 += to_base[j] * c2
-                    delta[0, j] = to_slot[j] * c0
-                    delta[1, j] = to_slot[j] * c1
-                    delta[2, j] = to_slot[j] * c2
-                    b3 += to_base[j]
-                    delta[3, j] = to_slot[j]
-                acc[:, :length + 1] = 0.0
-                for j in range(n_hidden):
-                    k = slot[j]
-                    acc[0, k] += delta[0, j]
-                    acc[1, k] += delta[1, j]
-                    acc[2, k] += delta[2, j]
-                    acc[3, k] += delta[3, j]
-                for k in range(length):
-                    b0 += acc[0, k]
-                    b1 += acc[1, k]
-                    b2 += acc[2, k]
-                    b3 += acc[3, k]
-                    t = tau[k]
-                    hidden = b0 + t * (b1 + t * b2) if b3 > 0.5 or alpha != 0.0 else 0.0
-                    out[r, k, i, o] = hidden + bias[r, o] + t * bias_slope[o]
+                order[starts_at[slot[j]]] = j
+                starts_at[slot[j]] += 1
+            done = starts_at[0]
+            for k in range(length):
+                while done < starts_at[k]:  # the units whose slot is k
+                    j = order[done]
+                    done += 1
+                    sign = 2.0 * rising[i, j] - 1.0
+                    alive += int(sign)
+                    fh, fg = sign * switching * h[j], sign * switching * g[j]
+                    for l in range(n_second):
+                        q[0, l] += fh * a[j, l]
+                        q[1, l] += fg * a[j, l] + fh * hidden_slope[j, l]
+                        q[2, l] += fg * hidden_slope[j, l]
+                    if alive == 0 and alpha1 == 0.0:  # the first layer is exactly zero again
+                        q[0] = hidden_bias[r]
+                        q[1] = hidden_bias_slope
+                        q[2] = 0.0
+                t = tau[k]
+                if alpha2 == 0.0:
+                    for l in range(n_second):
+                        u[l] = max(q[0, l] + t * (q[1, l] + t * q[2, l]), 0.0)
+                else:
+                    for l in range(n_second):
+                        x = q[0, l] + t * (q[1, l] + t * q[2, l])
+                        u[l] = max(x, 0.0) + alpha2 * min(x, 0.0)
+                for o in range(n_out):
+                    total = 0.0
+                    w = w_at[k, o]
+                    for l in range(n_second):
+                        total += w[l] * u[l]
+                    out[r, k, i, o] = total + b_at[k, o]
