@@ -38,6 +38,7 @@ from loss_landscapes.model_interface.model_parameters import orthogonal_to, rand
 from loss_landscapes.model_interface.model_wrapper import wrap_model
 
 from checks.landscapes.evaluation import SliceEvaluator
+from checks.landscapes.models import Square
 
 STEPS = 51
 
@@ -48,14 +49,15 @@ class Case:
     widths: tuple[int, ...]
     samples: int
     target: float  # required speed ratio
-    activation: str = "relu"  # or "linear" (deep linear nets, THEORY.md section 1)
+    activation: str = "relu"  # or "linear" (deep linear nets, THEORY.md section 1), "quadratic" (section 4)
 
     def build(self) -> tuple[torch.nn.Module, torch.nn.Module, torch.Tensor, torch.Tensor]:
         torch.manual_seed(0)
         layers: list[torch.nn.Module] = []
         for i, (n_in, n_out) in enumerate(zip(self.widths[:-1], self.widths[1:])):
-            hidden = i < len(self.widths) - 2 and self.activation == "relu"
-            layers += [torch.nn.Linear(n_in, n_out)] + ([torch.nn.ReLU()] if hidden else [])
+            hidden = i < len(self.widths) - 2 and self.activation != "linear"
+            activation = Square() if self.activation == "quadratic" else torch.nn.ReLU()
+            layers += [torch.nn.Linear(n_in, n_out)] + ([activation] if hidden else [])
         model = torch.nn.Sequential(*layers)
         x = torch.randn(self.samples, self.widths[0])
         if self.widths[-1] == 1:  # a theory net: regression on a teacher's outputs
@@ -70,6 +72,7 @@ CASES = (
     Case("theory net 4-64-1 ReLU, N=256 (385 params)", (4, 64, 1), 256, 10.0),
     Case("theory net 10-256-1 ReLU, N=256 (3.1k params)", (10, 256, 1), 256, 10.0),
     Case("theory net 20-400-1 ReLU, N=256 (8.8k params)", (20, 400, 1), 256, 10.0),
+    Case("quadratic theory net 4-32-1 (h^2), N=256 (193 params)", (4, 32, 1), 256, 10.0, "quadratic"),
     Case("deep linear theory net 8-16-16-1, N=256 (433 params)", (8, 16, 16, 1), 256, 10.0, "linear"),
     Case("deep linear theory net 10-32-32-32-1, N=256 (2.5k)", (10, 32, 32, 32, 1), 256, 10.0, "linear"),
     Case("2-hidden-layer ReLU MLP 8-32-32-1, N=256 (1.4k)", (8, 32, 32, 1), 256, 10.0),
@@ -129,6 +132,7 @@ ONE_TIME = """
 import time, torch
 start = time.perf_counter()
 from checks.landscapes.evaluation import SliceEvaluator
+from checks.landscapes.models import Square
 imported = time.perf_counter()
 x, y = torch.randn(8, 2), torch.randn(8, 1)
 grid = torch.cartesian_prod(torch.arange(5.0), torch.arange(5.0))

@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checks.landscapes.evaluation import SliceEvaluator
-from checks.landscapes.lines import Lines, PiecewiseLinearMLP
+from checks.landscapes.lines import Lines, SweptMLP
+from checks.landscapes.models import Square
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +25,8 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
-ACTIVATIONS = {"relu": torch.nn.ReLU, "leaky": lambda: torch.nn.LeakyReLU(0.2), "linear": torch.nn.Identity}
+ACTIVATIONS = {"relu": torch.nn.ReLU, "leaky": lambda: torch.nn.LeakyReLU(0.2), "linear": torch.nn.Identity,
+               "square": Square}
 
 
 def _net(n_in: int, hidden: int, n_out: int, activation: str, bias: bool, seed: int,
@@ -71,11 +73,14 @@ def line_layouts(draw, dims: int):
 @settings(max_examples=60, deadline=None)
 @given(st.data())
 def test_line_sweep_equals_forward_passes(data):
-    """Random nets (one or two hidden layers, ReLU / leaky / none, 1-3 outputs, with or without
-    bias), data, 1-2 directions and line layouts: the sweep equals the point-by-point evaluation."""
+    """Random nets (one or two hidden layers, ReLU / leaky / none, or one squaring hidden layer;
+    1-3 outputs, with or without bias), data, 1-2 directions and line layouts: the sweep equals
+    the point-by-point evaluation."""
     n_in, hidden, n_out = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 12)), data.draw(st.integers(1, 3))
     activation = data.draw(st.sampled_from(sorted(ACTIVATIONS)))
-    second = data.draw(st.none() | st.tuples(st.integers(1, 6), st.sampled_from(sorted(ACTIVATIONS))))
+    piecewise = sorted(set(ACTIVATIONS) - {"square"})  # squaring: one hidden layer only
+    second = None if activation == "square" else data.draw(
+        st.none() | st.tuples(st.integers(1, 6), st.sampled_from(piecewise)))
     model = _net(n_in, hidden, n_out, activation, data.draw(st.booleans()), data.draw(st.integers(0, 2**16)), second)
     g = torch.Generator().manual_seed(data.draw(st.integers(0, 2**16)))
     n = data.draw(st.integers(1, 20))
@@ -124,25 +129,28 @@ def test_lines_split_finds_runs_along_the_last_coordinate():
 
 
 @pytest.mark.parametrize("layers, expected", [
-    ((torch.nn.ReLU(), torch.nn.Linear(3, 1)), PiecewiseLinearMLP(("2",), (0.0,))),
-    ((torch.nn.LeakyReLU(0.1), torch.nn.Dropout(0.5), torch.nn.Linear(3, 1)), PiecewiseLinearMLP(("3",), (0.1,))),
-    ((torch.nn.Linear(3, 1),), PiecewiseLinearMLP(("1",), (1.0,))),
+    ((torch.nn.ReLU(), torch.nn.Linear(3, 1)), SweptMLP(("2",), (0.0,))),
+    ((torch.nn.LeakyReLU(0.1), torch.nn.Dropout(0.5), torch.nn.Linear(3, 1)), SweptMLP(("3",), (0.1,))),
+    ((torch.nn.Linear(3, 1),), SweptMLP(("1",), (1.0,))),
     ((torch.nn.ReLU(), torch.nn.Linear(3, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1)),
-     PiecewiseLinearMLP(("2", "4"), (0.0, 0.0))),
-    ((torch.nn.ReLU(), torch.nn.Linear(3, 3), torch.nn.Linear(3, 1)), PiecewiseLinearMLP(("2", "3"), (0.0, 1.0))),
+     SweptMLP(("2", "4"), (0.0, 0.0))),
+    ((torch.nn.ReLU(), torch.nn.Linear(3, 3), torch.nn.Linear(3, 1)), SweptMLP(("2", "3"), (0.0, 1.0))),
     ((torch.nn.Tanh(), torch.nn.Linear(3, 1)), None),
+    ((Square(), torch.nn.Linear(3, 1)), SweptMLP(("2",), (0.0,), square=True)),
+    ((Square(), torch.nn.Linear(3, 3), Square(), torch.nn.Linear(3, 1)), None),
+    ((torch.nn.ReLU(), torch.nn.Linear(3, 3), Square(), torch.nn.Linear(3, 1)), None),
     ((torch.nn.ReLU(), torch.nn.Linear(3, 3), torch.nn.ReLU(), torch.nn.Linear(3, 3), torch.nn.ReLU(),
       torch.nn.Linear(3, 1)), None),
     ((torch.nn.Linear(3, 3), torch.nn.Identity(), torch.nn.Linear(3, 3), torch.nn.Linear(3, 1)),
-     PiecewiseLinearMLP(("1", "3", "4"), (1.0, 1.0, 1.0))),
+     SweptMLP(("1", "3", "4"), (1.0, 1.0, 1.0))),
     ((torch.nn.Linear(3, 3), torch.nn.ReLU(), torch.nn.Linear(3, 3), torch.nn.Linear(3, 1)), None),
     ((torch.nn.ReLU(), torch.nn.ReLU(), torch.nn.Linear(3, 1)), None),
     ((torch.nn.ReLU(),), None),
     ((torch.nn.Linear(3, 1), torch.nn.ReLU()), None),
 ])
-def test_only_piecewise_linear_nets_with_one_or_two_hidden_layers_take_the_sweep(layers, expected):
+def test_only_the_supported_mlps_take_the_sweep(layers, expected):
     rest = tuple((str(k + 1), module) for k, module in enumerate(layers))
-    assert PiecewiseLinearMLP.detect(rest) == expected
+    assert SweptMLP.detect(rest) == expected
 
 
 def test_two_hidden_layers_with_dead_first_layer_give_the_exact_bias():

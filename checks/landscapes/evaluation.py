@@ -37,7 +37,8 @@ import torch
 from torch.func import functional_call, vmap
 
 from checks.landscapes.directions import Params, check_direction, check_finite, fingerprint, parameters_of
-from checks.landscapes.lines import LayerAlongLines, Lines, PiecewiseLinearMLP, line_outputs, switch_factors
+from checks.landscapes.lines import LayerAlongLines, Lines, SweptMLP, line_outputs, switch_factors
+from checks.landscapes.models import Square
 from theory.errors import InputError
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -45,7 +46,7 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 _AFFINE_TYPES = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
 _ELEMENTWISE_TYPES = (torch.nn.ReLU, torch.nn.LeakyReLU, torch.nn.Tanh, torch.nn.Sigmoid, torch.nn.GELU,
-                      torch.nn.ELU, torch.nn.Softplus, torch.nn.Identity, torch.nn.Dropout)
+                      torch.nn.ELU, torch.nn.Softplus, torch.nn.Identity, torch.nn.Dropout, Square)
 # Points per pass: activations near 2^20 elements (4 MiB in float32) stay in cache between the
 # few passes each layer makes; more than 64 points per pass measured no faster on small nets
 # (bench/landscape_vs_loss_landscapes.py).
@@ -266,7 +267,7 @@ class SliceEvaluator:
         self._mlp = _mlp_layers(model, self.first, self.data)
         on_cpu = all(x.device.type == "cpu" for x, _ in self.data.batches) \
             and all(v.device.type == "cpu" for v in self.origin.values())
-        self._sweep = PiecewiseLinearMLP.detect(self._mlp) if self._mlp and self.directions and on_cpu else None
+        self._sweep = SweptMLP.detect(self._mlp) if self._mlp and self.directions and on_cpu else None
         # every moved parameter of every point in one GEMM: theta + c @ D over the flattened
         # parameters (the first layer's are not needed when its outputs are combined instead)
         skip = self.first.name + "." if self.first else None
@@ -369,7 +370,7 @@ class SliceEvaluator:
             for index, (x, y) in enumerate(self.data.batches):
                 out = line_outputs(self._first64[index], c[starts], positions, torch.as_tensor(lengths),
                                    [layer.lines(part) for layer in layers], self._sweep.alphas, buffer,
-                                   self._switches[index])
+                                   self._switches[index], self._sweep.square)
                 out = out.flatten(0, 1) if valid.all() else out[valid]
                 if self.accuracy:  # before the loss, which may overwrite `out`
                     correct += (out.argmax(-1) == y).sum(-1).double()

@@ -38,6 +38,8 @@ import numba
 import numpy as np
 import torch
 
+from checks.landscapes.models import Square
+
 _PASS_THROUGH = (torch.nn.Identity, torch.nn.Dropout)  # dropout is off in eval mode
 _EVEN = 1e-13  # relative deviation below which a line's positions count as evenly spaced
 MIN_LINE_POINTS = 3
@@ -45,19 +47,22 @@ MIN_LINE_POINTS = 3
 
 
 @dataclass(frozen=True)
-class PiecewiseLinearMLP:
-    """The Linear layers after the first (one or two, or any number without activations) and the
-    negative slope of the activation that precedes each of them."""
+class SweptMLP:
+    """The Linear layers after the first and the activation before each of them: the negative
+    slope alpha of a piecewise-linear one (ReLU 0, leaky ReLU, none 1), or squaring
+    (``square``: one hidden layer with sigma(h) = h^2)."""
 
     layers: tuple[str, ...]
     alphas: tuple[float, ...]
+    square: bool = False
 
     @classmethod
-    def detect(cls, rest: tuple[tuple[str, torch.nn.Module], ...]) -> "PiecewiseLinearMLP | None":
+    def detect(cls, rest: tuple[tuple[str, torch.nn.Module], ...]) -> "SweptMLP | None":
         """The layers after the first Linear of a Sequential: one or two (activation?, Linear)
-        pairs, an activation being ReLU or LeakyReLU, or any number of Linear layers without
-        activations (pass-through modules anywhere); None for any other structure."""
-        layers, alphas, alpha = [], [], None
+        pairs with ReLU or LeakyReLU activations, any number of Linear layers without
+        activations, or (Square, Linear) (pass-through modules anywhere); None for any other
+        structure."""
+        layers, alphas, alpha, square = [], [], None, False
         for name, module in rest:
             if type(module) in _PASS_THROUGH:
                 continue
@@ -67,12 +72,14 @@ class PiecewiseLinearMLP:
                 alpha = None
             elif alpha is None and type(module) in (torch.nn.ReLU, torch.nn.LeakyReLU):
                 alpha = float(getattr(module, "negative_slope", 0.0))
+            elif alpha is None and type(module) is Square and not layers:
+                alpha, square = 0.0, True
             else:
                 return None
         linear = all(a == 1.0 for a in alphas)
-        if alpha is not None or not layers or (len(layers) > 2 and not linear):
+        if alpha is not None or not layers or (len(layers) > 2 and not linear) or (square and len(layers) > 1):
             return None
-        return cls(tuple(layers), tuple(alphas))
+        return cls(tuple(layers), tuple(alphas), square)
 
 
 @dataclass(frozen=True)
@@ -126,7 +133,7 @@ class Lines:
 def line_outputs(first_outputs: torch.Tensor, starts: torch.Tensor, positions: torch.Tensor,
                  lengths: torch.Tensor, layers: Sequence[LayerAlongLines], alphas: Sequence[float],
                  out: np.ndarray | None = None,
-                 switches: tuple[np.ndarray, np.ndarray] | None = None) -> torch.Tensor:
+                 switches: tuple[np.ndarray, np.ndarray] | None = None, square: bool = False) -> torch.Tensor:
     """Network outputs (R, L, N, n_out) at ``positions`` along R lines, in float64.
 
     Parameters
@@ -140,9 +147,9 @@ def line_outputs(first_outputs: torch.Tensor, starts: torch.Tensor, positions: t
         Offsets tau along the line (increasing; entries past ``lengths[r]`` are ignored).
     lengths : (R,)
         Points on each line.
-    layers : one or two LayerAlongLines
-        The Linear layers after the first; ``alphas[k]`` is the negative slope of the
-        activation before ``layers[k]``.
+    layers : LayerAlongLines
+        The Linear layers after the first (see :class:`SweptMLP`); ``alphas[k]`` is the negative
+        slope of the activation before ``layers[k]``; ``square``: the one activation squares.
     out : float64 array, optional
         Reused memory for the result (at least R L N n_out elements): a fresh multi-MiB array
         per call costs page faults comparable to the sweep itself.
@@ -159,8 +166,9 @@ def line_outputs(first_outputs: torch.Tensor, starts: torch.Tensor, positions: t
     span = tau[np.arange(tau.shape[0]), count - 1] - tau[:, 0]
     ideal = tau[:, :1] + steps * (span / (count - 1))[:, None]
     even = np.all((np.abs(tau - ideal) <= _EVEN * span[:, None]) | (steps >= count[:, None]), axis=1)
-    if all(a == 1.0 for a in alphas):  # a linear net: a polynomial in tau
-        out[...] = _linear_chain_outputs(first_outputs.double(), starts.double(), torch.from_numpy(tau), layers)
+    if square or all(a == 1.0 for a in alphas):  # polynomials in tau
+        polynomial = _square_outputs if square else _linear_chain_outputs
+        out[...] = polynomial(first_outputs.double(), starts.double(), torch.from_numpy(tau), layers)
         return torch.from_numpy(out)
     z = f64(first_outputs)
     if switches is None:
@@ -178,6 +186,33 @@ def line_outputs(first_outputs: torch.Tensor, starts: torch.Tensor, positions: t
     return torch.from_numpy(out)
 
 
+def _square_outputs(first_outputs: torch.Tensor, starts: torch.Tensor, tau: torch.Tensor,
+                    layers: Sequence[LayerAlongLines]) -> torch.Tensor:
+    """Outputs (R, L, N, n_out) of f = W_2 (W_1 x + b_1)^2 + b_2 along lines: with h = H + tau G
+    and W_2 = P + tau E, each output is the cubic sum_j (P + tau E)_j (H + tau G)_j^2 plus the bias,
+    with coefficients (P H^2, E H^2 + 2 P H G, 2 E H G + P G^2, E G^2) summed over the units."""
+    m = starts.shape[1]
+    (layer,) = layers
+    start = first_outputs[0] + torch.einsum("rm,m...->r...", starts, first_outputs[1:])  # (R, N, n_1)
+    slope = first_outputs[m]
+    p, e = layer.weight.transpose(1, 2), layer.weight_slope.T
+    squared, mixed, slope_squared = start * start, 2.0 * start * slope, slope * slope
+    coefficients = [squared @ p + layer.bias[:, None, :],
+                    squared @ e + mixed @ p + layer.bias_slope,
+                    mixed @ e + slope_squared @ p,
+                    (slope_squared @ e).expand(start.shape[0], -1, -1)]
+    return _at_positions(coefficients, tau)
+
+
+def _at_positions(coefficients: list[torch.Tensor], tau: torch.Tensor) -> torch.Tensor:
+    """sum_d coefficients[d] tau^d at every position of every line, (R, L, N, n_out): one
+    matrix product (L x degree+1 powers of tau) @ (degree+1 x N n_out) per line."""
+    lines, samples, outputs = coefficients[0].shape
+    powers = tau[:, :, None] ** torch.arange(len(coefficients), dtype=tau.dtype)
+    stacked = torch.stack(coefficients, dim=1).flatten(2)
+    return torch.bmm(powers, stacked).view(lines, tau.shape[1], samples, outputs)
+
+
 def _linear_chain_outputs(first_outputs: torch.Tensor, starts: torch.Tensor, tau: torch.Tensor,
                           layers: Sequence[LayerAlongLines]) -> torch.Tensor:
     """Outputs (R, L, N, n_out) of a deep linear net along lines.
@@ -191,7 +226,6 @@ def _linear_chain_outputs(first_outputs: torch.Tensor, starts: torch.Tensor, tau
     """
     m = starts.shape[1]
     last = layers[-1]
-    lines = last.weight.shape[0]
     product = [last.weight, last.weight_slope.expand_as(last.weight)]  # coefficients of tau^d
     offset = [last.bias, last.bias_slope.expand_as(last.bias)]
     for layer in reversed(layers[:-1]):
@@ -214,11 +248,7 @@ def _linear_chain_outputs(first_outputs: torch.Tensor, starts: torch.Tensor, tau
     coefficients.append(slope @ product[-1].transpose(1, 2))
     for d, term in enumerate(offset):
         coefficients[d] = coefficients[d] + term[:, None, :]
-    # every position of a line at once: (L x degree+1 powers of tau) @ (degree+1 x N n_out)
-    powers = tau[:, :, None] ** torch.arange(len(coefficients), dtype=tau.dtype)
-    stacked = torch.stack(coefficients, dim=1).flatten(2)
-    samples, outputs = start.shape[1], last.weight.shape[1]
-    return torch.bmm(powers, stacked).view(lines, tau.shape[1], samples, outputs)
+    return _at_positions(coefficients, tau)
 
 
 # Reassociation lets the unit loops vectorise (the sums over units are float64); no flag that

@@ -98,6 +98,13 @@ class VGG(nn.Module):
         return self.classifier(self.features(x).flatten(2).mean(-1))
 
 
+class Square(nn.Module):
+    """sigma(h) = h^2, the quadratic activation of THEORY.md section 4 (Venturi et al.)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.square()
+
+
 class Elementwise(nn.Module):
     """Wraps an elementwise torch function (an Architecture's activation) as a module."""
 
@@ -111,7 +118,7 @@ class Elementwise(nn.Module):
 
 def mlp(architecture: Architecture) -> nn.Sequential:
     """The fully connected net of ``architecture`` as an ``nn.Sequential`` (Linear, activation, ...)."""
-    named = {"relu": nn.ReLU, "linear": nn.Identity}
+    named = {"relu": nn.ReLU, "linear": nn.Identity, "quadratic": Square}
     layers: list[nn.Module] = []
     widths = architecture.widths
     for k, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
