@@ -17,11 +17,12 @@ Whether the shortcut applies is found by a probe forward pass with hooks (first
 parameterised module called, called once, on the model's own input); otherwise every point
 runs the full model.
 
-One-hidden-layer nets with a piecewise-linear activation (``Sequential(Linear, ReLU /
-LeakyReLU / nothing, Linear)``, the nets of the theorems) go further: along each run of points
-that differ only in the last coordinate the outputs are piecewise quadratic in that coordinate,
-and :mod:`checks.landscapes.lines` evaluates the whole run exactly in one sweep over the units'
-switching points (float64, on the CPU).
+The nets of the theorems go further (:class:`checks.landscapes.lines.SweptMLP`: a
+``Sequential`` with one or two hidden ReLU / leaky-ReLU layers, any number of Linear layers
+without activation, or one hidden layer of :class:`~checks.landscapes.models.Square`): along
+each run of points that differ only in the last coordinate the outputs are piecewise
+polynomial in that coordinate, and :mod:`checks.landscapes.lines` evaluates the whole run
+exactly in one sweep (float64, on the CPU).
 
 Networks are evaluated in eval mode: BatchNorm uses the stored running statistics (its
 parameters get 0 in filter-normalised directions), dropout is off.
