@@ -139,7 +139,7 @@ class Surface:
 
 
 def compute_surface(evaluate: PointEvaluator, grid: Grid, path: str | os.PathLike | None = None,
-                    metadata: dict[str, Any] | None = None, chunk_points: int = 256,
+                    metadata: dict[str, Any] | None = None, chunk_points: int | None = None,
                     progress: bool = False,
                     on_chunk: Callable[[Surface], None] | None = None) -> Surface:
     """Evaluate ``evaluate`` on every grid point, resuming from ``path`` if it exists.
@@ -154,8 +154,10 @@ def compute_surface(evaluate: PointEvaluator, grid: Grid, path: str | os.PathLik
         same setup (``evaluate.fingerprint()`` and grid), only its missing points are computed.
     metadata : dict, optional
         JSON-serialisable description stored with the surface (model, seeds, data ...).
-    chunk_points : int
-        Grid points per saved chunk (the evaluator batches inside a chunk as it likes).
+    chunk_points : int, optional
+        Grid points per saved chunk (the evaluator batches inside a chunk as it likes); by
+        default about 256, in whole grid lines along the last axis (the line sweep evaluates a
+        line at once).
     progress : bool
         Show a tqdm bar.
     on_chunk : callable, optional
@@ -179,6 +181,8 @@ def compute_surface(evaluate: PointEvaluator, grid: Grid, path: str | os.PathLik
     if surface is None:
         surface = Surface.empty(grid, evaluate.metric_names, meta)
     points = grid.points()
+    if chunk_points is None:
+        chunk_points = max(1, 256 // grid.shape[-1]) * grid.shape[-1]
     todo = np.flatnonzero(~surface.mask.reshape(-1))
     chunks = [todo[i:i + chunk_points] for i in range(0, todo.size, max(1, chunk_points))]
     for chunk in tqdm(chunks, disable=not progress, desc="grid chunks", unit="chunk"):
