@@ -407,8 +407,9 @@ def _two_hidden_kernel(z, neg_inv, rising, starts, positions, lengths, even, hid
     h = np.empty(n_hidden)
     fenced = np.empty(positions.shape[1] + 2)
     slot = np.empty(n_hidden, dtype=np.int32)
-    starts_at = np.zeros(positions.shape[1] + 2, dtype=np.int64)
-    order = np.empty(n_hidden, dtype=np.int64)
+    head = np.empty(positions.shape[1] + 1, dtype=np.int64)
+    following = np.empty(n_hidden, dtype=np.int64)
+    movers = np.empty(n_hidden, dtype=np.int64)
     q = np.empty((3, n_second))
     u = np.empty(n_second)
     w_at = np.empty((positions.shape[1], n_out, n_second))
@@ -443,21 +444,20 @@ def _two_hidden_kernel(z, neg_inv, rising, starts, positions, lengths, even, hid
                         q[0, l] += fh * a[j, l]
                         q[1, l] += fg * a[j, l] + fh * hidden_slope[j, l]
                         q[2, l] += fg * hidden_slope[j, l]
-            # units grouped by slot (counting sort, no branches); after it starts_at[k] is the end
-            # of slot k's group; slots 0 (switched before the line) and `length` (after it) are skipped
-            starts_at[:length + 2] = 0
+            # the units switching inside the line, in one linked list per slot
+            head[:length + 1] = -1
+            count = 0
             for j in range(n_hidden):
-                starts_at[slot[j] + 1] += 1
-            for k in range(1, length + 2):
-                starts_at[k] += starts_at[k - 1]
-            for j in range(n_hidden):
-                order[starts_at[slot[j]]] = j
-                starts_at[slot[j]] += 1
-            done = starts_at[0]
+                movers[count] = j
+                count += 1 if 0 < slot[j] < length else 0
+            for q_index in range(count):
+                j = movers[q_index]
+                following[j] = head[slot[j]]
+                head[slot[j]] = j
             for k in range(length):
-                while done < starts_at[k]:  # the units whose slot is k
-                    j = order[done]
-                    done += 1
+                j = head[k]
+                while j >= 0:  # the units whose slot is k
+                    next_j = following[j]
                     sign = 2.0 * rising[i, j] - 1.0
                     alive += int(sign)
                     fh, fg = sign * switching * h[j], sign * switching * g[j]
@@ -469,6 +469,7 @@ def _two_hidden_kernel(z, neg_inv, rising, starts, positions, lengths, even, hid
                         q[0] = hidden_bias[r]
                         q[1] = hidden_bias_slope
                         q[2] = 0.0
+                    j = next_j
                 t = tau[k]
                 if alpha2 == 0.0:
                     for l in range(n_second):
