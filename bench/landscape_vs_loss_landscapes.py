@@ -9,15 +9,18 @@ two directions with its own functions under the same seed and hand them to
 in-place steps and an off-by-one on even columns (offsets 1..51 instead of 0..50 along the
 second direction); we evaluate exactly the points it visits. Printed: max relative difference
 of the values (target 1e-5) and the ratio of the best-of-``repeats`` wall times (theirs / ours;
-targets: >= 10 for the theory nets, >= 5 for the 784-100-10 MLP, never < 1). Times are
-interleaved so that load from other processes hits both sides alike. "Ours" includes building
-the evaluator (first-layer products, checks).
+targets: >= 10 for small nets (N <= 256, <= 10^4 parameters), >= 5 for the 784-100-10 MLP,
+never < 1). The small nets are THEORY.md's (one hidden ReLU or squaring layer, deep linear)
+and, held to the same 10x, generic two-hidden-layer ReLU MLPs. Times are interleaved so that
+load from other processes hits both sides alike. "Ours" includes building the evaluator
+(first-layer products, checks).
 
-One-hidden-layer nets take the exact line sweep (:mod:`checks.landscapes.lines`, numba); the
-bench also prints its one-time costs in fresh processes (compilation with an empty numba cache,
-then loading the cached code). Deeper nets are evaluated point by point; for them the
-"ceiling" column is theirs / (the hidden-to-hidden matrix products every point needs, at the
-float32 matmul rate measured in this run): no point-by-point method can beat that ratio.
+Every case here takes the exact line sweep (:mod:`checks.landscapes.lines`, numba kernels or
+polynomial algebra in torch; the "path" column); the bench also prints the kernels' one-time
+costs in fresh processes (compilation with an empty numba cache, then loading the cached code).
+The "ceiling" column is theirs / (the hidden-to-hidden matrix products that every point needs
+in a forward pass, at the float32 matmul rate measured in this run): the best ratio any
+point-by-point evaluation could reach.
 """
 from __future__ import annotations
 
