@@ -197,3 +197,16 @@ def test_deep_linear_polynomial_sweep_equals_forward_passes(data):
     directions = [{k: 0.5 * torch.randn_like(v) for k, v in model.named_parameters()} for _ in range(dims)]
     fast, slow = _pair(model, torch.nn.MSELoss(), (x, y), directions)
     _assert_same(fast, slow, data.draw(line_layouts(dims)))
+
+
+def test_the_sweep_leaves_torch_thread_count_alone():
+    """numba's OpenMP threading layer shares OpenMP's settings with torch; the sweep runs on
+    torch's thread count and leaves it as the caller set it."""
+    model = _net(3, 8, 1, "relu", True, 5)
+    x, y = torch.randn(16, 3, dtype=torch.float64), torch.randn(16, 1, dtype=torch.float64)
+    directions = [{k: torch.randn_like(v) for k, v in model.named_parameters()} for _ in range(2)]
+    fast, _ = _pair(model, torch.nn.MSELoss(), (x, y), directions)
+    for threads in (1, 2, 1):
+        torch.set_num_threads(threads)
+        fast(torch.cartesian_prod(torch.arange(4.0), torch.arange(5.0)).double())
+        assert torch.get_num_threads() == threads

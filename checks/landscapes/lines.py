@@ -156,9 +156,6 @@ def line_outputs(first_outputs: torch.Tensor, starts: torch.Tensor, positions: t
     switches : optional
         ``switch_factors(first_outputs)``, when it is reused across calls.
     """
-    def f64(t: torch.Tensor) -> np.ndarray:
-        return np.ascontiguousarray(t.detach().cpu().to(torch.float64).numpy())
-
     shape = (starts.shape[0], positions.shape[1], first_outputs.shape[1], layers[-1].weight.shape[1])
     out = np.empty(shape) if out is None else out.reshape(-1)[:int(np.prod(shape))].reshape(shape)
     tau, count = f64(positions), lengths.cpu().numpy().astype(np.int64)
@@ -170,10 +167,22 @@ def line_outputs(first_outputs: torch.Tensor, starts: torch.Tensor, positions: t
         polynomial = _square_outputs if square else _linear_chain_outputs
         out[...] = polynomial(first_outputs.double(), starts.double(), torch.from_numpy(tau), layers)
         return torch.from_numpy(out)
-    z = f64(first_outputs)
+    threads = torch.get_num_threads()
+    try:
+        _sweep(f64(first_outputs), switches, f64(starts), tau, count, even, layers, alphas, out, threads)
+    finally:
+        # numba's OpenMP threading layer shares OpenMP's settings with torch: starting it can
+        # change torch's thread count, which the caller chose
+        torch.set_num_threads(threads)
+    return torch.from_numpy(out)
+
+
+def _sweep(z, switches, starts, tau, count, even, layers, alphas, out, threads: int) -> None:
+    """Run the numba kernel for one or two hidden piecewise-linear layers on ``threads`` threads."""
+    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
     if switches is None:
-        switches = switch_factors(z)
-    common = (z, *switches, f64(starts), tau, count, even)
+        switches = _switch_factors(z)
+    common = (z, *switches, starts, tau, count, even)
     last = layers[-1]
     if len(layers) == 1:
         _one_hidden_kernel(*common, f64(last.weight), f64(last.weight_slope), f64(last.bias), f64(last.bias_slope),
@@ -183,7 +192,11 @@ def line_outputs(first_outputs: torch.Tensor, starts: torch.Tensor, positions: t
         _two_hidden_kernel(*common, f64(hidden.weight.transpose(1, 2)), f64(hidden.weight_slope.T), f64(hidden.bias),
                            f64(hidden.bias_slope), float(alphas[0]), f64(last.weight), f64(last.weight_slope),
                            f64(last.bias), f64(last.bias_slope), float(alphas[1]), out)
-    return torch.from_numpy(out)
+
+
+def f64(t: torch.Tensor | np.ndarray) -> np.ndarray:
+    """A C-contiguous float64 numpy copy (or view) of ``t``, as the kernels take it."""
+    return np.ascontiguousarray(torch.as_tensor(t).detach().cpu().to(torch.float64).numpy())
 
 
 def _square_outputs(first_outputs: torch.Tensor, starts: torch.Tensor, tau: torch.Tensor,
@@ -259,8 +272,7 @@ _FAST = {"reassoc", "contract", "nsz"}
 def switch_factors(first_outputs) -> tuple[np.ndarray, np.ndarray]:
     """Per (sample, first-layer unit), the same on every line along the last direction: -1 / G
     and whether the unit rises (see :func:`_switch_factors`)."""
-    z = np.ascontiguousarray(torch.as_tensor(first_outputs).detach().cpu().to(torch.float64).numpy())
-    return _switch_factors(z)
+    return _switch_factors(f64(first_outputs))
 
 
 @numba.njit(cache=True, fastmath=_FAST)
@@ -313,22 +325,22 @@ def _first_layer(z, start, i, neg_inv, tau, fenced, length, per_step, even, h, s
         slot[j] = k
 
 
-@numba.njit(cache=True, fastmath=_FAST)
+@numba.njit(cache=True, fastmath=_FAST, parallel=True)
 def _one_hidden_kernel(z, neg_inv, rising, starts, positions, lengths, even, weight, weight_slope, bias, bias_slope,
                        alpha, out):  # pragma: no cover - compiled
     """out[r, k, i, o]: output o for sample i at position k of line r (see :func:`line_outputs`)."""
     m = starts.shape[1]
     n_lines, n_samples, n_hidden = starts.shape[0], z.shape[1], z.shape[2]
     n_out = weight.shape[1]
-    acc = np.zeros((positions.shape[1] + 1, 4))
-    h = np.empty(n_hidden)
-    slot = np.empty(n_hidden, dtype=np.int32)
-    to_base = np.empty(n_hidden)
-    to_slot = np.empty(n_hidden)
-    movers = np.empty(n_hidden, dtype=np.int64)
-    sums = np.empty(4)
-    fenced = np.empty(positions.shape[1] + 2)
-    for r in range(n_lines):
+    for r in numba.prange(n_lines):  # lines in parallel, each with its own scratch memory
+        acc = np.zeros((positions.shape[1] + 1, 4))
+        h = np.empty(n_hidden)
+        slot = np.empty(n_hidden, dtype=np.int32)
+        to_base = np.empty(n_hidden)
+        to_slot = np.empty(n_hidden)
+        movers = np.empty(n_hidden, dtype=np.int64)
+        sums = np.empty(4)
+        fenced = np.empty(positions.shape[1] + 2)
         length = lengths[r]
         tau = positions[r]
         per_step = _fence(tau, length, fenced)
@@ -394,7 +406,7 @@ def _add_quadratics(p, e, h, g, to_base, to_slot, slot, movers, count, acc, colu
         acc[k, column + 3] += w
 
 
-@numba.njit(cache=True, fastmath=_FAST)
+@numba.njit(cache=True, fastmath=_FAST, parallel=True)
 def _two_hidden_kernel(z, neg_inv, rising, starts, positions, lengths, even, hidden, hidden_slope, hidden_bias,
                        hidden_bias_slope, alpha1, weight, weight_slope, bias, bias_slope, alpha2,
                        out):  # pragma: no cover - compiled
@@ -404,17 +416,17 @@ def _two_hidden_kernel(z, neg_inv, rising, starts, positions, lengths, even, hid
     n_lines, n_samples, n_hidden = starts.shape[0], z.shape[1], z.shape[2]
     n_second, n_out = hidden.shape[2], weight.shape[1]
     switching = 1.0 - alpha1
-    h = np.empty(n_hidden)
-    fenced = np.empty(positions.shape[1] + 2)
-    slot = np.empty(n_hidden, dtype=np.int32)
-    head = np.empty(positions.shape[1] + 1, dtype=np.int64)
-    following = np.empty(n_hidden, dtype=np.int64)
-    movers = np.empty(n_hidden, dtype=np.int64)
-    q = np.empty((3, n_second))
-    u = np.empty(n_second)
-    w_at = np.empty((positions.shape[1], n_out, n_second))
-    b_at = np.empty((positions.shape[1], n_out))
-    for r in range(n_lines):
+    for r in numba.prange(n_lines):  # lines in parallel, each with its own scratch memory
+        h = np.empty(n_hidden)
+        fenced = np.empty(positions.shape[1] + 2)
+        slot = np.empty(n_hidden, dtype=np.int32)
+        head = np.empty(positions.shape[1] + 1, dtype=np.int64)
+        following = np.empty(n_hidden, dtype=np.int64)
+        movers = np.empty(n_hidden, dtype=np.int64)
+        q = np.empty((3, n_second))
+        u = np.empty(n_second)
+        w_at = np.empty((positions.shape[1], n_out, n_second))
+        b_at = np.empty((positions.shape[1], n_out))
         length = lengths[r]
         tau = positions[r]
         per_step = _fence(tau, length, fenced)
