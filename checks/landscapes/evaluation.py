@@ -262,12 +262,11 @@ class SliceEvaluator:
         self.accuracy = bool(accuracy) and not labels.is_floating_point() and labels.dim() == 1
         largest = max(int(x.shape[0]) for x, _ in self.data.batches)
         per_point = per_sample * largest + sum(v.numel() for v in self.origin.values())
-        on_cpu = self.data.batches[0][0].device.type == "cpu"
+        on_cpu = all(x.device.type == "cpu" for x, _ in self.data.batches) \
+            and all(v.device.type == "cpu" for v in self.origin.values())
         budget, most = (_CHUNK_ELEMENTS, _MAX_CHUNK) if on_cpu else (_DEVICE_CHUNK_ELEMENTS, _DEVICE_MAX_CHUNK)
         self.chunk_size = int(chunk_size) if chunk_size else max(1, min(most, budget // per_point))
         self._mlp = _mlp_layers(model, self.first, self.data)
-        on_cpu = all(x.device.type == "cpu" for x, _ in self.data.batches) \
-            and all(v.device.type == "cpu" for v in self.origin.values())
         self._sweep = SweptMLP.detect(self._mlp) if self._mlp and self.directions and on_cpu else None
         # every moved parameter of every point in one GEMM: theta + c @ D over the flattened
         # parameters (the first layer's are not needed when its outputs are combined instead)
@@ -282,7 +281,9 @@ class SliceEvaluator:
             self._first_outputs = [self._first_layer_outputs(x) for x, _ in self.data.batches] if self.first else None
         finally:
             model.train(was_training)
-        self._first64: list[torch.Tensor] | None = None  # float64 copies for the line sweep, made on first use
+        # for the line sweep, made on first use: float64 first-layer outputs and switch factors
+        self._first64: list[torch.Tensor] | None = None
+        self._switches: list[tuple[np.ndarray, np.ndarray]] | None = None
 
     @property
     def line_sweep(self) -> bool:
@@ -338,7 +339,8 @@ class SliceEvaluator:
             bias, bias_slope = at(f"{name}.bias"), self.directions[-1][f"{name}.bias"].double()
         else:
             rows = self.origin[weight].shape[0]
-            bias, bias_slope = torch.zeros(starts.shape[0], rows, dtype=torch.float64), torch.zeros(rows, dtype=torch.float64)
+            bias = torch.zeros(starts.shape[0], rows, dtype=torch.float64)
+            bias_slope = torch.zeros(rows, dtype=torch.float64)
         return LayerAlongLines(at(weight), self.directions[-1][weight].double(), bias, bias_slope)
 
     def _pointwise(self, coefficients: torch.Tensor) -> dict[str, torch.Tensor]:

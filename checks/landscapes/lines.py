@@ -1,4 +1,4 @@
-"""Exact outputs of piecewise-linear MLPs with one or two hidden layers along lines of a slice.
+"""Exact outputs of the theorems' networks along lines of a slice, a whole line per sweep.
 
 For f(x; theta) = W_2 sigma(W_1 x + b_1) + b_2 with sigma(h) = max(h, 0) + alpha min(h, 0)
 (ReLU: alpha = 0, leaky ReLU: 0 < alpha < 1, no activation: alpha = 1), move theta along a line
@@ -24,10 +24,15 @@ sigma_2(Q_0 + tau Q_1 + tau^2 Q_2) and the output layer at every position (n_2 n
 position instead of the n_1 n_2 of a forward pass). Only values at the positions are needed, so
 the second layer's own switching points never have to be located.
 
+Deep linear nets (any depth) and one hidden layer of squares, sigma(h) = h^2, are polynomials
+in tau along a line; their coefficients are built with a few matrix products per line and
+evaluated at all positions by one product with the powers of tau.
+
 The values equal the forward pass up to float64 rounding, whatever the spacing of the
 positions; where no unit of a layer is active the layer's output is exactly zero, as in a
-forward pass. The kernels are compiled with numba (``cache=True``: the machine code is kept on
-disk, so only the first call after installation pays the compilation).
+forward pass. The sweep kernels are compiled with numba (``cache=True``: the machine code is
+kept on disk, so only the first call after installation pays the compilation) and run the
+lines in parallel on torch's thread count.
 """
 from __future__ import annotations
 
@@ -158,7 +163,7 @@ def line_outputs(first_outputs: torch.Tensor, starts: torch.Tensor, positions: t
     """
     shape = (starts.shape[0], positions.shape[1], first_outputs.shape[1], layers[-1].weight.shape[1])
     out = np.empty(shape) if out is None else out.reshape(-1)[:int(np.prod(shape))].reshape(shape)
-    tau, count = f64(positions), lengths.cpu().numpy().astype(np.int64)
+    tau, count = float64_array(positions), lengths.cpu().numpy().astype(np.int64)
     steps = np.arange(tau.shape[1])
     span = tau[np.arange(tau.shape[0]), count - 1] - tau[:, 0]
     ideal = tau[:, :1] + steps * (span / (count - 1))[:, None]
@@ -169,7 +174,8 @@ def line_outputs(first_outputs: torch.Tensor, starts: torch.Tensor, positions: t
         return torch.from_numpy(out)
     threads = torch.get_num_threads()
     try:
-        _sweep(f64(first_outputs), switches, f64(starts), tau, count, even, layers, alphas, out, threads)
+        _sweep(float64_array(first_outputs), switches, float64_array(starts), tau, count, even, layers, alphas, out,
+               threads)
     finally:
         # numba's OpenMP threading layer shares OpenMP's settings with torch: starting it can
         # change torch's thread count, which the caller chose
@@ -183,18 +189,18 @@ def _sweep(z, switches, starts, tau, count, even, layers, alphas, out, threads: 
     if switches is None:
         switches = _switch_factors(z)
     common = (z, *switches, starts, tau, count, even)
-    last = layers[-1]
+    last = [float64_array(t) for t in (layers[-1].weight, layers[-1].weight_slope, layers[-1].bias,
+                                       layers[-1].bias_slope)]
     if len(layers) == 1:
-        _one_hidden_kernel(*common, f64(last.weight), f64(last.weight_slope), f64(last.bias), f64(last.bias_slope),
-                           float(alphas[0]), out)
+        _one_hidden_kernel(*common, *last, float(alphas[0]), out)
     else:
-        hidden = layers[0]
-        _two_hidden_kernel(*common, f64(hidden.weight.transpose(1, 2)), f64(hidden.weight_slope.T), f64(hidden.bias),
-                           f64(hidden.bias_slope), float(alphas[0]), f64(last.weight), f64(last.weight_slope),
-                           f64(last.bias), f64(last.bias_slope), float(alphas[1]), out)
+        first = layers[0]
+        hidden = [float64_array(t) for t in (first.weight.transpose(1, 2), first.weight_slope.T, first.bias,
+                                             first.bias_slope)]
+        _two_hidden_kernel(*common, *hidden, float(alphas[0]), *last, float(alphas[1]), out)
 
 
-def f64(t: torch.Tensor | np.ndarray) -> np.ndarray:
+def float64_array(t: torch.Tensor | np.ndarray) -> np.ndarray:
     """A C-contiguous float64 numpy copy (or view) of ``t``, as the kernels take it."""
     return np.ascontiguousarray(torch.as_tensor(t).detach().cpu().to(torch.float64).numpy())
 
@@ -272,7 +278,7 @@ _FAST = {"reassoc", "contract", "nsz"}
 def switch_factors(first_outputs) -> tuple[np.ndarray, np.ndarray]:
     """Per (sample, first-layer unit), the same on every line along the last direction: -1 / G
     and whether the unit rises (see :func:`_switch_factors`)."""
-    return _switch_factors(f64(first_outputs))
+    return _switch_factors(float64_array(first_outputs))
 
 
 @numba.njit(cache=True, fastmath=_FAST)
@@ -386,7 +392,8 @@ def _unit_shares(slot, rising, length, alpha, to_base, to_slot, movers):  # prag
 
 
 @numba.njit(cache=True, fastmath=_FAST, inline="always")
-def _add_quadratics(p, e, h, g, to_base, to_slot, slot, movers, count, acc, column, sums):  # pragma: no cover - compiled
+def _add_quadratics(p, e, h, g, to_base, to_slot, slot, movers, count, acc, column,
+                    sums):  # pragma: no cover - compiled
     """Base sums of (P + tau E)(H + tau G) into sums[column:column + 4] (last: active units) and
     the switching units' shares at their slots into acc[:, column:column + 4]."""
     b0, b1, b2, b3 = 0.0, 0.0, 0.0, 0.0
