@@ -241,7 +241,8 @@ def _linear_chain_outputs(first_outputs: torch.Tensor, starts: torch.Tensor, tau
     them, c(tau) = sum_l M_{>l}(tau) b_l(tau), are polynomials that do not depend on the sample:
     they are built once per line from the last layer down (degree d of the product with one more
     layer = degree d @ W + degree d-1 @ V). Each sample then costs one polynomial product with
-    its first-layer output H + tau G, and Horner's rule evaluates it at the positions.
+    its first-layer output H + tau G, and one product with the powers of tau evaluates it at the
+    positions.
     """
     m = starts.shape[1]
     last = layers[-1]
@@ -356,7 +357,7 @@ def _one_hidden_kernel(z, neg_inv, rising, starts, positions, lengths, even, wei
             for o in range(n_out):
                 acc[:length + 1] = 0.0
                 _add_quadratics(weight[r, o], weight_slope[o], h, z[m, i], to_base, to_slot, slot, movers, count,
-                                acc, 0, sums)
+                                acc, sums)
                 b0, b1, b2, b3 = sums[0], sums[1], sums[2], sums[3]
                 for k in range(length):
                     b0 += acc[k, 0]
@@ -392,10 +393,9 @@ def _unit_shares(slot, rising, length, alpha, to_base, to_slot, movers):  # prag
 
 
 @numba.njit(cache=True, fastmath=_FAST, inline="always")
-def _add_quadratics(p, e, h, g, to_base, to_slot, slot, movers, count, acc, column,
-                    sums):  # pragma: no cover - compiled
-    """Base sums of (P + tau E)(H + tau G) into sums[column:column + 4] (last: active units) and
-    the switching units' shares at their slots into acc[:, column:column + 4]."""
+def _add_quadratics(p, e, h, g, to_base, to_slot, slot, movers, count, acc, sums):  # pragma: no cover - compiled
+    """Base sums of (P + tau E)(H + tau G) into sums (the last: active units) and the switching
+    units' shares at their slots into acc[slot]."""
     b0, b1, b2, b3 = 0.0, 0.0, 0.0, 0.0
     for j in range(h.shape[0]):
         w = to_base[j]
@@ -403,14 +403,14 @@ def _add_quadratics(p, e, h, g, to_base, to_slot, slot, movers, count, acc, colu
         b1 += w * (p[j] * g[j] + e[j] * h[j])
         b2 += w * (e[j] * g[j])
         b3 += w
-    sums[column], sums[column + 1], sums[column + 2], sums[column + 3] = b0, b1, b2, b3
+    sums[0], sums[1], sums[2], sums[3] = b0, b1, b2, b3
     for q in range(count):
         j = movers[q]
         k, w = slot[j], to_slot[j]
-        acc[k, column] += w * (p[j] * h[j])
-        acc[k, column + 1] += w * (p[j] * g[j] + e[j] * h[j])
-        acc[k, column + 2] += w * (e[j] * g[j])
-        acc[k, column + 3] += w
+        acc[k, 0] += w * (p[j] * h[j])
+        acc[k, 1] += w * (p[j] * g[j] + e[j] * h[j])
+        acc[k, 2] += w * (e[j] * g[j])
+        acc[k, 3] += w
 
 
 @numba.njit(cache=True, fastmath=_FAST, parallel=True)
