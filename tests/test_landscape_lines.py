@@ -210,3 +210,13 @@ def test_the_sweep_leaves_torch_thread_count_alone():
         torch.set_num_threads(threads)
         fast(torch.cartesian_prod(torch.arange(4.0), torch.arange(5.0)).double())
         assert torch.get_num_threads() == threads
+
+
+def test_directions_that_require_grad_are_data():
+    """Directions computed from parameters (so requiring grad) are detached, on every path."""
+    for model in (_net(3, 6, 1, "relu", True, 6), _net(3, 6, 1, "linear", True, 6)):
+        x, y = torch.randn(10, 3, dtype=torch.float64), torch.randn(10, 1, dtype=torch.float64)
+        directions = [{k: torch.randn_like(v) * v.norm() for k, v in model.named_parameters()} for _ in range(2)]
+        assert all(v.requires_grad for d in directions for v in d.values())
+        fast, slow = _pair(model, torch.nn.MSELoss(), (x, y), directions)
+        _assert_same(fast, slow, torch.cartesian_prod(torch.arange(3.0), torch.arange(4.0)).double())

@@ -62,7 +62,8 @@ def check_direction(reference: Mapping[str, torch.Tensor], direction: Mapping[st
                     label: str = "direction") -> Params:
     """Validate that ``direction`` has exactly the names and shapes of ``reference``.
 
-    Returns the direction converted to the reference's dtype and device, in its order.
+    Returns the direction converted to the reference's dtype and device, in its order, detached
+    from any autograd graph (a direction is data).
 
     Raises
     ------
@@ -81,7 +82,7 @@ def check_direction(reference: Mapping[str, torch.Tensor], direction: Mapping[st
         if tuple(value.shape) != tuple(ref.shape):
             raise InputError(f"{label}: {name} has shape {tuple(value.shape)}, "
                              f"the model's has {tuple(ref.shape)}")
-        out[name] = value.to(dtype=ref.dtype, device=ref.device)
+        out[name] = value.detach().to(dtype=ref.dtype, device=ref.device)
     check_finite(out, label)
     return out
 
