@@ -344,6 +344,8 @@ class SliceEvaluator:
         return LayerAlongLines(at(weight), self.directions[-1][weight].double(), bias, bias_slope)
 
     def _pointwise(self, coefficients: torch.Tensor) -> dict[str, torch.Tensor]:
+        if coefficients.shape[0] == 0:
+            return {name: coefficients.new_zeros(0) for name in self.metric_names}
         scratch: dict = {}
         results = [self._chunk(part, scratch) for part in coefficients.split(self.chunk_size)]
         return {key: torch.cat([r[key] for r in results]) for key in results[0]}
