@@ -1,4 +1,5 @@
-"""The exact line sweep for one- and two-hidden-layer nets (checks.landscapes.lines) equals forward passes.
+"""The exact line sweep (checks.landscapes.lines) equals forward passes: nets with one or two hidden
+ReLU / leaky-ReLU layers, deep linear nets, and one hidden layer of squares.
 
 Every test compares the sweep with the evaluator's point-by-point path (``functional_call``
 under ``vmap``, no shortcut) in float64, so a wrong slot, a wrong sign for falling units, a
