@@ -18,15 +18,6 @@ from theory.errors import InputError
 SMALL = dict(n_features=48, epochs=2, rank=4)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small torch problems run fastest, and disturb other jobs least, on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def digits():
     data = digits_variation("basic", seed=0)

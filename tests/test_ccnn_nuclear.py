@@ -11,15 +11,6 @@ from checks.ccnn.nuclear import (NuclearProblem, nuclear_norm, project_l1_ball, 
                                  solve_fista, solve_sgd)
 from theory.errors import InputError
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small torch problems run fastest, and disturb other jobs least, on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 finite = st.floats(-10, 10, allow_nan=False, allow_infinity=False)
 radii = st.floats(0.01, 20)
 

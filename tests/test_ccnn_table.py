@@ -2,17 +2,8 @@
 import json
 
 import pytest
-import torch
 
 from checks.ccnn.table import LECTURE_TABLE, MODELS, TableConfig, run_table
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_lecture_table_orderings():

@@ -3,19 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from checks.cli import main
 from checks.landscapes.surfaces import Surface
 from constructions.datasets import Dataset
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

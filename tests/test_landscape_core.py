@@ -19,15 +19,6 @@ from checks.landscapes.trajectories import pca_directions
 from theory.errors import InputError
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: OpenMP threads only add synchronisation (badly so on a loaded machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _relu_net(seed: int = 0, widths=(3, 8, 6, 2)) -> torch.nn.Sequential:
     torch.manual_seed(seed)
     layers = []

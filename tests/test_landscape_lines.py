@@ -18,14 +18,6 @@ from checks.landscapes.lines import Lines, SweptMLP
 from checks.landscapes.models import Square
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 ACTIVATIONS = {"relu": torch.nn.ReLU, "leaky": lambda: torch.nn.LeakyReLU(0.2), "linear": torch.nn.Identity,
                "square": Square}
 

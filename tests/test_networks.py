@@ -4,7 +4,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strategies import architectures, problems
+from strategies import problems
 from theory import Architecture, InputError, Problem
 
 

@@ -21,16 +21,6 @@ DENSE = 2001
 SLACK = 1e-12
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tensors are tiny: intra-op threads cost more in start-up and contention than
-    they save, most of all on a machine shared with other jobs."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def random_problem(seed: int, widths: tuple[int, ...], activation: str, bias: bool,
                    kappa: float, samples: int = 6) -> Problem:
     gen = torch.Generator().manual_seed(seed)
