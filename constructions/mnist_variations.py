@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy import ndimage
 
 from theory.errors import InputError
 
@@ -55,6 +54,7 @@ def _check_variation(variation: str) -> str:
 
 @lru_cache(maxsize=1)
 def _sample_images_grey() -> tuple[np.ndarray, ...]:
+    from scipy import ndimage  # here, not at import: ccnn's CLI options load this module
     from sklearn.datasets import load_sample_images
 
     return tuple(ndimage.zoom(image.mean(axis=2) / 255.0, 0.5, order=1)
@@ -76,6 +76,8 @@ def natural_backgrounds(n: int, height: int, width: int, rng: np.random.Generato
 
 def rotate(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Rotate each image about its centre by an angle uniform on [0, 360) (bilinear, zero fill)."""
+    from scipy import ndimage  # here, not at import: ccnn's CLI options load this module
+
     angles = rng.uniform(0.0, 360.0, size=len(images))
     return np.clip(np.stack([ndimage.rotate(image, angle, reshape=False, order=1, mode="constant")
                              for image, angle in zip(images, angles)]), 0.0, 1.0)
@@ -115,6 +117,7 @@ def digits_variation(variation: str, seed: int = 0, size: int = 16, test_fractio
     >>> split.x_train.shape[1:], len(split.y_train) + len(split.y_test)
     ((16, 16), 1797)
     """
+    from scipy import ndimage  # here, not at import: ccnn's CLI options load this module
     from sklearn.datasets import load_digits
 
     _check_variation(variation)
