@@ -22,6 +22,7 @@ import time
 import torch
 
 from checks.components import count_components
+from checks.landscapes.models import mlp
 from checks.sampling import SampleSettings
 from constructions import construct
 from constructions.certificates import separators_for
@@ -50,18 +51,9 @@ def network_flops(arch: Architecture, n: int) -> int:
     return layers + n * sum(arch.widths[1:-1]) + 3 * n * arch.widths[-1]
 
 
-def sequential(arch: Architecture) -> torch.nn.Module:
-    layers = []
-    for l, (a, b) in enumerate(zip(arch.widths[:-1], arch.widths[1:])):
-        layers.append(torch.nn.Linear(a, b, bias=arch.bias))
-        if l < arch.depth - 1:
-            layers.append(torch.nn.ReLU())
-    return torch.nn.Sequential(*layers)
-
-
 def module_loop(problem: Problem, theta: torch.Tensor) -> torch.Tensor:
     """One network at a time: load theta into an nn.Module (same layout), forward, loss."""
-    model = sequential(problem.architecture)
+    model = mlp(problem.architecture)
     out = torch.empty(len(theta))
     with torch.no_grad():
         for k, row in enumerate(theta):

@@ -131,6 +131,7 @@ class CCNNClassifier(ClassifierMixin, BaseEstimator):
         if self.n_layers < 1:
             raise InputError(f"n_layers must be >= 1, got {self.n_layers}")
         images = self._images(X)
+        shape = images.shape[1:]
         labels, k = check_labels(y, self.n_classes)
         if len(labels) != len(images):
             raise InputError(f"{len(images)} images but {len(labels)} labels")
@@ -145,7 +146,7 @@ class CCNNClassifier(ClassifierMixin, BaseEstimator):
             if depth + 1 < self.n_layers:
                 images = layer.transform(images)
         self.classes_ = np.arange(k)
-        self.image_shape_ = self._images(X[:1]).shape[1:]
+        self.image_shape_ = shape
         return self
 
     def staged_decision_function(self, X):

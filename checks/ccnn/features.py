@@ -88,12 +88,9 @@ class FeatureSource:
     def __init__(self, compute: Callable[[np.ndarray], torch.Tensor], n_samples: int,
                  sample_shape: tuple[int, int], max_cache_bytes: int = 1 << 30, batch_size: int = 256):
         self.compute = compute
-        self.n_samples = n_samples
-        self.sample_shape = sample_shape
         self.batch_size = batch_size
-        self.cached = 4 * n_samples * sample_shape[0] * sample_shape[1] <= max_cache_bytes
         self._cache = None
-        if self.cached:
+        if 4 * n_samples * sample_shape[0] * sample_shape[1] <= max_cache_bytes:
             self._cache = torch.cat([compute(np.arange(s, min(s + batch_size, n_samples)))
                                      for s in range(0, n_samples, batch_size)])
 
