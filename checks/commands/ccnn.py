@@ -49,8 +49,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _table(args: argparse.Namespace) -> int:
-    import torch
-
     from checks.ccnn.table import TableConfig, run_table, write_outputs
     from theory.errors import InputError
 
@@ -67,7 +65,6 @@ def _table(args: argparse.Namespace) -> int:
         folder = Path(target).parent
         if Path(target).is_dir() or not folder.is_dir():
             raise InputError(f"cannot write {target}: {'it is a directory' if Path(target).is_dir() else 'no such folder'}")
-    torch.set_num_threads(1)  # small convolutions and SVDs: threads cost more than they give
     from tqdm import tqdm
 
     total = len(config.variations) * len(config.seeds) * 4
@@ -85,11 +82,8 @@ def _table(args: argparse.Namespace) -> int:
 def _agree(args: argparse.Namespace) -> int:
     import json
 
-    import torch
-
     from checks.ccnn.agreement import agreement_report
 
-    torch.set_num_threads(1)
     rows = agreement_report()
     print(f"{'N':>4} {'P':>3} {'m':>3} {'K':>2} {'R':>5}  {'F (FISTA)':>12} {'F (cvxpy)':>12} "
           f"{'rel. diff':>9} {'max ||A||*':>10}  {'PG s':>7} {'cvxpy s':>7} {'ratio':>6}")

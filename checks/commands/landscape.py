@@ -56,8 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              help="trained weights and resumable surfaces (default results/landscape_runs)")
     experiments.add_argument("--hessian-grid", type=int, help="points per axis of the Hessian maps (overrides the scale)")
     experiments.add_argument("--hessian-iterations", type=int, help="Lanczos steps per point (overrides the scale)")
-    experiments.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest for these small "
-                             "convolutions on a busy machine; default: torch's choice)")
+    experiments.add_argument("--threads", type=int, help="torch CPU threads for this command, overriding the "
+                             "global `sublevel --threads` (default 1, the fastest for these small convolutions "
+                             "on a busy machine)")
 
 
 def run(args: argparse.Namespace) -> int:
