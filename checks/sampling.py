@@ -84,11 +84,18 @@ def sample_sublevel(problem: Problem, level: float, settings: SampleSettings = S
     starts = arch.init(settings.starts, settings.init_scale, generator, dtype=problem.dtype, device=problem.device)
     points, traj, num_final = _descend(problem, starts, level, settings)
     points, traj = thin_sample(points, traj, num_final, settings.max_points, generator)
-    if extra_points is not None and len(extra_points):
-        extra = torch.as_tensor(extra_points, dtype=torch.float64).reshape(-1, arch.num_params)
-        points = torch.cat([points, extra])
-        traj = torch.cat([traj, torch.full((len(extra),), -1)])
+    points, traj = with_extra_points(points, traj, extra_points, arch.num_params)
     return certified_sample(problem, points, traj, level)
+
+
+def with_extra_points(points: torch.Tensor, traj: torch.Tensor, extra_points, num_params: int
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``points`` and ``traj`` with the caller's ``extra_points`` (rows of ``num_params``, e.g. a
+    construction's named points) appended under trajectory id -1."""
+    if extra_points is None or not len(extra_points):
+        return points, traj
+    extra = torch.as_tensor(extra_points, dtype=torch.float64).reshape(-1, num_params)
+    return torch.cat([points, extra]), torch.cat([traj, torch.full((len(extra),), -1)])
 
 
 def descend(problem: Problem, starts: torch.Tensor, level: float, settings: SampleSettings = SampleSettings(),

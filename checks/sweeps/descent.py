@@ -19,7 +19,7 @@ from typing import Sequence
 
 import torch
 
-from checks.sampling import LevelSample, SampleSettings, certified_sample, thin_sample
+from checks.sampling import LevelSample, SampleSettings, certified_sample, thin_sample, with_extra_points
 from theory.batched_problems import BatchedProblems
 
 
@@ -82,10 +82,6 @@ def sample_many(batch: BatchedProblems, levels: Sequence[float], settings: Sampl
     for k, generator in enumerate(generators):
         points, traj = thin_sample(torch.cat(kept_points[k]).to(torch.float64), torch.cat(kept_ids[k]),
                              int(mask[k].sum()), settings.max_points, generator)
-        extra = extra_points[k]
-        if extra is not None and len(extra):
-            extra = torch.as_tensor(extra, dtype=torch.float64).reshape(-1, arch.num_params)
-            points = torch.cat([points, extra])
-            traj = torch.cat([traj, torch.full((len(extra),), -1)])
+        points, traj = with_extra_points(points, traj, extra_points[k], arch.num_params)
         samples.append(certified_sample(batch.problem(k), points, traj, levels[k]))
     return samples
