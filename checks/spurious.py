@@ -176,14 +176,21 @@ def escape_minimum(loss_fn: LossFn, starts: torch.Tensor, settings: ProbeSetting
     """Lowest loss reached by ``escape_steps`` of batched Adam from each start (inf if none)."""
     if not len(starts):
         return float("inf")
+    theta = batched_adam(loss_fn, starts, settings.escape_steps, settings.escape_lr)
+    with torch.no_grad():
+        return float(loss_fn(theta).min())
+
+
+def batched_adam(loss_fn: LossFn, starts: torch.Tensor, steps: int, lr: float) -> torch.Tensor:
+    """End points (K, P) of ``steps`` Adam steps from each start: the losses of different starts
+    are independent, so one backward pass of their sum gives every gradient."""
     theta = starts.clone().requires_grad_(True)
-    optimizer = torch.optim.Adam([theta], lr=settings.escape_lr)
-    for _ in range(settings.escape_steps):
+    optimizer = torch.optim.Adam([theta], lr=lr)
+    for _ in range(steps):
         optimizer.zero_grad()
         loss_fn(theta).sum().backward()
         optimizer.step()
-    with torch.no_grad():
-        return float(loss_fn(theta.detach()).min())
+    return theta.detach()
 
 
 @dataclass(frozen=True)
@@ -210,13 +217,7 @@ def descend(loss_fn: LossFn, starts: torch.Tensor, settings: DescentSettings = D
     It stops when every gradient entry is below ``gradient_tol``, when no progress is possible
     (ftol = 0) or when the iteration budget is spent. Deterministic.
     """
-    theta = torch.as_tensor(starts, dtype=torch.float64).clone().requires_grad_(True)
-    optimizer = torch.optim.Adam([theta], lr=settings.lr)
-    for _ in range(settings.adam_steps):
-        optimizer.zero_grad()
-        loss_fn(theta).sum().backward()
-        optimizer.step()
-    theta = theta.detach()
+    theta = batched_adam(loss_fn, torch.as_tensor(starts, dtype=torch.float64), settings.adam_steps, settings.lr)
     if not settings.lbfgs_iterations:
         return theta
     f = _scalar(loss_fn)
