@@ -46,8 +46,9 @@ def run_sweep(spec: SweepSpec, store: ResultStore, executor: Executor, device: s
     """
     start = time.perf_counter()
     tasks = expand(spec)
-    done = store.finished(t.key for t in tasks)
-    pending = [t for t in tasks if t.key not in done]
+    keys = [t.key for t in tasks]  # each key hashes the task's whole configuration
+    done = store.finished(keys)
+    pending = [t for t, key in zip(tasks, keys) if key not in done]
     # Largest networks first, so that the pool does not end on one long group (LPT scheduling).
     groups = sorted(group_tasks(pending, device, batch), key=lambda g: -len(g.tasks) * _num_params(g.tasks[0]))
     with tqdm(total=len(tasks), initial=len(tasks) - len(pending), unit="task", desc=f"sweep {spec.name}",

@@ -14,6 +14,7 @@ forest and brackets are computed on the CPU in float64 (:func:`checks.counting.c
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -27,8 +28,10 @@ from checks.sampling import SampleSettings
 from checks.sweeps.spec import FamilySpec, SweepSpec
 
 
+@functools.cache
 def package_version() -> str:
-    """Version of the installed ``sublevel`` distribution (part of every task key)."""
+    """Version of the installed ``sublevel`` distribution (part of every task key; looked up
+    once per process)."""
     try:
         return metadata.version("sublevel")
     except metadata.PackageNotFoundError:
