@@ -189,9 +189,9 @@ def merge_tree(problem: Problem, points, finder: PathFinder | str = "dss", *, pa
     if isinstance(finder, str):
         finder = get_finder(finder)
     problem = problem.to(dtype=torch.float64)
-    points, _, _ = check_endpoints(problem, points, points)
+    points, _, losses = check_endpoints(problem, points, points)  # with no level: the endpoints' losses
     m = points.shape[0]
-    losses = problem.loss(points).cpu()
+    losses = losses.cpu()
     ii, jj = np.triu_indices(m, k=1)
     floor = np.maximum(losses.numpy()[ii], losses.numpy()[jj])
     weights = floor.copy()

@@ -74,9 +74,10 @@ def deep_linear_path(problem: Problem, theta_a: torch.Tensor, theta_b: torch.Ten
     prep_b = _full_rank_moves(*to_factors(theta_b), generator)
     (a1, b1), (a2, b2) = prep_a[-1], prep_b[-1]
     w_a, w_b = b1 @ a1, b2 @ a2
-    ceiling = float(torch.maximum(problem.loss(theta_a), problem.loss(theta_b))) + tol
+    loss_a, loss_b = problem.loss(theta_a), problem.loss(theta_b)
+    ceiling = float(torch.maximum(loss_a, loss_b)) + tol
     # The fibre move runs in the fibre of the lower endpoint, where it has the most room.
-    if float(problem.loss(theta_a)) <= float(problem.loss(theta_b)):
+    if float(loss_a) <= float(loss_b):
         fibre, sigma = _fibre_path(problem, to_theta, a1, a2, w_a, generator, fibre_beads, ceiling, max_refinements)
         middle = fibre + [(a2, w_b @ torch.linalg.pinv(a2))]
     else:
