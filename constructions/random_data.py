@@ -9,15 +9,9 @@ import numpy as np
 import torch
 
 from constructions.datasets import Dataset
-from constructions.registry import Param, register
+from constructions.registry import Param, positive, register
 from theory.errors import InputError
 from theory.networks import Architecture
-
-
-def _positive(name: str, value: int) -> int:
-    if value < 1:
-        raise InputError(f"{name} must be >= 1, got {value}")
-    return value
 
 
 @register("gaussian", "random regression: X ~ N(0, I), Y ~ N(0, I) independent of X",
@@ -27,8 +21,8 @@ def _positive(name: str, value: int) -> int:
           Param("seed", int, 0, "random seed"))
 def gaussian(inputs: int, outputs: int, samples: int, seed: int) -> Dataset:
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((_positive("samples", samples), _positive("inputs", inputs)))
-    y = rng.standard_normal((samples, _positive("outputs", outputs)))
+    x = rng.standard_normal((positive("samples", samples), positive("inputs", inputs)))
+    y = rng.standard_normal((samples, positive("outputs", outputs)))
     return Dataset(x, y, {"seed": seed})
 
 
@@ -44,7 +38,7 @@ def teacher(arch: str, activation: str, bias: int, samples: int, noise: float, s
     if noise < 0:
         raise InputError(f"noise must be >= 0, got {noise}")
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((_positive("samples", samples), architecture.widths[0]))
+    x = rng.standard_normal((positive("samples", samples), architecture.widths[0]))
     theta = architecture.init(1, generator=torch.Generator().manual_seed(seed))[0]
     y = architecture.forward(theta, torch.as_tensor(x)).numpy() + noise * rng.standard_normal((samples, architecture.widths[-1]))
     meta = {

@@ -45,6 +45,13 @@ class Family:
 FAMILIES: dict[str, Family] = {}
 
 
+def positive(name: str, value: int) -> int:
+    """``value`` if it is >= 1, else :class:`InputError` naming the parameter."""
+    if value < 1:
+        raise InputError(f"{name} must be >= 1, got {value}")
+    return value
+
+
 def register(name: str, help: str, *params: Param) -> Callable[[Callable[..., Dataset]], Callable[..., Dataset]]:
     """Decorator: register ``build`` as family ``name`` with CLI options ``params``."""
 

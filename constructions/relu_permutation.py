@@ -29,7 +29,7 @@ import torch
 from constructions.certificates import Separator
 from constructions.datasets import Dataset
 from constructions.rank_one_floor import population_floor, sample_floor
-from constructions.registry import Param, register
+from constructions.registry import Param, positive, register
 from theory.errors import InputError
 from theory.networks import Architecture
 
@@ -80,8 +80,7 @@ def relu_permutation(arch: str, bias: int, angle: float, scale: float, samples: 
     architecture = Architecture.parse(arch, "relu", bool(bias))
     if architecture.depth < 2 or architecture.widths[1] < 2:
         raise InputError(f"relu-permutation needs a hidden layer of width >= 2 to permute, got {arch}")
-    if samples < 1:
-        raise InputError(f"samples must be >= 1, got {samples}")
+    positive("samples", samples)
     if not math.isfinite(angle) or not 0 < angle % 360 < 360:
         raise InputError(f"angle must be a finite number of degrees, not a multiple of 360, got {angle}")
     if not math.isfinite(scale) or scale == 0:

@@ -20,7 +20,7 @@ import torch
 
 from constructions.arccos_kernel import two_layer_population_loss
 from constructions.datasets import Dataset
-from constructions.registry import Param, register
+from constructions.registry import Param, positive, register
 from theory.errors import InputError
 from theory.networks import Architecture
 
@@ -52,8 +52,7 @@ def population_loss(w: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 def safran_shamir(k: int, samples: int, seed: int) -> Dataset:
     if k < MIN_K:
         raise InputError(f"safran-shamir needs k >= {MIN_K} (no spurious minima are known below), got {k}")
-    if samples < 1:
-        raise InputError(f"samples must be >= 1, got {samples}")
+    positive("samples", samples)
     v = orthonormal_teacher(k, seed)
     architecture = Architecture((k, k, 1), "relu", bias=False)
     theta = architecture.flatten([v, torch.ones(1, k, dtype=torch.float64)])

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from constructions.datasets import Dataset
-from constructions.registry import Param, register
+from constructions.registry import Param, positive, register
 from theory.errors import InputError
 from theory.networks import Architecture
 
@@ -40,8 +40,7 @@ def teacher_mixture(arch: str, pi: float, samples: int, seed: int) -> Dataset:
     architecture = Architecture.parse(arch, "relu", bias=False)
     if not (math.isfinite(pi) and 0.0 <= pi <= 1.0):
         raise InputError(f"pi must lie in [0, 1], got {pi}")
-    if samples < 1:
-        raise InputError(f"samples must be >= 1, got {samples}")
+    positive("samples", samples)
     generator = torch.Generator().manual_seed(seed)
     theta_1, theta_2 = architecture.init(2, generator=generator)
     rng = np.random.default_rng(seed)
