@@ -58,6 +58,5 @@ def run_quadratic_threshold(claim: Claim, instance: Instance) -> Row:
         evidence["valleys"] = [v.__dict__ for v in valleys]
     else:
         verdict = Verdict.REFUTED if result.spurious else Verdict.HOLDS
-    return Row(claim=claim.id, instance=instance.name, predicted=claim.prediction, observed=observed,
-               verdict=verdict.value, expected=instance.expect.value if instance.expect else None,
-               applies=claim.applies(arch, instance.kappa) and width >= required, evidence=evidence)
+    return Row.of(claim, instance, observed, verdict, evidence,
+                  applies=claim.applies(arch, instance.kappa) and width >= required)

@@ -40,12 +40,6 @@ KERNEL_TOLERANCE = 1e-12
 """Absolute slack allowed in Prop 2.3's inequalities (float64 rounding of sums of O(1) terms)."""
 
 
-def _row(claim: Claim, instance: Instance, observed: str, verdict: Verdict, evidence: dict) -> Row:
-    return Row(claim=claim.id, instance=instance.name, predicted=claim.prediction, observed=observed,
-               verdict=verdict.value, expected=instance.expect.value if instance.expect else None,
-               applies=claim.applies(instance.architecture(), instance.kappa), evidence=evidence)
-
-
 @runner("disconnection")
 def run_disconnection(claim: Claim, instance: Instance) -> Row:
     dataset = construct(instance.family, **instance.params)
@@ -57,7 +51,7 @@ def run_disconnection(claim: Claim, instance: Instance) -> Row:
     segment = float(segment_maxima(problem, a[None], b[None]).upper[0])
     if "floor_fractions" in instance.options:
         if rho is None:
-            return _row(claim, instance, "no determinant certificate for this construction", Verdict.INCONCLUSIVE, {})
+            return Row.of(claim, instance, "no determinant certificate for this construction", Verdict.INCONCLUSIVE, {})
         levels = [f * rho for f in instance.options["floor_fractions"]]
     else:
         levels = [f * segment for f in instance.options["segment_fractions"]]
@@ -77,7 +71,7 @@ def run_disconnection(claim: Claim, instance: Instance) -> Row:
                   f"{path.maximum:.6g}); rho* = {rho_text}")
     evidence = {"levels": levels, "brackets": count.to_json(), "segment_max": segment, "path": path.to_json(),
                 "rho_star": dataset.metadata.get("rho_star")}
-    return _row(claim, instance, observed, verdict, evidence)
+    return Row.of(claim, instance, observed, verdict, evidence)
 
 
 @runner("spurious-minima")
@@ -93,7 +87,7 @@ def run_spurious_minima(claim: Claim, instance: Instance) -> Row:
     evidence = examine(problem.loss, torch.as_tensor(dataset.points()[name]), best, ProbeSettings())
     verdict = Verdict.HOLDS if evidence.spurious else Verdict.REFUTED
     source = "certified loss floor" if floor is not None and best == floor else "loss of a named point"
-    return _row(claim, instance, f"{name}: {evidence.describe()} [best known = {source}]", verdict, evidence.to_json())
+    return Row.of(claim, instance, f"{name}: {evidence.describe()} [best known = {source}]", verdict, evidence.to_json())
 
 
 def _population_search(claim: Claim, instance: Instance) -> Row:
@@ -103,7 +97,7 @@ def _population_search(claim: Claim, instance: Instance) -> Row:
     starts = torch.randn(instance.options["starts"], k * k, generator=generator, dtype=torch.float64) / k ** 0.5
     result = search(lambda w: population_loss(w.reshape(-1, k, k), teacher), starts, global_minimum=0.0)
     verdict = Verdict.HOLDS if result.spurious else Verdict.INCONCLUSIVE
-    return _row(claim, instance, f"k={k}, exact population loss: {result.summary()}", verdict, result.to_json())
+    return Row.of(claim, instance, f"k={k}, exact population loss: {result.summary()}", verdict, result.to_json())
 
 
 def _random_unit_pair(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -139,7 +133,7 @@ def run_kernel_inequality(claim: Claim, instance: Instance) -> Row:
     verdict = Verdict.REFUTED if violations else Verdict.HOLDS
     observed = (f"{len(violations)} violations in {trials} (distribution, angle) trials, exact evaluation "
                 f"(Gaussian kernel / finite sums); smallest slack {worst_gap:.3g}")
-    return _row(claim, instance, observed, verdict, {"violations": violations[:20], "smallest_slack": worst_gap})
+    return Row.of(claim, instance, observed, verdict, {"violations": violations[:20], "smallest_slack": worst_gap})
 
 
 @functools.lru_cache(maxsize=4)
@@ -159,7 +153,7 @@ def run_energy_gap(claim: Claim, instance: Instance) -> Row:
         verdict = Verdict.REFUTED if rho > bound else Verdict.INCONCLUSIVE
         observed = (f"L(theta_A) = L(theta_B) = 0, every path between them reaches >= rho* = {rho:.4g} (certified, "
                     f"determinant floor) vs m^(-1/n) = {bound:.4g} (m = {m}, n = {n})")
-        return _row(claim, instance, observed, verdict, {"rho_star": rho, "bound": bound})
+        return Row.of(claim, instance, observed, verdict, {"rho_star": rho, "bound": bound})
     result = _gap_experiment(instance.family, tuple(sorted(instance.params.items())),
                              tuple(instance.options["widths"]), instance.options["pairs"])
     if instance.options.get("literal"):
@@ -171,4 +165,4 @@ def run_energy_gap(claim: Claim, instance: Instance) -> Row:
         falling = result.slope is not None and result.slope < 0
         verdict = Verdict.HOLDS if falling else Verdict.INCONCLUSIVE
         observed = result.describe()
-    return _row(claim, instance, observed, verdict, result.to_json())
+    return Row.of(claim, instance, observed, verdict, result.to_json())

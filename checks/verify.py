@@ -39,6 +39,17 @@ class Row:
     def to_json(self) -> dict:
         return dict(asdict(self), contradiction=self.contradiction)
 
+    @classmethod
+    def of(cls, claim: Claim, instance: Instance, observed: str, verdict: Verdict, evidence: dict,
+           applies: bool | None = None) -> "Row":
+        """The row of ``claim`` on ``instance``; ``applies`` defaults to the claim's own
+        hypothesis check on the instance's architecture and kappa."""
+        if applies is None:
+            applies = claim.applies(instance.architecture(), instance.kappa)
+        return cls(claim=claim.id, instance=instance.name, predicted=claim.prediction, observed=observed,
+                   verdict=verdict.value, expected=instance.expect.value if instance.expect else None,
+                   applies=applies, evidence=evidence)
+
 
 Runner = Callable[[Claim, Instance], Row]
 RUNNERS: dict[str, Runner] = {}
@@ -65,17 +76,8 @@ def run_components(claim: Claim, instance: Instance) -> Row:
     settings = SampleSettings(**instance.options.get("sampling", {}))
     count = count_dataset(dataset, arch, instance.levels, instance.kappa, settings)
     observed = [ComponentBracket(b.level, b.lower, b.upper, b.points) for b in count.brackets]
-    verdict = claim.judge(observed)
-    return Row(
-        claim=claim.id,
-        instance=f"{instance.name}",
-        predicted=claim.prediction,
-        observed="; ".join(f"lambda={b.level:g}: {b.describe()}" for b in count.brackets),
-        verdict=verdict.value,
-        expected=instance.expect.value if instance.expect else None,
-        applies=claim.applies(arch, instance.kappa),
-        evidence=count.to_json(),
-    )
+    return Row.of(claim, instance, "; ".join(f"lambda={b.level:g}: {b.describe()}" for b in count.brackets),
+                  claim.judge(observed), count.to_json())
 
 
 def iter_rows(claim_ids: Iterable[str] | None = None) -> Iterator[tuple[int, int, Row]]:
