@@ -27,22 +27,15 @@ from checks.sampling import SampleSettings
 from constructions import construct
 from constructions.certificates import separators_for
 from theory import Architecture, Problem
+from timing import call_times, matmul_times
 
 
 def best_time(fn, repeat: int = 7) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return min(call_times(fn, repeat))
 
 
 def matmul_flops(size: int = 2048) -> float:
-    a = torch.randn(size, size)
-    b = torch.randn(size, size)
-    return 2 * size**3 / best_time(lambda: a @ b, repeat=7)
+    return 2 * size**3 / min(matmul_times(size, 7))
 
 
 def network_flops(arch: Architecture, n: int) -> int:

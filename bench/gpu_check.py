@@ -32,6 +32,7 @@ import torch
 
 from theory.batched_problems import BatchedProblems
 from theory.networks import Architecture
+from timing import call_times, matmul_times
 
 TINY_SPEC = """
 [sweep]
@@ -52,24 +53,12 @@ levels = [0.1, 0.5]
 
 def timed(fn, device: torch.device, repeats: int = 5) -> float:
     """Median wall time of ``fn()`` in seconds (synchronising CUDA)."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(call_times(fn, repeats, device))
 
 
 def matmul_flops(device: torch.device, n: int) -> float:
     """Measured FLOP/s of an n x n float32 matrix product (2 n^3 operations)."""
-    a = torch.randn(n, n, device=device)
-    b = torch.randn(n, n, device=device)
-    return 2.0 * n ** 3 / timed(lambda: a @ b, device)
+    return 2.0 * n ** 3 / statistics.median(matmul_times(n, 5, device))
 
 
 def make_batch(k: int, n: int, arch: Architecture, device, dtype, seed: int = 0) -> BatchedProblems:

@@ -42,6 +42,7 @@ from loss_landscapes.model_interface.model_wrapper import wrap_model
 
 from checks.landscapes.evaluation import SliceEvaluator
 from checks.landscapes.models import Square
+from timing import matmul_times
 
 STEPS = 51
 
@@ -115,14 +116,7 @@ def ours(model, loss_fn, x, y, d1, d2, coefficients) -> np.ndarray:
 
 def matmul_rate(size: int = 1024, repeats: int = 5) -> float:
     """Measured float32 multiply-adds per second of a size^3 matrix product (this machine's peak)."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        a @ b
-        times.append(time.perf_counter() - start)
-    return size ** 3 / min(times)
+    return size ** 3 / min(matmul_times(size, repeats))
 
 
 def hidden_products(case: Case) -> int:
@@ -135,7 +129,6 @@ ONE_TIME = """
 import time, torch
 start = time.perf_counter()
 from checks.landscapes.evaluation import SliceEvaluator
-from checks.landscapes.models import Square
 imported = time.perf_counter()
 x, y = torch.randn(8, 2), torch.randn(8, 1)
 grid = torch.cartesian_prod(torch.arange(5.0), torch.arange(5.0))

@@ -25,7 +25,6 @@ import os
 import resource
 import statistics
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from checks.sweeps.store import ResultStore
 from constructions import construct
 from theory.batched_problems import BatchedProblems
 from theory.networks import Architecture
+from timing import call_times
 
 
 @dataclass(frozen=True)
@@ -73,13 +73,7 @@ def sweep_rate(spec, workers: int, directory: Path) -> PoolRun:
 
 
 def median_time(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(call_times(fn, repeats))
 
 
 def batched_vs_loop(k: int, s: int, width: int, samples: int) -> None:
