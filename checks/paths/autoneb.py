@@ -16,8 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from checks.components import within
-from checks.paths.base import BatchedFinder, Path, jitter, pair_generator, register_finder, split_bound
-from checks.segments import segment_maxima
+from checks.paths.base import BatchedFinder, Path, certify_chains, jitter, pair_generator, register_finder
 from theory.errors import InputError
 from theory.problems import Problem
 
@@ -70,11 +69,8 @@ class AutoNEB(BatchedFinder):
         for cycle in range(self.cycles + 1):
             if cycle > 0:
                 self._relax(problem, chains, active, spent)
-            sizes = [chains[i].shape[0] - 1 for i in active]
-            bound = segment_maxima(problem, torch.cat([chains[i][:-1] for i in active]),
-                                   torch.cat([chains[i][1:] for i in active]))
             growing = []
-            for i, piece in zip(active, split_bound(bound, sizes)):
+            for i, piece in zip(active, certify_chains(problem, [chains[i] for i in active])):
                 bounds[i] = piece
                 spent[i] += len(piece.upper)
                 bad = torch.nonzero(~within(piece.upper, levels[i])).flatten()

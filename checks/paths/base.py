@@ -115,15 +115,16 @@ def certify_paths(problem: Problem, beads: Sequence[torch.Tensor], finder: str =
     for chain in beads:
         if chain.ndim != 2 or chain.shape[0] < 2:
             raise InputError(f"beads must have shape (k+1, P) with k >= 1, got {tuple(chain.shape)}")
-    bound = segment_maxima(problem, torch.cat([c[:-1] for c in beads]), torch.cat([c[1:] for c in beads]))
     evaluations = evaluations if evaluations is not None else [0] * len(beads)
-    paths, start = [], 0
-    for chain, spent in zip(beads, evaluations):
-        stop = start + chain.shape[0] - 1
-        paths.append(Path(chain, bound.upper[start:stop].cpu(), bound.lower[start:stop].cpu(), bound.exact,
-                          finder, int(spent) + stop - start))
-        start = stop
-    return paths
+    return [Path(chain, piece.upper.cpu(), piece.lower.cpu(), piece.exact, finder, int(spent) + len(piece.upper))
+            for chain, piece, spent in zip(beads, certify_chains(problem, beads), evaluations)]
+
+
+def certify_chains(problem: Problem, chains: Sequence[torch.Tensor]) -> list[SegmentBound]:
+    """Certified bounds on the segments of each bead chain (k_i + 1, P), from one batched
+    :func:`~checks.segments.segment_maxima` call."""
+    bound = segment_maxima(problem, torch.cat([c[:-1] for c in chains]), torch.cat([c[1:] for c in chains]))
+    return split_bound(bound, [c.shape[0] - 1 for c in chains])
 
 
 def split_bound(bound: SegmentBound, sizes: Sequence[int]) -> list[SegmentBound]:

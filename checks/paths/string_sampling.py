@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import torch
 
 from checks.components import within
-from checks.paths.base import BatchedFinder, Path, jitter, pair_generator, register_finder, split_bound, train_beads
-from checks.segments import segment_maxima
+from checks.paths.base import (BatchedFinder, Path, certify_chains, jitter, pair_generator, register_finder,
+                               train_beads)
 from theory.errors import InputError
 from theory.problems import Problem
 
@@ -92,11 +92,8 @@ class DynamicStringSampling(BatchedFinder):
         active = list(range(len(chains)))
         generators = [pair_generator(self.seed, a, b) for a, b in zip(starts, ends)]
         for round_ in range(self.max_rounds + 1):
-            sizes = [chains[i].shape[0] - 1 for i in active]
-            bound = segment_maxima(problem, torch.cat([chains[i][:-1] for i in active]),
-                                   torch.cat([chains[i][1:] for i in active]))
             points, owners, growing = [], [], []
-            for i, piece in zip(active, split_bound(bound, sizes)):
+            for i, piece in zip(active, certify_chains(problem, [chains[i] for i in active])):
                 bounds[i] = piece
                 spent[i] += len(piece.upper)
                 bad = torch.nonzero(~within(piece.upper, levels[i])).flatten()
