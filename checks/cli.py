@@ -13,7 +13,7 @@ import argparse
 import importlib
 import sys
 
-from theory.errors import InputError
+from theory.errors import Contradiction, InputError
 
 COMMANDS = (
     "construct",
@@ -31,6 +31,8 @@ COMMANDS = (
 """Subcommand names, each a module of :mod:`checks.commands` (add new ones here)."""
 
 EXIT_USAGE = 2
+EXIT_CONTRADICTION = 3
+"""Two of the package's own results disagree (:class:`~theory.errors.Contradiction`): a bug, never a result."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -76,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, IsADirectoryError, PermissionError) as err:
         print(f"sublevel {args.command}: error: {err.strerror}: {err.filename}", file=sys.stderr)
         return EXIT_USAGE
+    except Contradiction as err:
+        print(f"sublevel {args.command}: contradiction: {err}", file=sys.stderr)
+        return EXIT_CONTRADICTION
     except KeyboardInterrupt:
         print(f"sublevel {args.command}: interrupted; finished work is kept", file=sys.stderr)
         return 130

@@ -1,4 +1,4 @@
-"""Components of sublevel sets from sampled points, as certified brackets.
+"""Components of sublevel sets from sampled points, with rigorous bounds where a proof exists.
 
 Points theta_i of Omega(lambda_max) (from :mod:`checks.sampling`) are nodes; a candidate edge
 (i, j) gets weight w_ij = certified upper bound of max_t L on the segment [theta_i, theta_j]
@@ -13,18 +13,30 @@ Certification is lazy: edges are taken in order of max(L_i, L_j), a cheap lower 
 their weight; an edge whose endpoints are already joined is skipped without computing its
 segment, and the sweep stops past the highest level asked for.
 
-Every count is a bracket (DESIGN.md, "Counting components honestly"):
+Every count carries three numbers (:class:`Bracket`):
 
-- ``upper``: components of the certified graph. Each edge is a path inside Omega(lambda), so
-  this bounds from above the number of components of Omega(lambda) that hold sampled points.
-  It cannot see components that no sampled point reached.
 - ``lower``: a rigorous lower bound on N_lambda: the number of distinct sign patterns, among
-  sampled points, of the construction's separators whose proven floor exceeds lambda
-  (:mod:`constructions.certificates`); 1 when some point exists and no separator applies;
-  0 with ``certified`` status when lambda is below a proven floor of the loss.
+  sampled points proven to lie in Omega(lambda), of separators whose proven floor exceeds
+  lambda; or a whole-space count (:mod:`checks.scalar_chains`), whichever is larger; 0 when
+  nothing is proven.
+- ``sampled``: the components of the certified graph over the sampled points: an *estimate*.
+  Each edge is a path inside Omega(lambda), so ``sampled`` bounds from above only the number of
+  components that hold sampled points; it cannot see a component no sampled point reached.
+- ``upper``: a rigorous upper bound on N_lambda, or None. Only arguments that cover the whole
+  parameter space give one: a whole-space count, or lambda below a proven floor of the loss
+  (upper 0). Sampling never does.
 
-The bracket is ``certified`` when lower == upper, else a ``bracket``; with no sampled point
-above a proven floor the count is ``estimated`` (nothing found, nothing proven).
+The status is ``exact`` when ``upper == lower``, ``bounded`` when both are rigorous and apart,
+``lower bound`` with no upper bound and ``lower >= 1``, ``estimate`` otherwise.
+
+All comparisons with a level are rigorous and scale-free. A point is a node only when a
+rigorous upper bound of its loss (float64 rounding included) is <= lambda; an edge joins only
+when the certified segment maximum is <= lambda; a separator separates only when its proven
+floor is > lambda. A value within rounding of the level is therefore never joined: it is left
+out, which can only lower ``sampled`` and ``lower``, never make a bound false. Anything that
+contradicts a proof (lower > upper, a negative count, a certified edge between points with
+different separator signs, a segment maximum below a loss on the segment) raises
+:class:`~theory.errors.Contradiction`.
 """
 from __future__ import annotations
 
@@ -41,17 +53,17 @@ from scipy.spatial.distance import pdist, squareform
 from sklearn.neighbors import NearestNeighbors
 
 from checks.sampling import LevelSample, SampleSettings, descend, merge_samples, sample_sublevel
-from checks.segments import segment_maxima
+from checks.segments import path_maximum, segment_maxima
 from constructions.certificates import Separator, sign_patterns
+from theory.errors import Contradiction
 from theory.problems import Problem
 
 Certifier = Callable[[Problem, torch.Tensor, torch.Tensor], torch.Tensor]
 """(problem, starts (E, P), ends (E, P)) -> certified upper bounds (E,) of L on each segment."""
 
-LEVEL_SLACK = 1e-12
-"""Relative float64 slack when comparing a certified segment maximum with a level
-(w <= lambda + slack (1 + |lambda|)). Points are members when their float64 loss is <= lambda,
-the same test sampling uses, so nodes and candidate edges always agree."""
+WholeSpaceCount = Callable[[float], int]
+"""level -> N_level, proven by an argument that covers the whole parameter space
+(e.g. :func:`checks.scalar_chains.chain_count`)."""
 
 
 def exact_certifier(problem: Problem, start: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
@@ -59,40 +71,101 @@ def exact_certifier(problem: Problem, start: torch.Tensor, end: torch.Tensor) ->
     return segment_maxima(problem, start, end).upper
 
 
-def within(value: float | torch.Tensor, level: float):
-    """value <= level up to :data:`LEVEL_SLACK`."""
-    return value <= level + LEVEL_SLACK * (1.0 + abs(level))
+def certified_losses(problem: Problem, points: torch.Tensor) -> torch.Tensor:
+    """Rigorous upper bounds (M,) of L at each point: the certified maximum of the segment of
+    length 0, which adds the float64 rounding bound to the computed loss."""
+    if len(points) == 0:
+        return points.new_zeros(0, dtype=torch.float64)
+    exact = problem.to(device="cpu", dtype=torch.float64)
+    points = points.to(torch.float64)
+    return segment_maxima(exact, points, points).upper
 
 
 @dataclass(frozen=True)
 class Bracket:
-    """Component count of Omega(level): lower <= N_level (rigorous), upper over sampled points."""
+    """What is known of N_level, the number of components of Omega(level).
+
+    Attributes
+    ----------
+    level : float
+    lower : int
+        Rigorous: N_level >= lower.
+    sampled : int
+        Components of the certified graph over the sampled points below the level: an estimate.
+    upper : int or None
+        Rigorous: N_level <= upper; None when nothing proves an upper bound.
+    points : int
+        Sampled points proven to lie in Omega(level).
+
+    Raises
+    ------
+    Contradiction
+        On a negative count or ``lower > upper``.
+    """
 
     level: float
     lower: int
-    upper: int
+    sampled: int
+    upper: int | None
     points: int
-    status: str  # "certified" | "bracket" | "estimated"
+
+    def __post_init__(self) -> None:
+        counts = (self.lower, self.sampled, self.points) + (() if self.upper is None else (self.upper,))
+        if min(counts) < 0:
+            raise Contradiction(f"level {self.level:.17g}: negative count (lower {self.lower}, sampled {self.sampled}, "
+                                f"upper {self.upper})")
+        if self.upper is not None and self.lower > self.upper:
+            raise Contradiction(f"level {self.level:.17g}: proven lower bound {self.lower} exceeds proven upper bound "
+                                f"{self.upper}")
+
+    @property
+    def status(self) -> str:
+        """``exact``, ``bounded``, ``lower bound`` or ``estimate`` (see the module docstring)."""
+        if self.upper is not None:
+            return "exact" if self.upper == self.lower else "bounded"
+        return "lower bound" if self.lower >= 1 else "estimate"
 
     @property
     def exact(self) -> bool:
-        return self.status == "certified"
+        return self.status == "exact"
+
+    @property
+    def open(self) -> bool:
+        """Whether more work could still tighten it: not exact, and the graph has components
+        that no proof has shown to be distinct."""
+        return not self.exact and self.sampled > self.lower
+
+    @property
+    def best(self) -> int:
+        """The best single number: the exact count, else ``sampled`` moved into [lower, upper]."""
+        estimate = max(self.sampled, self.lower)
+        return estimate if self.upper is None else min(estimate, self.upper)
 
     def describe(self) -> str:
         if self.exact:
-            return f"{self.upper} (certified)"
-        if self.status == "estimated":
-            return f"{self.upper} (estimated: no point found)"
-        return f"[{self.lower}, {self.upper}]"
+            return f"{self.lower} (exact)"
+        if self.status == "bounded":
+            return f"{self.lower} to {self.upper} (bounded; sampled {self.sampled})"
+        if self.status == "lower bound":
+            return f">= {self.lower} (lower bound; sampled {self.sampled}, no upper bound proven)"
+        if self.points == 0:
+            return "unknown (estimate: no sampled point proven inside, nothing proven)"
+        return f"~{self.sampled} (estimate from sampled points; nothing proven)"
+
+    def to_json(self) -> dict:
+        return {"level": self.level, "lower": self.lower, "sampled": self.sampled, "upper": self.upper,
+                "status": self.status, "points": self.points, "components": self.best}
 
 
 @dataclass
 class MergeForest:
     """Certified single-linkage forest of sampled points.
 
-    ``merges`` are (weight, i, j): at level >= weight the components of i and j are one,
-    through a certified segment. ``certified_edges`` counts segments actually computed,
-    ``candidate_edges`` the candidates considered.
+    ``losses`` are rigorous upper bounds of the points' losses (a point is in Omega(lambda)
+    when its entry is <= lambda). ``merges`` are (weight, i, j): at level >= weight the
+    components of i and j are one, through a certified segment; every weight is at least the
+    losses of its end points. ``certified_edges`` counts segments actually computed,
+    ``candidate_edges`` the distinct candidates considered (both over all rounds).
     """
 
     points: torch.Tensor
@@ -106,19 +179,21 @@ class MergeForest:
         """Graph components among points below each level, from the one sweep."""
         losses = self.losses.numpy()
         weights = np.array([w for w, _, _ in self.merges])
-        return [int((losses <= lam).sum()) - int(within(weights, lam).sum()) for lam in levels]
+        return [int((losses <= lam).sum()) - int((weights <= lam).sum()) for lam in levels]
 
     def labels(self, level: float) -> dict[int, int]:
         """Component representative of every point below ``level``, in the certified graph."""
         nodes = torch.nonzero(self.losses <= level).flatten().tolist()
         components = UnionFind(nodes)
         for weight, i, j in self.merges:
-            if within(weight, level):
+            if weight <= level:
                 components.union(i, j)
         return {i: components[i] for i in nodes}
 
     def to_networkx(self) -> nx.Graph:
-        """The forest as a NetworkX graph: node attribute ``loss``, edge attribute ``barrier``."""
+        """The forest as a NetworkX graph: node attribute ``loss`` (a rigorous upper bound of the
+        point's loss), edge attribute ``barrier`` (a certified upper bound of the segment's
+        maximum). Components read off it at a level are estimates of N_lambda."""
         graph = nx.Graph()
         for i, loss in enumerate(self.losses.tolist()):
             graph.add_node(i, loss=loss)
@@ -177,12 +252,14 @@ def euclidean_mst(points: np.ndarray) -> np.ndarray:
 
 def merge_forest(problem: Problem, sample: LevelSample, levels: Sequence[float], k: int = 8,
                  certifier: Certifier = exact_certifier, batch: int = 64,
-                 known: dict[tuple[int, int], float] | None = None) -> MergeForest:
+                 known: dict[tuple[int, int], float] | None = None,
+                 seen: set[tuple[int, int]] | None = None) -> MergeForest:
     """Kruskal's sweep with lazily certified edges, up to the highest level.
 
     ``known`` maps pairs (i, j), i < j, to weights certified earlier for the same points (a
     sample that only grew by appending); it is read and extended, so repeated sweeps over a
-    growing sample certify each segment once.
+    growing sample certify each segment once. ``seen`` collects the candidate pairs over such
+    repeated sweeps (``candidate_edges`` is then its size).
 
     Notes
     -----
@@ -193,15 +270,18 @@ def merge_forest(problem: Problem, sample: LevelSample, levels: Sequence[float],
     """
     exact = problem.to(device="cpu", dtype=torch.float64)
     pairs = candidate_edges(sample, levels, k)
-    losses = sample.losses.numpy()
-    forest = MergeForest(sample.points, sample.losses, candidate_edges=len(pairs))
+    losses = certified_losses(exact, sample.points).numpy()
+    computed = sample.losses.numpy()
+    if seen is not None:
+        seen.update(map(tuple, pairs.tolist()))
+    forest = MergeForest(sample.points, torch.from_numpy(losses), candidate_edges=len(pairs if seen is None else seen))
     top = max(levels)
     known = {} if known is None else known
     heap = [(known.get((int(i), int(j)), max(losses[i], losses[j])), (int(i), int(j)) in known, int(i), int(j))
             for i, j in pairs]
     heapq.heapify(heap)
     components = UnionFind(range(len(losses)))
-    while heap and within(heap[0][0], top):
+    while heap and heap[0][0] <= top:
         key, certified, i, j = heapq.heappop(heap)
         if components[i] == components[j]:
             continue
@@ -219,6 +299,9 @@ def merge_forest(problem: Problem, sample: LevelSample, levels: Sequence[float],
         upper = certifier(exact, sample.points[a], sample.points[b]).tolist()
         forest.certified_edges += len(todo)
         for (key2, i2, j2), bound in zip(todo, upper):
+            if bound < max(computed[i2], computed[j2]):
+                raise Contradiction(f"certified segment maximum {bound:.17g} is below the loss "
+                                    f"{max(computed[i2], computed[j2]):.17g} at one of its end points")
             known[(i2, j2)] = max(key2, bound)
             heapq.heappush(heap, (known[(i2, j2)], True, i2, j2))
     return forest
@@ -226,16 +309,18 @@ def merge_forest(problem: Problem, sample: LevelSample, levels: Sequence[float],
 
 @dataclass(frozen=True)
 class ComponentCount:
-    """Brackets per level, with the forest they came from."""
+    """Brackets per level, with the forest they came from and notes on what was proven how."""
 
     brackets: list[Bracket]
     forest: MergeForest
+    notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
         return {
             "levels": [b.level for b in self.brackets],
-            "components": [b.upper for b in self.brackets],
+            "components": [b.best for b in self.brackets],
             "lower": [b.lower for b in self.brackets],
+            "sampled": [b.sampled for b in self.brackets],
             "upper": [b.upper for b in self.brackets],
             "exact": [b.exact for b in self.brackets],
             "status": [b.status for b in self.brackets],
@@ -243,26 +328,45 @@ class ComponentCount:
             "candidate_edges": self.forest.candidate_edges,
             "certified_edges": self.forest.certified_edges,
             "path_edges": self.forest.path_edges,
+            "notes": list(self.notes),
         }
 
 
 def brackets(forest: MergeForest, problem: Problem, levels: Sequence[float],
-             separators: Sequence[Separator] = (), loss_floor: float | None = None) -> list[Bracket]:
-    """Lower and upper counts per level (see the module docstring for their meaning)."""
-    uppers = forest.counts(levels)
+             separators: Sequence[Separator] = (), loss_floor: float | None = None,
+             whole_space: WholeSpaceCount | None = None) -> list[Bracket]:
+    """``lower``, ``sampled`` and ``upper`` per level (see the module docstring for their meaning).
+
+    ``loss_floor`` must be a proven lower bound of L over the whole parameter space and
+    ``whole_space`` a proven count (:data:`WholeSpaceCount`); the separators' floors must be proven.
+
+    Raises
+    ------
+    Contradiction
+        When a component of the certified graph holds points with different sign patterns of
+        separators whose floor exceeds the level (a certified edge crossed a proven separator),
+        or when the bounds disagree (:class:`Bracket`).
+    """
+    sampled_counts = forest.counts(levels)
     out = []
-    for level, upper in zip(levels, uppers):
-        below = torch.nonzero(forest.losses <= level).flatten()
-        if loss_floor is not None and level < loss_floor:
-            out.append(Bracket(level, 0, 0, 0, "certified"))
-            continue
-        if len(below) == 0:
-            out.append(Bracket(level, 0, 0, 0, "estimated"))
-            continue
-        patterns = sign_patterns(list(separators), problem.architecture, forest.points[below], level)
-        lower = max(1, len(torch.unique(patterns, dim=0))) if patterns.shape[1] else 1
-        status = "certified" if lower == upper else "bracket"
-        out.append(Bracket(level, lower, upper, len(below), status))
+    for level, sampled in zip(levels, sampled_counts):
+        labels = forest.labels(level)
+        below = torch.tensor(sorted(labels), dtype=torch.long)
+        lower, upper = 0, None
+        if len(below):
+            patterns = sign_patterns(list(separators), problem.architecture, forest.points[below], level)
+            distinct = {}
+            for node, row in zip(below.tolist(), map(tuple, patterns.tolist())):
+                if distinct.setdefault(labels[node], row) != row:
+                    raise Contradiction(f"level {level:.17g}: a certified edge joins points on both sides of a "
+                                        f"proven separator")
+            lower = len(set(distinct.values()))
+        if level < 0 or (loss_floor is not None and level < loss_floor):
+            upper = 0  # L >= 0 everywhere (square loss, ridge >= 0), and L >= loss_floor: Omega is empty
+        if whole_space is not None:
+            count = whole_space(level)
+            lower, upper = max(lower, count), count if upper is None else min(upper, count)
+        out.append(Bracket(level, lower, sampled, upper, len(below)))
     return out
 
 
@@ -270,7 +374,7 @@ def bridge_gaps(problem: Problem, sample: LevelSample, forest: MergeForest, foun
                 settings: SampleSettings) -> LevelSample | None:
     """New points between components the certified graph has not joined yet.
 
-    For every level whose bracket is open (upper > lower), the Euclidean minimum spanning tree
+    For every level whose bracket is open (:attr:`Bracket.open`), the Euclidean minimum spanning tree
     of the points below it is cut by the component labels; from the midpoint of each crossing
     tree edge, descent runs until it is below the level (as Freeman & Bruna's Dynamic String
     Sampling inserts a trained bead between two beads). Returns the points found, or None.
@@ -278,7 +382,7 @@ def bridge_gaps(problem: Problem, sample: LevelSample, forest: MergeForest, foun
     found_points = []
     next_id = int(sample.trajectory.max()) + 1 if len(sample.trajectory) else 0
     for bracket in found:
-        if bracket.status != "bracket":
+        if not bracket.open:
             continue
         labels = forest.labels(bracket.level)
         nodes = np.array(sorted(labels))
@@ -308,11 +412,14 @@ def join_with_paths(problem: Problem, forest: MergeForest, found: Sequence[Brack
     whose separator sign patterns differ: those are proven apart) are searched in one batched
     ``finder.batch`` call with the level as target. A path certified below the level becomes
     an edge weighted by its certified maximum, and the forest's merges are recomputed by
-    Kruskal over the old merges and the new edges. Returns the number of edges added.
+    Kruskal over the old merges and the new edges. The finder's word is not taken: every path
+    is certified again here (:func:`checks.segments.path_maximum`) and a path whose recomputed
+    maximum exceeds the one it reported is a :class:`~theory.errors.Contradiction`. Returns the
+    number of edges added.
     """
     new = []
     for bracket in found:
-        if bracket.status != "bracket":
+        if not bracket.open:
             continue
         lowest: dict[int, int] = {}
         for node, root in forest.labels(bracket.level).items():
@@ -327,7 +434,15 @@ def join_with_paths(problem: Problem, forest: MergeForest, found: Sequence[Brack
         if not pairs:
             continue
         paths = finder.batch(problem, points[[a for a, _ in pairs]], points[[b for _, b in pairs]], bracket.level)
-        new += [(path.maximum, reps[a], reps[b]) for (a, b), path in zip(pairs, paths) if path.inside(bracket.level)]
+        for (a, b), path in zip(pairs, paths):
+            if not path.inside(bracket.level):
+                continue
+            recheck = float(path_maximum(problem, path.beads).upper.max())
+            if recheck > path.maximum:
+                raise Contradiction(f"level {bracket.level:.17g}: a {path.finder} path reported maximum "
+                                    f"{path.maximum:.17g}, but its segments certify only {recheck:.17g}")
+            new.append((max(path.maximum, float(forest.losses[reps[a]]), float(forest.losses[reps[b]])),
+                        reps[a], reps[b]))
     if new:
         components = UnionFind(range(len(forest.losses)))
         merges = []
@@ -348,40 +463,45 @@ def count_components(problem: Problem, levels: Sequence[float], settings: Sample
                      separators: Sequence[Separator] = (), loss_floor: float | None = None,
                      extra_points: torch.Tensor | None = None, k: int = 8,
                      certifier: Certifier = exact_certifier, bridge_rounds: int = 8,
-                     sample: LevelSample | None = None, finder=None) -> ComponentCount:
-    """Sample Omega(max level), build the certified forest and bracket N_lambda at each level.
+                     sample: LevelSample | None = None, finder=None,
+                     whole_space: WholeSpaceCount | None = None, notes: Sequence[str] = ()) -> ComponentCount:
+    """Sample Omega(max level), build the certified forest and bound N_lambda at each level.
 
     While some bracket is open, up to ``bridge_rounds`` rounds of :func:`bridge_gaps` add
     points between unjoined components and the forest is rebuilt. A ``sample`` drawn elsewhere
     (e.g. by the batched descent of :mod:`checks.sweeps.descent`) replaces the sampling step;
     ``extra_points`` are then ignored (they belong in that sample). With a path ``finder``
     (:mod:`checks.paths`), brackets still open get a second pass, :func:`join_with_paths`.
+    ``separators``, ``loss_floor`` and ``whole_space`` must be proven (see :func:`brackets`);
+    :func:`checks.counting.count_dataset` derives them and should be preferred.
 
     Examples
     --------
     >>> from constructions import construct
+    >>> from checks.scalar_chains import chain_count, chain_separators
     >>> data = construct("scalar-linear")
     >>> problem = data.problem(data.default_architecture())
-    >>> from constructions.certificates import separators_for
-    >>> seps = separators_for(data.metadata, problem.architecture)
-    >>> [b.describe() for b in count_components(problem, [0.5, 1.5], separators=seps).brackets]
-    ['2 (certified)', '1 (certified)']
+    >>> count = count_components(problem, [0.5, 1.5], separators=chain_separators(problem),
+    ...                          whole_space=lambda level: chain_count(problem, level))
+    >>> [b.describe() for b in count.brackets]
+    ['2 (exact)', '1 (exact)']
     """
     levels = sorted(levels)
     if sample is None:
         sample = sample_sublevel(problem, max(levels), settings, extra_points)
     known: dict[tuple[int, int], float] = {}
+    seen: set[tuple[int, int]] = set()
     for round_ in range(bridge_rounds + 1):
-        forest = merge_forest(problem, sample, levels, k, certifier, known=known)
-        found = brackets(forest, problem, levels, separators, loss_floor)
-        if round_ == bridge_rounds or all(b.status != "bracket" for b in found):
+        forest = merge_forest(problem, sample, levels, k, certifier, known=known, seen=seen)
+        found = brackets(forest, problem, levels, separators, loss_floor, whole_space)
+        if round_ == bridge_rounds or not any(b.open for b in found):
             break
         bridge = bridge_gaps(problem, sample, forest, found, BRIDGE_SETTINGS)
         if bridge is None:
             break
         sample = merge_samples(sample, bridge)
     forest.certified_edges = len(known)  # over all rounds
-    if finder is not None and any(b.status == "bracket" for b in found):
+    if finder is not None and any(b.open for b in found):
         if join_with_paths(problem, forest, found, finder, separators):
-            found = brackets(forest, problem, levels, separators, loss_floor)
-    return ComponentCount(found, forest)
+            found = brackets(forest, problem, levels, separators, loss_floor, whole_space)
+    return ComponentCount(found, forest, tuple(notes))

@@ -1,11 +1,18 @@
 """Counting components of a data set's sublevel sets: the glue behind ``sublevel count``.
 
-Takes a :class:`~constructions.datasets.Dataset` and an architecture, picks up the proof
-artefacts the construction recorded (separators, proven loss floor, named points) when their
-architecture matches, and returns :class:`~checks.components.ComponentCount`.
+Takes a :class:`~constructions.datasets.Dataset` and an architecture and returns
+:class:`~checks.components.ComponentCount`, using only what it can prove itself:
+
+- certificates derived from the architecture (:mod:`checks.scalar_chains`: exact counts and
+  zero-output separators for bias-free 1-1-...-1 chains, for any data);
+- a construction's certificates (separators, loss floor, named points) only after rebuilding
+  the construction from the metadata's family and parameters (seed included) and finding X and
+  Y equal to the file's bit for bit. A file's metadata is never believed as such: a forged or
+  edited certificate is ignored, and the count says so in its notes.
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -13,9 +20,16 @@ import torch
 
 from checks.components import ComponentCount, count_components
 from checks.sampling import LevelSample, SampleSettings
+from checks.scalar_chains import chain_count, chain_separators, is_scalar_chain
 from constructions.certificates import separators_for
 from constructions.datasets import Dataset
+from constructions.registry import construct
+from theory.errors import InputError
 from theory.networks import Architecture
+
+FLOOR_ROUNDING = 4 * 2.0 ** -52
+"""Relative margin taken off a construction's closed-form loss floor (one or two float64
+operations from its parameters) before it is compared with a level."""
 
 
 def named_points(dataset: Dataset, architecture: Architecture) -> torch.Tensor | None:
@@ -24,15 +38,48 @@ def named_points(dataset: Dataset, architecture: Architecture) -> torch.Tensor |
     return torch.as_tensor(np.stack(fitting), dtype=torch.float64) if fitting else None
 
 
+def rebuilt_construction(dataset: Dataset) -> tuple[Dataset | None, str]:
+    """The construction the metadata names, rebuilt from its parameters, if it reproduces the data.
+
+    Returns the rebuilt data set (whose metadata may then be used) and one line saying what
+    happened, or None and the reason its certificates are ignored.
+    """
+    family, params = dataset.metadata.get("family"), dataset.metadata.get("params")
+    if not family or not isinstance(params, dict):
+        return None, "no construction named in the metadata: only certificates derived from the architecture are used"
+    try:
+        rebuilt = construct(str(family), **params)
+    except (InputError, TypeError, ValueError) as err:
+        return None, f"the metadata's construction {family!r} does not rebuild ({err}): its certificates are ignored"
+    if (rebuilt.x.shape == dataset.x.shape and rebuilt.y.shape == dataset.y.shape
+            and np.array_equal(rebuilt.x, dataset.x) and np.array_equal(rebuilt.y, dataset.y)):
+        return rebuilt, f"certificates of {family} recomputed from its parameters (X and Y reproduced exactly)"
+    return None, (f"X, Y differ from {family} rebuilt from the metadata's parameters: the file's certificates are "
+                  f"ignored")
+
+
 def count_dataset(dataset: Dataset, architecture: Architecture, levels: Sequence[float], kappa: float = 0.0,
                   settings: SampleSettings = SampleSettings(), k: int = 8,
                   sample: LevelSample | None = None, finder=None) -> ComponentCount:
-    """Brackets of N_lambda for ``dataset`` under ``architecture`` at each level (from
-    ``sample`` instead of fresh descent when given; with a path ``finder`` for a second pass
-    over open brackets; see :func:`count_components`)."""
+    """Bounds on N_lambda for ``dataset`` under ``architecture`` at each level (from ``sample``
+    instead of fresh descent when given; with a path ``finder`` for a second pass over open
+    brackets; see :func:`checks.components.count_components`)."""
     problem = dataset.problem(architecture, kappa)
-    separators = separators_for(dataset.metadata, architecture) if kappa == 0 else []
-    matches = dataset.default_architecture() == architecture and kappa == 0
-    floor = dataset.metadata.get("loss_floor") if matches else (0.0 if kappa == 0 else None)
-    return count_components(problem, levels, settings, separators, floor, named_points(dataset, architecture), k,
-                            sample=sample, finder=finder)
+    rebuilt, note = rebuilt_construction(dataset)
+    separators = chain_separators(problem)
+    floor, points = None, None
+    if rebuilt is not None:
+        points = named_points(rebuilt, architecture)
+        if kappa == 0:
+            separators += separators_for(rebuilt.metadata, architecture)
+            if rebuilt.default_architecture() == architecture and rebuilt.metadata.get("loss_floor") is not None:
+                value = float(rebuilt.metadata["loss_floor"])
+                floor = value - FLOOR_ROUNDING * abs(value)
+    notes = [note]
+    whole_space = None
+    if is_scalar_chain(problem):
+        whole_space = lambda level: chain_count(problem, level)  # noqa: E731
+        notes.append(f"exact count for every level: {architecture.spec} {architecture.activation_name} chain without "
+                     f"bias (proof in checks.scalar_chains)")
+    return count_components(problem, levels, settings, separators, floor, points, k, sample=sample, finder=finder,
+                            whole_space=whole_space, notes=notes)

@@ -40,7 +40,7 @@ import torch
 from networkx.utils import UnionFind
 from tqdm import tqdm
 
-from checks.components import MergeForest, within
+from checks.components import MergeForest
 from checks.paths.base import PathFinder, check_endpoints, get_finder, train_beads
 from checks.segments import segment_maxima
 from theory.errors import InputError
@@ -282,7 +282,7 @@ def _lazy_kruskal(ii, jj, floor, weights, m: int, search, tolerance: float, batc
             chunk.append(item[2])
         search(np.array(chunk))
         for e2 in sorted(chunk, key=lambda k: weights[k]):
-            if within(weights[e2], floor[e2] + tolerance):
+            if weights[e2] <= floor[e2] + tolerance:
                 if components[int(ii[e2])] != components[int(jj[e2])]:
                     components.union(int(ii[e2]), int(jj[e2]))
                     merged += 1

@@ -6,6 +6,13 @@ every gradient (the losses are independent, so the gradient of their sum is the 
 individual gradients). Every ``record_every`` steps the points whose loss is <= ``level``
 are kept. Adam acts coordinate-wise, so the S runs do not interact.
 
+Descent is scale-free: it runs on the problem with the labels divided by their root mean square
+s (level lambda / s^2), and the points are mapped back by
+:meth:`~theory.networks.Architecture.scale_output`, which multiplies the network's output by s
+exactly. Labels scaled by 1e-6 or 1e4 therefore give the same trajectories up to rounding, and
+the same sampled components. (With a ridge the loss is not invariant under that map, so the
+labels are left as they are.)
+
 This samples Omega(lambda) near descent trajectories only: it proves that the kept points
 lie in Omega(lambda) (their losses are evaluated exactly) but it cannot show that a component
 holds no point (see :mod:`checks.components` for what the counts mean).
@@ -82,7 +89,9 @@ def sample_sublevel(problem: Problem, level: float, settings: SampleSettings = S
     arch = problem.architecture
     generator = torch.Generator().manual_seed(settings.seed)
     starts = arch.init(settings.starts, settings.init_scale, generator, dtype=problem.dtype, device=problem.device)
-    points, traj, num_final = _descend(problem, starts, level, settings)
+    unit, scale = unit_labels(problem)
+    points, traj, num_final = _descend(unit, starts, level / scale ** 2, settings)
+    points = arch.scale_output(points, scale)
     points, traj = thin_sample(points, traj, num_final, settings.max_points, generator)
     points, traj = with_extra_points(points, traj, extra_points, arch.num_params)
     return certified_sample(problem, points, traj, level)
@@ -98,6 +107,15 @@ def with_extra_points(points: torch.Tensor, traj: torch.Tensor, extra_points, nu
     return torch.cat([points, extra]), torch.cat([traj, torch.full((len(extra),), -1)])
 
 
+def unit_labels(problem: Problem) -> tuple[Problem, float]:
+    """(the problem with labels Y / s, s) for s the root mean square of Y; (problem, 1.0) when
+    Y = 0 or a ridge makes the loss depend on the parameters' scale."""
+    scale = float(problem.y.double().square().mean().sqrt())
+    if problem.kappa or not scale > 0 or scale == 1.0:
+        return problem, 1.0
+    return Problem(problem.architecture, problem.x, problem.y / scale, problem.kappa), scale
+
+
 def descend(problem: Problem, starts: torch.Tensor, level: float, settings: SampleSettings = SampleSettings(),
             first_trajectory: int = 0) -> LevelSample:
     """Points of Omega(level) on batched descent trajectories from given ``starts`` (S, P).
@@ -105,7 +123,10 @@ def descend(problem: Problem, starts: torch.Tensor, level: float, settings: Samp
     Trajectory ids are numbered from ``first_trajectory`` so samples can be concatenated.
     """
     starts = torch.as_tensor(starts, dtype=problem.dtype, device=problem.device)
-    points, traj, _ = _descend(problem, starts, level, settings)
+    unit, scale = unit_labels(problem)
+    arch = problem.architecture
+    points, traj, _ = _descend(unit, arch.scale_output(starts, 1 / scale), level / scale ** 2, settings)
+    points = arch.scale_output(points, scale)
     return certified_sample(problem, points, traj + first_trajectory, level)
 
 

@@ -75,7 +75,7 @@ def run_components(claim: Claim, instance: Instance) -> Row:
     arch = instance.architecture()
     settings = SampleSettings(**instance.options.get("sampling", {}))
     count = count_dataset(dataset, arch, instance.levels, instance.kappa, settings)
-    observed = [ComponentBracket(b.level, b.lower, b.upper, b.points) for b in count.brackets]
+    observed = [ComponentBracket(b.level, b.lower, b.sampled, b.upper, b.points) for b in count.brackets]
     return Row.of(claim, instance, "; ".join(f"lambda={b.level:g}: {b.describe()}" for b in count.brackets),
                   claim.judge(observed), count.to_json())
 

@@ -1,9 +1,10 @@
 """The figure "components against width": sweep rows -> brackets of N_lambda per family and level.
 
 For each family (one panel) and level lambda (one colour), over the seeds at each hidden
-width w: the median of the upper bounds (solid; components of the certified graph over
-sampled points, an estimate that can miss unsampled components) with their min-max spread
-shaded, and the median of the rigorous lower bounds (dashed). Levels given relative to
+width w: the median of the sampled counts (dotted, labelled "estimate": components of the
+certified graph over sampled points, which can miss unsampled components) with their min-max
+spread shaded, the median of the rigorous lower bounds (dashed) and, where every seed has one,
+the median of the rigorous upper bounds (solid). Levels given relative to
 L(0) = (1/N) sum ||y_mu||^2 are labelled as such. Where a registered claim's
 hypotheses start to hold as w grows (e.g. n_l > min(n_0, n_L) for deep linear nets,
 Freeman & Bruna 2017, arXiv:1611.01540, Prop. 2.2), or at the width threshold a claim states
@@ -33,27 +34,31 @@ class WidthPoint:
     width: int
     seeds: int
     lower_median: float
-    upper_median: float
-    upper_min: int
-    upper_max: int
-    certified: int
+    sampled_median: float
+    sampled_min: int
+    sampled_max: int
+    upper_median: float | None
+    exact: int
 
 
 def summarise(rows: Sequence[StoredRow]) -> list[WidthPoint]:
     """Median and spread over seeds for every (family, level, width) of ``rows``."""
-    groups: dict[tuple[str, float, int], list[tuple[int, int, str]]] = defaultdict(list)
+    groups: dict[tuple[str, float, int], list[tuple[int, int, int | None, str]]] = defaultdict(list)
     for row in rows:
         out = row.outcome
-        for level, lower, upper, status, points in zip(row.config["levels"], out["lower"], out["upper"],
-                                                       out["status"], out["points"]):
+        for level, lower, sampled, upper, status, points in zip(row.config["levels"], out["lower"], out["sampled"],
+                                                                out["upper"], out["status"], out["points"]):
             if points:
-                groups[(row.family, level, row.width)].append((lower, upper, status))
+                groups[(row.family, level, row.width)].append((lower, sampled, upper, status))
     summary = []
     for (family, level, width), values in sorted(groups.items()):
         lower = np.array([v[0] for v in values])
-        upper = np.array([v[1] for v in values])
-        summary.append(WidthPoint(family, level, width, len(values), float(np.median(lower)), float(np.median(upper)),
-                                  int(upper.min()), int(upper.max()), sum(v[2] == "certified" for v in values)))
+        sampled = np.array([v[1] for v in values])
+        uppers = [v[2] for v in values]
+        upper = float(np.median(uppers)) if all(u is not None for u in uppers) else None
+        summary.append(WidthPoint(family, level, width, len(values), float(np.median(lower)),
+                                  float(np.median(sampled)), int(sampled.min()), int(sampled.max()), upper,
+                                  sum(v[3] == "exact" for v in values)))
     return summary
 
 
@@ -123,9 +128,16 @@ def draw(rows: Sequence[StoredRow], out_stem: str | Path, title: str | None = No
         for level, colour in zip(levels, colours):
             at = [p for p in points if p.level == level]
             w = [p.width for p in at]
-            ax.fill_between(w, [p.upper_min for p in at], [p.upper_max for p in at], color=colour, alpha=0.18, lw=0)
-            ax.plot(w, [p.upper_median for p in at], "o-", color=colour, ms=4, label=f"λ={level:g}{unit} upper")
-            ax.plot(w, [p.lower_median for p in at], "s--", color=colour, ms=3, mfc="none", label=f"λ={level:g}{unit} lower")
+            ax.fill_between(w, [p.sampled_min for p in at], [p.sampled_max for p in at], color=colour, alpha=0.18,
+                            lw=0)
+            ax.plot(w, [p.sampled_median for p in at], "o:", color=colour, ms=4,
+                    label=f"λ={level:g}{unit} sampled (estimate)")
+            ax.plot(w, [p.lower_median for p in at], "s--", color=colour, ms=3, mfc="none",
+                    label=f"λ={level:g}{unit} lower (proven)")
+            proven = [p for p in at if p.upper_median is not None]
+            if proven:
+                ax.plot([p.width for p in proven], [p.upper_median for p in proven], "v-", color=colour, ms=4,
+                        label=f"λ={level:g}{unit} upper (proven)")
         marks: dict[int, list[str]] = defaultdict(list)
         for claim_id, width in claim_thresholds(configs[family], max(widths)):
             marks[width].append(claim_id)
@@ -143,7 +155,7 @@ def draw(rows: Sequence[StoredRow], out_stem: str | Path, title: str | None = No
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("hidden width w")
         ax.set_ylabel("components of Ω(λ)")
-        ax.set_ylim(0, max([p.upper_max for p in points], default=1) + 0.5)
+        ax.set_ylim(0, max([p.sampled_max for p in points] + [p.upper_median or 0 for p in points], default=1) + 0.5)
         ax.legend(fontsize=6, loc="best")
     seeds = len({row.seed for row in rows})
     fig.suptitle(title or f"Components of Ω(λ) against width over {seeds} seeds. Solid: median upper bound "

@@ -36,7 +36,7 @@ def test_count_table_says_what_is_certified(g1, capsys):
     code, out, _ = run_cli(capsys, "count", "--data", g1, "--arch", "1-1-1", "--no-bias", "--levels", "0.5",
                            "--starts", "16", "--steps", "100")
     assert code == 0
-    assert "2 (certified)" in out
+    assert "2 (exact)" in out
 
 
 def write_npz(path, **arrays):

@@ -53,7 +53,7 @@ def test_strict_width_gives_one_certified_component(problem, fraction):
                               finder=get_finder("dss"))
     (bracket,) = result.brackets
     assert bracket.points > 0
-    assert (bracket.lower, bracket.upper) == (1, 1)
+    assert (bracket.lower, bracket.sampled, bracket.upper) == (1, 1, None)
 
 
 def trained(problem: Problem, theta: torch.Tensor) -> torch.Tensor:
@@ -119,7 +119,10 @@ def test_judge_can_fail():
     from theory.claims import ComponentBracket, Verdict
 
     claim = get_claim("deep-linear-strict")
-    assert claim.judge([ComponentBracket(0.5, 2, 2, 10)]) is Verdict.REFUTED
-    assert claim.judge([ComponentBracket(0.5, 1, 3, 10)]) is Verdict.INCONCLUSIVE
-    assert claim.judge([ComponentBracket(0.5, 0, 0, 0)]) is Verdict.INCONCLUSIVE
-    assert claim.judge([ComponentBracket(0.5, 1, 1, 10)]) is Verdict.HOLDS
+    assert claim.judge([ComponentBracket(0.5, 2, 2, None, 10)]) is Verdict.REFUTED
+    assert claim.judge([ComponentBracket(0.5, 2, 1, 2, 10)]) is Verdict.REFUTED
+    assert claim.judge([ComponentBracket(0.5, 1, 3, None, 10)]) is Verdict.INCONCLUSIVE
+    assert claim.judge([ComponentBracket(0.5, 0, 0, None, 0)]) is Verdict.INCONCLUSIVE
+    assert claim.judge([ComponentBracket(0.5, 1, 1, None, 10)]) is Verdict.HOLDS
+    assert claim.judge([ComponentBracket(0.5, 1, 3, 1, 10)]) is Verdict.PROVEN
+    assert claim.judge([ComponentBracket(0.5, 1, 1, 1, 10), ComponentBracket(0.7, 1, 1, None, 10)]) is Verdict.HOLDS

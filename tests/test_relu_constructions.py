@@ -99,7 +99,8 @@ def test_relu_permutation_points_and_certificate(permutation):
     assert torch.linalg.det(w_a) * torch.linalg.det(w_b) < 0
     rho = data.metadata["rho_star"]
     assert rho["separator_floor_is_for"] == "sample"
-    assert data.metadata["separators"][0]["floor"] == rho["sample"]["value"] > 0
+    floor = data.metadata["separators"][0]["floor"]
+    assert 0 < floor < rho["sample"]["value"] and floor == pytest.approx(rho["sample"]["value"], rel=1e-9)
     assert rho["population"]["loss"] == "population"
 
 

@@ -162,6 +162,7 @@ def test_sweep_task_equals_sublevel_count(tiny):
     count = count_dataset(dataset, arch, task.family.levels, 0.0, dataclasses.replace(task.sampling, seed=task.seed),
                           task.neighbours)
     assert list(result.lower) == [b.lower for b in count.brackets]
+    assert list(result.sampled) == [b.sampled for b in count.brackets]
     assert list(result.upper) == [b.upper for b in count.brackets]
     assert result.lower[0] == 2  # below rho*, theta and theta_sigma are certified apart
 
@@ -220,7 +221,8 @@ def test_two_writers_on_one_database(tmp_path, tiny, reference):
     source.close()
     from checks.sweeps.tasks import TaskResult
 
-    results = [TaskResult(r.key, tuple(r.outcome["levels"]), tuple(r.outcome["lower"]), tuple(r.outcome["upper"]),
+    results = [TaskResult(r.key, tuple(r.outcome["levels"]), tuple(r.outcome["lower"]),
+                          tuple(r.outcome["sampled"]), tuple(r.outcome["upper"]),
                           tuple(r.outcome["status"]), tuple(r.outcome["points"]), r.outcome["best_loss"],
                           r.outcome["certified_edges"], r.outcome["candidate_edges"], r.device, r.seconds)
                for r in rows]
@@ -247,7 +249,7 @@ def test_plot_writes_png_and_pdf(tiny, reference, tmp_path, capsys):
     assert main(["plot", str(tiny.with_name("reference.db")), "--out", str(stem)]) == 0
     assert stem.with_suffix(".png").stat().st_size > 0 and stem.with_suffix(".pdf").stat().st_size > 0
     out = capsys.readouterr().out
-    assert "rigorous" in out and "estimated" in out
+    assert "proven" in out and "an estimate" in out
 
 
 def test_plot_rejects_a_file_that_is_not_a_sweep(tmp_path, capsys):

@@ -23,6 +23,7 @@ from theory.networks import Architecture
 class Verdict(str, enum.Enum):
     """Outcome of checking a claim on one instance."""
 
+    PROVEN = "proven"
     HOLDS = "holds"
     REFUTED = "refuted"
     INCONCLUSIVE = "inconclusive"
@@ -53,11 +54,14 @@ class Instance:
 
 @dataclass(frozen=True)
 class ComponentBracket:
-    """What a components runner observed at one level: lower <= N_lambda, upper over samples."""
+    """What a components runner observed at one level: ``lower <= N_lambda`` (proven),
+    ``sampled`` (components of the certified graph over sampled points, an estimate),
+    ``upper >= N_lambda`` (proven, or None) and the number of sampled points inside."""
 
     level: float
     lower: int
-    upper: int
+    sampled: int
+    upper: int | None
     points: int
 
 
@@ -93,17 +97,20 @@ class Claim:
     max_components: int | None = None
 
     def judge(self, observed: Sequence[ComponentBracket]) -> Verdict:
-        """Verdict of a ``components`` claim from certified brackets.
+        """Verdict of a ``components`` claim from the bounds observed at each level.
 
-        Refuted when a rigorous lower bound exceeds ``max_components`` at some level; holds
-        when at every level the certified graph has at most ``max_components`` components
-        and some level has sampled points; inconclusive otherwise.
+        Refuted when a proven lower bound exceeds ``max_components`` at some level; proven when
+        at every level a proven upper bound is at most ``max_components``; holds (evidence only)
+        when at every level the certified graph over sampled points has at most
+        ``max_components`` components and some level has sampled points; inconclusive otherwise.
         """
         if self.max_components is None:
             raise InputError(f"claim {self.id} is not a components claim")
         if any(b.lower > self.max_components for b in observed):
             return Verdict.REFUTED
-        if all(b.upper <= self.max_components for b in observed) and any(b.points for b in observed):
+        if observed and all(b.upper is not None and b.upper <= self.max_components for b in observed):
+            return Verdict.PROVEN
+        if all(b.sampled <= self.max_components for b in observed) and any(b.points for b in observed):
             return Verdict.HOLDS
         return Verdict.INCONCLUSIVE
 

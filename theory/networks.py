@@ -173,6 +173,36 @@ class Architecture:
                 parts.append(bias)
         return torch.cat(parts, dim=-1)
 
+    def scale_output(self, theta: torch.Tensor, factor: float) -> torch.Tensor:
+        """Parameters theta' with H(x; theta') = factor * H(x; theta) for every x (factor > 0).
+
+        For activations homogeneous of degree k (linear and ReLU: k = 1, square: k = 2) every
+        weight is multiplied by c and the bias of layer l by c^(e_{l-1} + 1), where
+        e_0 = 0, e_l = k (e_{l-1} + 1): then layer l's pre-activation is multiplied by
+        c^(e_{l-1} + 1) and the output by c^(e_{L-1} + 1), which is set to ``factor``. The map
+        is a uniform rescaling of each layer, so it keeps the geometry of parameter space up to
+        a per-layer scale. For any other activation only the last layer is multiplied.
+        """
+        theta = theta.clone()
+        views = self.layers(theta)
+        degree = {"linear": 1, "relu": 1, "quadratic": 2}.get(self.activation_name if isinstance(self.activation, str)
+                                                              else "")
+        if degree is None:
+            views[-1].weight.mul_(factor)
+            if views[-1].bias is not None:
+                views[-1].bias.mul_(factor)
+            return theta
+        exponents, e = [], 0
+        for _ in views:
+            exponents.append(e + 1)
+            e = degree * (e + 1)
+        c = factor ** (1.0 / exponents[-1])
+        for view, exponent in zip(views, exponents):
+            view.weight.mul_(c)
+            if view.bias is not None:
+                view.bias.mul_(c ** exponent)
+        return theta
+
     def check_params(self, theta: torch.Tensor) -> None:
         if theta.shape[-1] != self.num_params:
             raise InputError(

@@ -2,11 +2,16 @@
 
 Samples Omega(lambda) by batched descent from many random starts, joins sampled points by
 segments whose maximum loss is certified (exact for one hidden layer, a rigorous bound
-deeper), and reports each count as a bracket [lower, upper]:
-  lower  rigorous lower bound on N_lambda (separators with proven floors from the data set's
-         construction; 1 when a point was found and no separator applies),
-  upper  components of the certified graph over the sampled points.
-A count is certified when the two meet. Components that no sampled point reached are not seen.
+deeper), and reports three numbers per level:
+  lower    a rigorous lower bound on N_lambda (separators with proven floors: derived from the
+           architecture, or from a construction rebuilt from the file's metadata that
+           reproduces X and Y exactly; a file's certificates are never trusted as such);
+  sampled  components of the certified graph over the sampled points: an estimate, blind to
+           components that no sampled point reached;
+  upper    a rigorous upper bound on N_lambda from an argument covering all of parameter space
+           (exact counts of bias-free 1-1-...-1 chains, a proven loss floor), or "-" if none.
+Status: exact (lower = upper), bounded (both proven, apart), lower bound (no upper bound),
+estimate (nothing proven). Exit status 3 when two results contradict each other.
 
 Example:
   sublevel construct scalar-linear --out g1.npz
@@ -53,11 +58,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"data {args.data}, architecture {architecture.spec} {architecture.activation_name} "
           f"{'with' if architecture.bias else 'without'} bias; {len(count.forest.losses)} sampled points, "
-          f"{count.forest.certified_edges} of {count.forest.candidate_edges} candidate segments certified"
+          f"{count.forest.certified_edges} segments certified of {count.forest.candidate_edges} candidates"
           + (f", {count.forest.path_edges} edges from {args.paths} paths" if args.paths else ""))
-    print(f"{'lambda':>10}  {'lower':>5}  {'upper':>5}  {'points':>6}  count")
+    for note in count.notes:
+        print(f"note: {note}")
+    print(f"{'lambda':>10}  {'lower':>5}  {'sampled':>7}  {'upper':>5}  {'points':>6}  status")
     for b in count.brackets:
-        print(f"{b.level:>10.6g}  {b.lower:>5}  {b.upper:>5}  {b.points:>6}  {b.describe()}")
-    print("lower: rigorous bound on N_lambda; upper: components of the certified graph over sampled points; "
-          "certified when they meet.")
+        upper = "-" if b.upper is None else str(b.upper)
+        print(f"{b.level:>10.6g}  {b.lower:>5}  {b.sampled:>7}  {upper:>5}  {b.points:>6}  {b.describe()}")
+    print("lower, upper: proven bounds on N_lambda (upper '-': none proven); sampled: components of the certified "
+          "graph over sampled points, an estimate; exact only when lower = upper.")
     return 0

@@ -34,12 +34,14 @@ def run(args: argparse.Namespace) -> int:
     if not rows:
         raise InputError(f"{args.db}: no finished tasks{' for these families' if args.family else ''}")
     png, pdf = draw(rows, args.out)
-    print(f"{'family':<18} {'lambda':>8} {'w':>4} {'seeds':>5} {'lower':>6} {'upper':>6} {'range':>7} certified")
+    print(f"{'family':<18} {'lambda':>8} {'w':>4} {'seeds':>5} {'lower':>6} {'sampled':>7} {'range':>7} "
+          f"{'upper':>6} exact")
     for p in summarise(rows):
-        print(f"{p.family:<18} {p.level:>8.4g} {p.width:>4} {p.seeds:>5} {p.lower_median:>6.1f} {p.upper_median:>6.1f} "
-              f"{f'{p.upper_min}-{p.upper_max}':>7} {p.certified}/{p.seeds}")
+        upper = "-" if p.upper_median is None else f"{p.upper_median:.1f}"
+        print(f"{p.family:<18} {p.level:>8.4g} {p.width:>4} {p.seeds:>5} {p.lower_median:>6.1f} {p.sampled_median:>7.1f} "
+              f"{f'{p.sampled_min}-{p.sampled_max}':>7} {upper:>6} {p.exact}/{p.seeds}")
     print("lambda as in the spec (times L(0) = mean ||y||^2 for relative levels); medians over seeds with points "
-          "below lambda; lower: rigorous bound on N_lambda; upper: components of "
-          "the certified graph over sampled points (estimated); certified: seeds where they meet.")
+          "below lambda; lower, upper: proven bounds on N_lambda (upper '-': not proven for every seed); sampled: "
+          "components of the certified graph over sampled points (an estimate); exact: seeds where lower = upper.")
     print(f"wrote {png} and {pdf}")
     return 0

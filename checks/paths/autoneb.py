@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import torch
 
-from checks.components import within
 from checks.paths.base import BatchedFinder, Path, certify_chains, jitter, pair_generator, register_finder
 from theory.errors import InputError
 from theory.problems import Problem
@@ -73,7 +72,7 @@ class AutoNEB(BatchedFinder):
             for i, piece in zip(active, certify_chains(problem, [chains[i] for i in active])):
                 bounds[i] = piece
                 spent[i] += len(piece.upper)
-                bad = torch.nonzero(~within(piece.upper, levels[i])).flatten()
+                bad = torch.nonzero(piece.upper > levels[i]).flatten()
                 if len(bad) == 0 or cycle == self.cycles:
                     continue
                 growing.append(i)

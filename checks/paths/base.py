@@ -31,7 +31,6 @@ from typing import Protocol, Sequence, runtime_checkable
 
 import torch
 
-from checks.components import within
 from checks.segments import SegmentBound, segment_maxima
 from theory.errors import InputError
 from theory.problems import Problem
@@ -96,8 +95,9 @@ class Path:
         return self.length / chord
 
     def inside(self, level: float) -> bool:
-        """True when the path is certified to lie in Omega(level)."""
-        return bool(within(self.maximum, level))
+        """True when the path is proven to lie in Omega(level): its certified maximum, a rigorous
+        upper bound with float64 rounding included, is <= level (no slack, so scale-free)."""
+        return self.maximum <= level
 
     def to_json(self) -> dict:
         return {"finder": self.finder, "segments": self.num_segments, "maximum": self.maximum,
@@ -203,7 +203,7 @@ def check_endpoints(problem: Problem, starts, ends, level=None) -> tuple[torch.T
     levels = torch.as_tensor(level, dtype=torch.float64, device=a.device).reshape(-1).expand(a.shape[0]).clone()
     if not torch.isfinite(levels).all() or (levels < 0).any():
         raise InputError(f"levels must be finite and >= 0, got {level}")
-    low = ~within(floor, levels)
+    low = floor > levels
     if low.any():
         i = int(torch.nonzero(low)[0])
         raise InputError(f"level {float(levels[i]):.6g} is below the loss of an endpoint (max(L_A, L_B) = "
@@ -223,7 +223,7 @@ def train_beads(problem: Problem, theta: torch.Tensor, targets: torch.Tensor, st
     spent = torch.ones(theta.shape[0], dtype=torch.long)  # the final loss evaluation
     for _ in range(steps):
         losses, grads = problem.loss_and_grad(theta.detach())
-        active = ~within(losses, targets)
+        active = losses > targets
         if not active.any():
             break
         spent += active.cpu()

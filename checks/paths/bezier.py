@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import torch
 
-from checks.components import within
 from checks.paths.base import BatchedFinder, Path, certify_paths, jitter, register_finder
 from theory.errors import InputError
 from theory.problems import Problem
@@ -88,7 +87,7 @@ class BezierCurve(BatchedFinder):
                 break
             spent = [p.evaluations for p in paths]
             for i, path in enumerate(paths):
-                bad = ~within(path.upper, float(levels[i])).to(knots[i].device)
+                bad = (path.upper > float(levels[i])).to(knots[i].device)
                 middle = (knots[i][:-1] + knots[i][1:])[bad] / 2
                 knots[i] = torch.cat([knots[i], middle]).sort().values
         return paths

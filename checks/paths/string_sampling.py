@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import torch
 
-from checks.components import within
 from checks.paths.base import (BatchedFinder, Path, certify_chains, jitter, pair_generator, register_finder,
                                train_beads)
 from theory.errors import InputError
@@ -96,7 +95,7 @@ class DynamicStringSampling(BatchedFinder):
             for i, piece in zip(active, certify_chains(problem, [chains[i] for i in active])):
                 bounds[i] = piece
                 spent[i] += len(piece.upper)
-                bad = torch.nonzero(~within(piece.upper, levels[i])).flatten()
+                bad = torch.nonzero(piece.upper > levels[i]).flatten()
                 room = self.max_beads - chains[i].shape[0]
                 if len(bad) == 0 or stuck[i] or room <= 0 or round_ == self.max_rounds:
                     continue
@@ -116,7 +115,7 @@ class DynamicStringSampling(BatchedFinder):
                 i, s = owners[k]
                 chains[i] = torch.cat([chains[i][:s + 1], beads[k:k + 1], chains[i][s + 1:]])
                 spent[i] += int(used[k])
-                stuck[i] |= not bool(within(losses[k], levels[i]))
+                stuck[i] |= bool(losses[k] > levels[i])
             active = growing
         return [Path(c.cpu(), b.upper.cpu(), b.lower.cpu(), b.exact, self.name, n)
                 for c, b, n in zip(chains, bounds, spent)]

@@ -5,7 +5,9 @@ runs it for K problems of one shape (one width, K seeds, hence K data sets); her
 trajectories form one (K, S, P) tensor whose losses come from one call of
 :meth:`theory.batched_problems.BatchedProblems.loss` and whose gradients come from one
 backward pass (the losses are independent, so the gradient of their sum is the stack of the
-individual gradients). Adam acts coordinate-wise, so the K S runs do not interact.
+individual gradients). Adam acts coordinate-wise, so the K S runs do not interact. As in the
+one-problem sampler, each problem descends with its labels divided by their root mean square
+and the points are mapped back (:func:`~checks.sampling.unit_labels`).
 
 Problem k is started and thinned with its own generator seeded by ``seeds[k]``, exactly as
 :func:`~checks.sampling.sample_sublevel` with ``settings.seed = seeds[k]`` does, so each
@@ -19,7 +21,8 @@ from typing import Sequence
 
 import torch
 
-from checks.sampling import LevelSample, SampleSettings, certified_sample, thin_sample, with_extra_points
+from checks.sampling import (LevelSample, SampleSettings, certified_sample, thin_sample, unit_labels,
+                             with_extra_points)
 from theory.batched_problems import BatchedProblems
 
 
@@ -53,8 +56,11 @@ def sample_many(batch: BatchedProblems, levels: Sequence[float], settings: Sampl
     if len(seeds) != batch.count or len(levels) != batch.count:
         raise ValueError(f"need one seed and one level per problem: {batch.count} problems, {len(seeds)} seeds, "
                          f"{len(levels)} levels")
-    bounds = torch.tensor([[float(v)] for v in levels], dtype=batch.dtype)
     arch = batch.architecture
+    units = [unit_labels(batch.problem(k)) for k in range(batch.count)]
+    scales = [scale for _, scale in units]
+    bounds = torch.tensor([[float(v) / s ** 2] for v, s in zip(levels, scales)], dtype=batch.dtype)
+    original, batch = batch, BatchedProblems.stack([unit for unit, _ in units]).to(batch.device, batch.dtype)
     extra_points = extra_points or [None] * batch.count
     generators = [torch.Generator().manual_seed(int(seed)) for seed in seeds]
     starts = torch.stack([arch.init(settings.starts, settings.init_scale, g, dtype=batch.dtype, device=batch.device)
@@ -80,8 +86,8 @@ def sample_many(batch: BatchedProblems, levels: Sequence[float], settings: Sampl
         optimizer.step()
     samples = []
     for k, generator in enumerate(generators):
-        points, traj = thin_sample(torch.cat(kept_points[k]).to(torch.float64), torch.cat(kept_ids[k]),
-                             int(mask[k].sum()), settings.max_points, generator)
+        points = arch.scale_output(torch.cat(kept_points[k]).to(torch.float64), scales[k])
+        points, traj = thin_sample(points, torch.cat(kept_ids[k]), int(mask[k].sum()), settings.max_points, generator)
         points, traj = with_extra_points(points, traj, extra_points[k], arch.num_params)
-        samples.append(certified_sample(batch.problem(k), points, traj, levels[k]))
+        samples.append(certified_sample(original.problem(k), points, traj, levels[k]))
     return samples

@@ -25,6 +25,10 @@ from typing import Any, Sequence
 import torch
 
 from checks.sampling import SampleSettings
+
+RESULT_FORMAT = 2
+"""Part of every task key: results stored under format 1 (where ``upper`` meant the sampled
+count) are never read back as results of format 2 (``lower``, ``sampled``, ``upper``)."""
 from checks.sweeps.spec import FamilySpec, SweepSpec
 
 
@@ -85,6 +89,7 @@ class Task:
             "sampling": sampling,
             "neighbours": self.neighbours,
             "version": package_version(),
+            "result_format": RESULT_FORMAT,
         }
 
     @property
@@ -105,17 +110,18 @@ class TaskResult:
     """What a task observed: one bracket per level, and where and how long it ran.
 
     ``levels`` are absolute (spec levels times L(0) for relative levels), in spec order.
-    ``lower[i] <= N_lambda`` is rigorous; ``upper[i]`` counts components of the certified
+    ``lower[i] <= N_lambda`` is rigorous; ``sampled[i]`` counts components of the certified
     graph over sampled points (an estimate of N_lambda that misses unsampled components);
-    ``status[i]`` is "certified" when they meet, "bracket" otherwise, "estimated" when no
-    point was found. ``best_loss`` is the lowest float64 loss among sampled points (an upper
-    bound on the global minimum).
+    ``upper[i]`` is a rigorous upper bound or None; ``status[i]`` is ``exact``, ``bounded``,
+    ``lower bound`` or ``estimate`` (:class:`checks.components.Bracket`). ``best_loss`` is the
+    lowest certified upper bound of a sampled point's loss (an upper bound on the global minimum).
     """
 
     key: str
     levels: tuple[float, ...]
     lower: tuple[int, ...]
-    upper: tuple[int, ...]
+    sampled: tuple[int, ...]
+    upper: tuple[int | None, ...]
     status: tuple[str, ...]
     points: tuple[int, ...]
     best_loss: float | None
@@ -126,7 +132,8 @@ class TaskResult:
 
     def outcome(self) -> dict[str, Any]:
         """The result proper (without device and timing): equal for equal configurations."""
-        return {"levels": list(self.levels), "lower": list(self.lower), "upper": list(self.upper),
+        return {"levels": list(self.levels), "lower": list(self.lower), "sampled": list(self.sampled),
+                "upper": list(self.upper),
                 "status": list(self.status), "points": list(self.points), "best_loss": self.best_loss,
                 "certified_edges": self.certified_edges, "candidate_edges": self.candidate_edges}
 
@@ -205,6 +212,7 @@ def _run_group(group: TaskGroup) -> list[TaskResult]:
             key=task.key,
             levels=tuple(b.level for b in brackets),
             lower=tuple(b.lower for b in brackets),
+            sampled=tuple(b.sampled for b in brackets),
             upper=tuple(b.upper for b in brackets),
             status=tuple(b.status for b in brackets),
             points=tuple(b.points for b in brackets),
