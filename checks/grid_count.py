@@ -21,7 +21,7 @@ components of Omega(lambda) inside B (N_B):
   every coordinate are not suspect. Without suspects every component holds an in cell, and
   in-cells of one component of the in set lie in one component of Omega.
 
-The count is *certified* when the bounds meet; the upper bound is None ("unbounded") while
+The count is *exact* when the bounds meet; the upper bound is None ("unbounded") while
 suspect cells remain. Only components inside the box are counted: a component of Omega that
 leaves the box may split into several pieces inside it.
 
@@ -41,7 +41,7 @@ from networkx.utils import UnionFind
 from scipy import ndimage
 
 from checks.segments import INTERVAL_INFLATION, _activation_kind
-from theory.errors import InputError
+from theory.errors import Contradiction, InputError
 from theory.problems import Problem
 
 
@@ -237,7 +237,18 @@ ENCLOSE_CHUNK = 4096
 
 @dataclass(frozen=True)
 class GridCount:
-    """Bracket on the number of components of Omega(level) inside the box."""
+    """Proven bounds on N_B, the number of components of Omega(level) inside the box.
+
+    ``lower`` is proven; ``upper`` is proven, or None while suspect cells remain. The status is
+    ``exact`` when they meet, ``bounded`` when both exist and differ, ``lower bound`` otherwise.
+    N_B counts the pieces inside the box; a component of Omega(level) that leaves the box may
+    show as several pieces, so N_B bounds N_level only with an argument about the outside.
+
+    Raises
+    ------
+    Contradiction
+        When ``lower > upper`` or a count is negative.
+    """
 
     level: float
     lower: int
@@ -246,14 +257,23 @@ class GridCount:
     undecided_cells: int
     suspect_cells: int
 
+    def __post_init__(self) -> None:
+        if self.lower < 0 or (self.upper is not None and not 0 <= self.lower <= self.upper):
+            raise Contradiction(f"level {self.level:.17g}: grid-count bounds disagree (lower {self.lower}, "
+                                f"upper {self.upper})")
+
     @property
     def status(self) -> str:
-        return "certified" if self.upper == self.lower else "bracket"
+        if self.upper is None:
+            return "lower bound"
+        return "exact" if self.upper == self.lower else "bounded"
 
     def describe(self) -> str:
-        if self.status == "certified":
-            return f"{self.lower} (certified)"
-        return f"[{self.lower}, {'unbounded' if self.upper is None else self.upper}]"
+        if self.status == "exact":
+            return f"{self.lower} (exact, inside the box)"
+        if self.status == "bounded":
+            return f"{self.lower} to {self.upper} (bounded, inside the box)"
+        return f">= {self.lower} (lower bound inside the box; suspect cells leave the upper bound open)"
 
 
 def count_box(f: BoxFunction, low: Sequence[float], high: Sequence[float], levels: Sequence[float],

@@ -90,7 +90,7 @@ def disconnectivity_figure(tree: MergeTree, title: str = "", log: bool = False,
     if log:
         ax.set_yscale("log")
     ax.set_xticks([])
-    ax.set_ylabel("loss (merge levels: certified path maxima)")
+    ax.set_ylabel("loss (merge levels: proven upper bounds of the paths found; an estimate of the barriers)")
     ax.set_xlabel(f"{m} minima, {len(roots)} component(s) at the top; finder: {tree.finder}, "
                   f"{'exact' if tree.exact else 'interval-bound'} segment maxima")
     if title:

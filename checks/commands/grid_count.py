@@ -1,10 +1,12 @@
-"""Certified counts of sublevel components inside a box, for 2- or 3-parameter problems or a
+"""Proven bounds on the number of sublevel components inside a box, for 2- or 3-parameter problems or a
 2-D slice of any problem.
 
 Every cell of a grid gets rigorous interval bounds of the loss and its gradient; cells
-undecided at a level are bisected. Each count is a bracket [lower, upper] on the number of
-components of Omega(lambda) *inside the box* (a component that leaves the box may split into
-several pieces there); "unbounded" means cells remain where a piece of Omega could hide.
+undecided at a level are bisected. Each count gives proven bounds lower <= N_B <= upper on the
+number N_B of components of Omega(lambda) *inside the box* (a component that leaves the box may
+split into several pieces there, and components outside it are not seen); "unbounded" means
+cells remain where a piece of Omega could hide. Status: exact (the bounds meet), bounded, or
+lower bound.
 
 With --slice A,B the box is in the plane theta = A + s (B - A) + t u, where u is a unit
 vector orthogonal to B - A scaled to |B - A| (seeded); A and B are named points of the data
@@ -24,7 +26,7 @@ import json
 
 from checks.options import add_problem_arguments, load_problem, parse_levels
 
-HELP = "certified component counts of sublevel sets inside a 2-D/3-D box (interval bounds, refined grid)"
+HELP = "proven bounds on component counts of sublevel sets inside a 2-D/3-D box (interval bounds, refined grid)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,5 +84,6 @@ def run(args: argparse.Namespace) -> int:
         upper = "unbounded" if c.upper is None else str(c.upper)
         print(f"{c.level:>10.6g}  {c.lower:>5}  {upper:>9}  {c.in_cells:>7}  {c.undecided_cells:>9}  "
               f"{c.suspect_cells:>7}  {c.describe()}")
-    print("counts of components of Omega(lambda) inside the box; lower and upper are rigorous (interval bounds)")
+    print("counts of components of Omega(lambda) inside the box; lower and upper are proven (interval bounds); "
+          "they bound N_lambda only for components that lie inside the box")
     return 0

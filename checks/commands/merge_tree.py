@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from checks.counting import named_points
+    from checks.counting import named_points, rebuilt_construction
     from checks.merge_trees import find_minima, merge_tree
     from checks.paths import get_finder
     from theory.errors import InputError
@@ -65,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     dataset, architecture, problem = load_problem(args)
     finder = get_finder(args.finder)
     points, _ = find_minima(problem, starts=args.starts, steps=args.steps, lr=args.lr, seed=args.seed)
-    named = named_points(dataset, architecture)
+    rebuilt, note = rebuilt_construction(dataset)
+    named = named_points(rebuilt, architecture) if rebuilt is not None else None
     if named is not None:
         points = torch.cat([points, named])
     mode = "raw"
@@ -79,12 +80,14 @@ def run(args: argparse.Namespace) -> int:
     if args.graphml:
         tree.write_graphml(args.graphml)
     if args.figure:
+        from checks.scalar_chains import chain_separators
         from constructions.certificates import separators_for
         from figures.disconnectivity import save_disconnectivity
 
         title = f"{dataset.metadata.get('family', args.data)}: {architecture.spec} {architecture.activation_name} ({mode})"
-        floors = [(sep.floor, f"certified floor of the {sep.kind} separator")
-                  for sep in separators_for(dataset.metadata, architecture)] if args.kappa == 0 else []
+        proven = chain_separators(problem) + (separators_for(rebuilt.metadata, architecture) if rebuilt else [])
+        floors = [(sep.floor, f"proven floor of the {sep.kind} separator")
+                  for sep in dict.fromkeys(proven)] if args.kappa == 0 else []
         save_disconnectivity(tree, args.figure, title, args.log, floors)
     if args.json:
         print(json.dumps(dict(tree.to_json(), counts=mode, data=args.data, architecture=architecture.spec,
@@ -94,7 +97,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"data {args.data}, architecture {architecture.spec} {architecture.activation_name} "
           f"{'with' if architecture.bias else 'without'} bias; {len(tree.losses)} minima ({mode}); finder "
           f"{tree.finder}, {len(tree.searched)} of {tree.candidate_edges} pairs searched, {tree.evaluations} evaluations")
-    print(f"{'lambda':>12}  N_lambda (upper bound over these minima; barriers are {certificate} path maxima)")
+    print(f"note: {note}")
+    print(f"{'lambda':>12}  components holding these minima (an estimate of N_lambda: a barrier is a proven upper "
+          f"bound of the path found, {certificate} segment maxima; the true barrier may be lower)")
     levels = tree.breakpoints()
     previous = None
     for level, count in zip(levels, tree.counts(levels)):
