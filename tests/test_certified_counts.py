@@ -1,0 +1,286 @@
+"""Adversarial battery: a count that says ``exact`` is the truth, and proven bounds bracket it.
+
+Every case has a known N_lambda, computed here independently of the package (closed forms for
+one datum and for G2's two data, exact rationals): starved sampling, one start, data scaled by
+1e-6 and 1e4, levels equal to minimum values, at the walls +- 1e-12 relative, above everything
+sampled, deeper scalar chains (1-1-1-1 has 4 components below t^2, 1-1-1-1-1 has 8), forged
+metadata. Each asserts lower <= N_lambda <= upper and equality wherever the status is exact.
+"""
+import json
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from checks.cli import main
+from checks.components import Bracket
+from checks.counting import count_dataset
+from checks.grid_count import SliceLoss, count_box
+from checks.sampling import SampleSettings
+from checks.scalar_chains import chain_count
+from constructions import construct
+from constructions.datasets import Dataset
+from theory import Architecture
+from theory.errors import Contradiction
+from theory.problems import Problem
+
+ONE_START = SampleSettings(starts=1, steps=100, max_points=200)
+FAST = SampleSettings(starts=16, steps=150, max_points=400)
+
+
+def assert_honest(bracket: Bracket, truth: int) -> None:
+    assert bracket.lower <= truth, bracket
+    if bracket.upper is not None:
+        assert truth <= bracket.upper, bracket
+    if bracket.status == "exact":
+        assert bracket.lower == truth, bracket
+    assert min(bracket.lower, bracket.sampled, bracket.points) >= 0
+
+
+def one_datum_truth(depth: int, target: float, level: float) -> int:
+    """N_lambda of (w_1 ... w_depth - t)^2 on the datum (1, t), exactly: the product must lie in
+    [t - sqrt(lambda), t + sqrt(lambda)]; 2^(depth-1) orthants when that interval misses 0."""
+    lam, t = Fraction(level), Fraction(target)
+    if lam < 0:
+        return 0
+    return 1 if t * t <= lam else 2 ** (depth - 1)
+
+
+def g2_truth(y1: float, y2: float, level: float) -> int:
+    """N_lambda of v relu(w x) on data (1, y1), (-1, y2), y1, y2 > 0: on w > 0 the loss is
+    ((p - y1)^2 + y2^2) / 2 (minimum y2^2 / 2), on w < 0 it is (y1^2 + (p - y2)^2) / 2 (minimum
+    y1^2 / 2), on the line w = 0 it is (y1^2 + y2^2) / 2, which joins both branches."""
+    lam, a, b = Fraction(level), Fraction(y1), Fraction(y2)
+    wall = (a * a + b * b) / 2
+    if lam >= wall:
+        return 1
+    return int(lam >= b * b / 2) + int(lam >= a * a / 2)
+
+
+def scalar_chain(depth: int, activation: str = "linear") -> Architecture:
+    return Architecture((1,) * (depth + 1), activation, bias=False)
+
+
+# ------------------------------------------------------------------ the reported cases
+def test_deep_chain_with_one_start_is_exact_4():
+    """1-1-1-1 on (1, 1) at lambda = 0.5 with one start: truth 4 (sign patterns with w1 w2 w3 > 0)."""
+    data = Dataset(np.array([[1.0]]), np.array([[1.0]]))
+    (b,) = count_dataset(data, scalar_chain(3), [0.5], settings=ONE_START).brackets
+    assert (b.lower, b.upper, b.status) == (4, 4, "exact")
+    assert b.sampled <= 4
+
+
+def test_five_layer_chain_has_8_components():
+    data = Dataset(np.array([[1.0]]), np.array([[2.0]]))
+    result = count_dataset(data, scalar_chain(4), [0.0, 1.0, 3.9, 4.0, 9.0], settings=FAST)
+    assert [(b.lower, b.upper) for b in result.brackets] == [(8, 8)] * 3 + [(1, 1)] * 2
+
+
+def test_large_target_default_settings():
+    """Target 1e4 at lambda = 8.92e7 < 1e8: truth 2 (was '1 (certified)')."""
+    data = construct("scalar-linear", target=1e4)
+    (b,) = count_dataset(data, data.default_architecture(), [8.92e7]).brackets
+    assert (b.lower, b.upper, b.status) == (2, 2, "exact")
+
+
+@pytest.mark.parametrize("side, truth", [(-1, 2), (1, 1)])
+def test_one_neuron_wall_plus_minus_1e12_relative(side, truth):
+    a = 2.0
+    data = construct("one-neuron", a=a)
+    level = (1 + a * a) / 2 * (1 + side * 1e-12)
+    (b,) = count_dataset(data, data.default_architecture(), [level], settings=FAST).brackets
+    assert (b.lower, b.upper, b.status) == (truth, truth, "exact")
+
+
+@pytest.mark.parametrize("family, params, levels, truths", [
+    ("one-neuron", {"a": 2.0}, [0.5, 1.0], [1, 1]),
+    ("one-neuron", {"a": 2.0}, [2.0, 2.5], [2, 1]),
+    ("one-neuron", {"a": 2.0}, [2.0 * (1 - 1e-12), 2.2], [1, 2]),  # just below the spurious minimum
+    ("scalar-linear", {}, [0.0, 0.5], [2, 2]),
+    ("scalar-linear", {}, [1.0, 1e6], [1, 1]),
+])
+def test_levels_at_minimum_values_and_above_everything(family, params, levels, truths):
+    """A level equal to a minimum value beside a higher one once printed upper bounds of -124."""
+    data = construct(family, **params)
+    result = count_dataset(data, data.default_architecture(), levels, settings=FAST)
+    for bracket, truth in zip(result.brackets, truths):
+        assert_honest(bracket, truth)
+        assert bracket.status == "exact"
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1e-5, 1e4])
+def test_scaled_labels_give_the_same_counts(scale):
+    """Labels scaled by s, levels by s^2: the same exact counts and the same sampled counts."""
+    data = construct("one-neuron", a=2.0)
+    arch = data.default_architecture()
+    levels = [1.0, 2.2, 3.0]
+    plain = count_dataset(data, arch, levels, settings=FAST)
+    scaled = count_dataset(Dataset(data.x, data.y * scale, {}), arch, [v * scale * scale for v in levels],
+                           settings=FAST)
+    assert [(b.lower, b.upper) for b in scaled.brackets] == [(1, 1), (2, 2), (1, 1)]
+    assert [b.sampled for b in scaled.brackets] == [b.sampled for b in plain.brackets]
+
+
+def test_scaled_labels_without_a_proof_keep_the_sampled_count():
+    """On a net with no whole-space proof (2-2-1 ReLU, upper None), the estimate is scale-free too."""
+    data = construct("relu-permutation", samples=16)
+    arch = data.default_architecture()
+    plain = count_dataset(data, arch, [0.05], settings=FAST)
+    scaled = count_dataset(Dataset(data.x, data.y * 1e-5, {}), arch, [0.05e-10], settings=FAST)
+    assert plain.brackets[0].upper is None and scaled.brackets[0].upper is None
+    assert scaled.brackets[0].sampled == plain.brackets[0].sampled
+
+
+# ------------------------------------------------------------------ property tests
+scales = st.sampled_from([1e-6, 1e-3, 1.0, 3.0, 1e4])
+
+
+@given(depth=st.integers(1, 4), target=st.floats(0.1, 10.0), scale=scales,
+       where=st.sampled_from(["below-0", "zero", "inside", "wall-", "wall", "wall+", "above"]),
+       fraction=st.floats(0.001, 0.999))
+@settings(max_examples=60, deadline=None)
+def test_chain_count_on_one_datum(depth, target, scale, where, fraction):
+    t = target * scale
+    wall = t * t
+    level = {"below-0": -fraction * wall, "zero": 0.0, "inside": fraction * wall, "wall-": wall * (1 - 1e-12),
+             "wall": wall, "wall+": wall * (1 + 1e-12), "above": wall / fraction}[where]
+    problem = Problem(scalar_chain(depth), torch.tensor([[1.0]], dtype=torch.float64),
+                      torch.tensor([[t]], dtype=torch.float64))
+    assert chain_count(problem, level) == one_datum_truth(depth, t, level)
+
+
+@given(y1=st.floats(0.2, 5.0), ratio=st.floats(1.05, 3.0), scale=scales,
+       where=st.sampled_from(["low", "first-min", "between", "second-min", "valley", "wall-", "wall+", "high"]),
+       fraction=st.floats(0.01, 0.99))
+@settings(max_examples=60, deadline=None)
+def test_one_neuron_count_on_two_data(y1, ratio, scale, where, fraction):
+    """G2 with labels (y1, y2) scaled together: the chain count against the closed form."""
+    a, b = y1 * scale, y1 * ratio * scale
+    low, high, wall = a * a / 2, b * b / 2, (a * a + b * b) / 2
+    level = {"low": fraction * low, "first-min": low, "between": low + fraction * (high - low), "second-min": high,
+             "valley": high + fraction * (wall - high), "wall-": wall * (1 - 1e-12), "wall+": wall * (1 + 1e-12),
+             "high": wall / fraction}[where]
+    problem = Problem(Architecture((1, 1, 1), "relu", bias=False), torch.tensor([[1.0], [-1.0]], dtype=torch.float64),
+                      torch.tensor([[a], [b]], dtype=torch.float64))
+    assert chain_count(problem, level) == g2_truth(a, b, level)
+
+
+@given(n=st.integers(1, 4), seed=st.integers(0, 10_000), activation=st.sampled_from(["linear", "relu"]),
+       fraction=st.floats(0.05, 0.95))
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_chain_count_agrees_with_certified_boxes(n, seed, activation, fraction):
+    """On random data the whole-space count must agree with an independent certified grid count
+    of the 1-1-1 loss in a box that holds every component's low part (where the grid is exact)."""
+    rng = np.random.default_rng(seed)
+    x, y = rng.standard_normal((n, 1)), rng.standard_normal((n, 1))
+    problem = Problem(Architecture((1, 1, 1), activation, bias=False), torch.tensor(x), torch.tensor(y))
+    low = float(problem.loss(torch.tensor([[1.0, 0.0]], dtype=torch.float64)))  # L(0)
+    level = fraction * low
+    radius = 4.0 * math.sqrt(max(1.0, float(np.abs(y).max() / np.abs(x).max())))
+    (grid,) = count_box(SliceLoss.full(problem), [-radius] * 2, [radius] * 2, [level], resolution=48, depth=5)
+    if grid.status == "exact":
+        assert grid.lower == chain_count(problem, level)
+    else:
+        assert grid.lower <= chain_count(problem, level)
+
+
+@given(scale=scales, fraction=st.floats(0.05, 0.95), seed=st.integers(0, 3))
+@settings(max_examples=10, deadline=None)
+def test_count_dataset_is_honest_with_one_start(scale, fraction, seed):
+    """The whole pipeline with one start and scaled G2 data: never claims more than it proves."""
+    data = construct("one-neuron", a=2.0)
+    y1, y2 = 1.0 * scale, 2.0 * scale
+    level = fraction * (y1 * y1 + y2 * y2) / 2 * 1.5
+    result = count_dataset(Dataset(data.x, data.y * scale, {}), data.default_architecture(), [level],
+                           settings=SampleSettings(starts=1, steps=80, seed=seed))
+    assert_honest(result.brackets[0], g2_truth(y1, y2, level))
+    assert result.brackets[0].status == "exact"
+
+
+# ------------------------------------------------------------------ forged metadata
+def test_forged_separator_is_not_believed(tmp_path, capsys):
+    """A gaussian file claiming a coordinate separator with floor 1e9 once gave a 'rigorous' 2."""
+    data = construct("gaussian", samples=16)
+    forged = dict(data.metadata, separators=[{"kind": "coordinate", "floor": 1e9, "architecture": "2-2-1/relu/nobias",
+                                              "index": 0, "proof": "trust me"}], loss_floor=1e9)
+    path = tmp_path / "forged.npz"
+    Dataset(data.x, data.y, forged).save(path)
+    level = 1.5 * float(np.mean(data.y ** 2))  # above L(0): sampled points surely exist
+    code = main(["count", "--data", str(path), "--arch", "2-2-1", "--activation", "relu", "--no-bias",
+                 "--levels", str(level), "--json", "--starts", "8", "--steps", "60"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert report["lower"] == [1] and report["upper"] == [None] and report["status"] == ["lower bound"]
+    assert any("recomputed" in note for note in report["notes"])
+
+
+def test_forged_floor_of_a_real_construction_is_recomputed(tmp_path):
+    """relu-permutation with its separator floor raised: the rebuilt (true) floor is used, so a
+    level above rho* gets no lower bound of 2."""
+    data = construct("relu-permutation", samples=16)
+    true_floor = data.metadata["separators"][0]["floor"]
+    meta = json.loads(json.dumps(data.metadata))
+    meta["separators"][0]["floor"] = 1e9
+    path = tmp_path / "perm.npz"
+    Dataset(data.x, data.y, meta).save(path)
+    level = 2 * true_floor
+    result = count_dataset(Dataset.load(path), data.default_architecture(), [level], settings=FAST)
+    assert result.brackets[0].lower == 1
+
+
+def test_edited_data_lose_the_construction(tmp_path):
+    """Y edited after construction: the metadata no longer describes the data, so its
+    certificates are ignored; the architecture's own proof still gives the exact count."""
+    data = construct("scalar-linear", target=1.0)
+    edited = Dataset(data.x, data.y * 3.0, data.metadata)
+    result = count_dataset(edited, data.default_architecture(), [4.0, 9.5], settings=FAST)
+    assert any("ignored" in note for note in result.notes)
+    assert [(b.lower, b.upper) for b in result.brackets] == [(2, 2), (1, 1)]
+
+
+# ------------------------------------------------------------------ contradictions
+def test_bracket_rejects_impossible_bounds():
+    with pytest.raises(Contradiction):
+        Bracket(0.5, 2, 2, 1, 10)
+    with pytest.raises(Contradiction):
+        Bracket(0.5, 0, -3, None, 10)
+    assert Bracket(0.5, 1, 3, None, 10).status == "lower bound"
+    assert Bracket(0.5, 0, 3, None, 10).status == "estimate"
+    assert Bracket(0.5, 1, 3, 2, 10).status == "bounded"
+    assert Bracket(0.5, 2, 1, 2, 10).status == "exact"
+
+
+def test_cli_exits_3_on_a_contradiction(tmp_path, capsys, monkeypatch):
+    """A broken whole-space proof (claims 1 component below t^2 where separators prove 2) must
+    end in exit status 3 and one line, not in a printed bracket."""
+    import checks.counting
+
+    monkeypatch.setattr(checks.counting, "chain_count", lambda problem, level: 1)
+    path = tmp_path / "g1.npz"
+    construct("scalar-linear").save(path)
+    code = main(["count", "--data", str(path), "--arch", "1-1-1", "--activation", "linear", "--no-bias",
+                 "--levels", "0.5", "--starts", "16", "--steps", "100"])
+    out, err = capsys.readouterr()
+    assert code == 3 and out == ""
+    assert err.count("\n") == 1 and "contradiction" in err and "0.5" in err
+
+
+def test_edge_across_a_separator_is_a_contradiction():
+    """A certifier that joins everything (weight = the larger end point loss) crosses G1's
+    proven separator: the count must refuse it."""
+    from checks.components import count_components
+    from checks.scalar_chains import chain_separators
+
+    data = construct("scalar-linear")
+    problem = data.problem(data.default_architecture())
+
+    def liar(problem, start, end):
+        return torch.maximum(problem.loss(start), problem.loss(end))
+
+    with pytest.raises(Contradiction):
+        count_components(problem, [0.5], FAST, chain_separators(problem), certifier=liar,
+                         extra_points=torch.tensor([[1.0, 1.0], [-1.0, -1.0]], dtype=torch.float64))
