@@ -158,9 +158,10 @@ def draw(rows: Sequence[StoredRow], out_stem: str | Path, title: str | None = No
         ax.set_ylim(0, max([p.sampled_max for p in points] + [p.upper_median or 0 for p in points], default=1) + 0.5)
         ax.legend(fontsize=6, loc="best")
     seeds = len({row.seed for row in rows})
-    fig.suptitle(title or f"Components of Ω(λ) against width over {seeds} seeds. Solid: median upper bound "
-                 f"(certified graph over sampled points, estimated), band: its min-max;\ndashed: median rigorous "
-                 f"lower bound; dotted: width thresholds of registered claims; L(0) = mean ||y||^2", fontsize=8)
+    fig.suptitle(title or f"Components of Ω(λ) against width over {seeds} seeds. Circles: median sampled count "
+                 f"(certified graph over sampled points: an estimate), band: its min-max; squares: median proven "
+                 f"lower bound;\ntriangles: median proven upper bound (where every seed has one); dotted: width "
+                 f"thresholds of registered claims; L(0) = mean ||y||^2", fontsize=8)
     fig.tight_layout()
     stem = Path(out_stem)
     stem.parent.mkdir(parents=True, exist_ok=True)

@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         executor.close()
     print(f"sweep {spec.name}: {summary.total} tasks, {summary.skipped} already in {db}, {summary.ran} run now "
           f"on {executor} ({args.device}) in {summary.seconds:.1f} s")
-    print("rows hold per level: lower (rigorous bound on N_lambda), upper (components of the certified graph "
-          "over sampled points: estimated), status. Draw them with `sublevel plot " + db + "`.")
+    print("rows hold per level: lower and upper (proven bounds on N_lambda; upper null where none is proven), "
+          "sampled (components of the certified graph over sampled points: an estimate), status. Draw them with "
+          "`sublevel plot " + db + "`.")
     return 0
