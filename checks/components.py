@@ -53,7 +53,7 @@ from scipy.spatial.distance import pdist, squareform
 from sklearn.neighbors import NearestNeighbors
 
 from checks.sampling import LevelSample, SampleSettings, descend, merge_samples, sample_sublevel
-from checks.segments import path_maximum, segment_maxima
+from checks.segments import loss_upper_bounds, path_maximum, segment_maxima
 from constructions.certificates import Separator, sign_patterns
 from theory.errors import Contradiction
 from theory.problems import Problem
@@ -69,16 +69,6 @@ WholeSpaceCount = Callable[[float], int]
 def exact_certifier(problem: Problem, start: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
     """Certified segment maxima: exact for one hidden layer, a rigorous bound deeper."""
     return segment_maxima(problem, start, end).upper
-
-
-def certified_losses(problem: Problem, points: torch.Tensor) -> torch.Tensor:
-    """Rigorous upper bounds (M,) of L at each point: the certified maximum of the segment of
-    length 0, which adds the float64 rounding bound to the computed loss."""
-    if len(points) == 0:
-        return points.new_zeros(0, dtype=torch.float64)
-    exact = problem.to(device="cpu", dtype=torch.float64)
-    points = points.to(torch.float64)
-    return segment_maxima(exact, points, points).upper
 
 
 @dataclass(frozen=True)
@@ -270,7 +260,7 @@ def merge_forest(problem: Problem, sample: LevelSample, levels: Sequence[float],
     """
     exact = problem.to(device="cpu", dtype=torch.float64)
     pairs = candidate_edges(sample, levels, k)
-    losses = certified_losses(exact, sample.points).numpy()
+    losses = loss_upper_bounds(exact, sample.points).numpy()
     computed = sample.losses.numpy()
     if seen is not None:
         seen.update(map(tuple, pairs.tolist()))

@@ -187,6 +187,34 @@ def segment_maxima(problem: Problem, start: torch.Tensor, end: torch.Tensor, *,
     return result
 
 
+def loss_upper_bounds(problem: Problem, theta: torch.Tensor) -> torch.Tensor:
+    """Rigorous upper bounds of L at each of M points: (M, P) -> (M,).
+
+    The interval enclosure (see :func:`segment_maxima`, interval method) of the zero-width box
+    {theta}: the same centre-radius arithmetic, whose relative widening covers float64 rounding,
+    so the bound exceeds the computed loss by about the rounding error (1e-11 relative or less)
+    and never lies below the real-number loss. It decides membership of Omega(lambda) rigorously
+    at the cost of a few forward passes.
+
+    Raises
+    ------
+    InputError
+        On a shape mismatch, non-finite parameters or an activation that cannot be certified.
+    """
+    problem = problem.to(dtype=torch.float64)
+    a, _, single = _check_segments(problem, theta, theta)
+    kind = _activation_kind(problem.architecture)
+    if a.shape[0] == 0:
+        return a.new_zeros(0)
+    arch = problem.architecture
+    step = max(1, CHUNK_ELEMENTS // (problem.num_samples * max(arch.widths) * 8 + arch.num_params * 6))
+    t, d = a.new_zeros(a.shape[0]), torch.zeros_like(a)
+    bound = torch.cat([_interval_bounds(problem, a[i:i + step], d[i:i + step], t[i:i + step], t[i:i + step], kind,
+                                        slope=False)[0] for i in range(0, a.shape[0], step)])
+    bound = torch.maximum(bound, problem.loss(a))
+    return bound[0] if single else bound
+
+
 def path_maximum(problem: Problem, beads: torch.Tensor, **options) -> SegmentBound:
     """Per-segment certified maxima along the piecewise-linear path through ``beads``.
 

@@ -284,3 +284,42 @@ def test_edge_across_a_separator_is_a_contradiction():
     with pytest.raises(Contradiction):
         count_components(problem, [0.5], FAST, chain_separators(problem), certifier=liar,
                          extra_points=torch.tensor([[1.0, 1.0], [-1.0, -1.0]], dtype=torch.float64))
+
+
+# ------------------------------------------------------------------ rigorous point losses
+def exact_loss(arch: Architecture, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> Fraction:
+    """L(theta) in exact rational arithmetic on the float64 inputs (small nets only)."""
+    act = {"linear": lambda v: v, "relu": lambda v: max(v, Fraction(0)), "quadratic": lambda v: v * v}
+    views = arch.layers(theta.reshape(1, -1))
+    total = Fraction(0)
+    for xs, ys in zip(x.tolist(), y.tolist()):
+        h = [Fraction(v) for v in xs]
+        for index, view in enumerate(views):
+            weight = [[Fraction(w) for w in row] for row in view.weight[0].tolist()]
+            bias = [Fraction(b) for b in view.bias[0].tolist()] if view.bias is not None else [Fraction(0)] * len(weight)
+            h = [sum((w * v for w, v in zip(row, h)), Fraction(0)) + b for row, b in zip(weight, bias)]
+            if index < len(views) - 1:
+                h = [act[arch.activation_name](v) for v in h]
+        total += sum(((v - Fraction(t)) ** 2 for v, t in zip(h, ys)), Fraction(0))
+    return total / len(x)
+
+
+@given(spec=st.sampled_from(["1-1-1", "2-3-1", "2-2-2-1", "3-1-2"]), activation=st.sampled_from(["linear", "relu", "quadratic"]),
+       bias=st.booleans(), seed=st.integers(0, 10_000), scale=scales)
+@settings(max_examples=50, deadline=None)
+def test_loss_upper_bounds_are_rigorous(spec, activation, bias, seed, scale):
+    """The membership test's bound lies above the exact rational loss, and close to it (the
+    widening is relative to the magnitudes inside the net, so cancellation can make it larger
+    relative to the loss than the 1e-11 typical of well-scaled data)."""
+    from checks.segments import loss_upper_bounds
+
+    arch = Architecture.parse(spec, activation, bias)
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(5, arch.widths[0], generator=generator, dtype=torch.float64) * scale
+    y = torch.randn(5, arch.widths[-1], generator=generator, dtype=torch.float64) * scale
+    theta = torch.randn(3, arch.num_params, generator=generator, dtype=torch.float64)
+    bounds = loss_upper_bounds(Problem(arch, x, y), theta)
+    for bound, point in zip(bounds.tolist(), theta):
+        exact = exact_loss(arch, point, x, y)
+        assert Fraction(bound) >= exact
+        assert bound <= float(exact) * (1 + 1e-6) + 1e-300
