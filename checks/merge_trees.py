@@ -14,12 +14,12 @@ Pair selection (``pairs="mst"``): Kruskal's algorithm with lazily computed weigh
 :func:`checks.components.merge_forest`. Every pair enters a heap keyed by the lower bound
 max(L_i, L_j) <= barrier; the smallest key is popped; a pair whose ends are already joined is
 dropped without a search (union-find early exit); otherwise it is searched with target
-max(L_i, L_j) + tolerance, batched with the next pairs that would join different components
+max(L_i, L_j) + tolerance L(0) (L(0) = mean ||y||^2, so the tolerance is scale-free), batched with the next pairs that would join different components
 if every search in the batch succeeded (pairs that would not are put back). A search that
 reaches its target joins its ends at once; one that does not goes back into the heap with its
 certified barrier. Every pair dropped unsearched was joined through barriers at most its own
-lower bound + tolerance, so the merge level of every pair of minima (:meth:`MergeTree.merge_levels`)
-is within ``tolerance`` of the one that searching *all* pairs gives (``pairs="all"``), and
+lower bound + tolerance L(0), so the merge level of every pair of minima (:meth:`MergeTree.merge_levels`)
+is within ``tolerance L(0)`` of the one that searching *all* pairs gives (``pairs="all"``), and
 never below it. The finders seed their
 randomness per pair, so a pair's barrier does not depend on its batch.
 
@@ -156,8 +156,10 @@ def merge_tree(problem: Problem, points, finder: PathFinder | str = "dss", *, pa
     finder : PathFinder or str
         Path finder (or its registered name) for the barrier of a pair.
     tolerance : float
-        The finder's target for pair (i, j) is max(L_i, L_j) + tolerance: a search stops once
-        its path is certified below that (the lowest any path can reach is max(L_i, L_j)).
+        Relative to L(0) = (1/N) sum_mu ||y_mu||^2, so that it means the same for data at any
+        scale: the finder's target for pair (i, j) is max(L_i, L_j) + tolerance L(0), and a
+        search stops once its path is certified below that (the lowest any path can reach is
+        max(L_i, L_j)).
     pairs : {"mst", "all"}
         ``"mst"``: lazy Kruskal, searching only pairs that can still change the tree (see
         the module docstring); ``"all"``: search every pair, then Kruskal.
@@ -194,6 +196,7 @@ def merge_tree(problem: Problem, points, finder: PathFinder | str = "dss", *, pa
     losses = losses.cpu()
     ii, jj = np.triu_indices(m, k=1)
     floor = np.maximum(losses.numpy()[ii], losses.numpy()[jj])
+    slack = tolerance * float(problem.y.square().sum() / problem.num_samples)
     weights = floor.copy()
     searched = np.zeros(len(ii), dtype=bool)
     tree = MergeTree(points.cpu(), losses, candidate_edges=len(ii), finder=getattr(finder, "name", str(finder)))
@@ -202,7 +205,7 @@ def merge_tree(problem: Problem, points, finder: PathFinder | str = "dss", *, pa
     def search(chunk: np.ndarray) -> None:
         a, b = points[ii[chunk]], points[jj[chunk]]
         straight = segment_maxima(problem, a, b)
-        found = finder.batch(problem, a, b, torch.as_tensor(floor[chunk] + tolerance))
+        found = finder.batch(problem, a, b, torch.as_tensor(floor[chunk] + slack))
         tree.evaluations += len(chunk) + sum(path.evaluations for path in found)
         tree.exact &= straight.exact and all(path.exact for path in found)
         weights[chunk] = np.minimum(straight.upper.cpu().numpy(), [path.maximum for path in found])
@@ -214,7 +217,7 @@ def merge_tree(problem: Problem, points, finder: PathFinder | str = "dss", *, pa
         for start in range(0, len(ii), batch):
             search(np.arange(start, min(start + batch, len(ii))))
     else:
-        _lazy_kruskal(ii, jj, floor, weights, m, search, tolerance, batch)
+        _lazy_kruskal(ii, jj, floor, weights, m, search, slack, batch)
     bar.close()
     # Only searched pairs have certified barriers; the tree is built from them alone.
     done = np.flatnonzero(searched)

@@ -35,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pairs", default="mst", choices=("mst", "all"),
                         help="mst: lazy Kruskal searching only pairs that can change the tree (default); all: every pair")
     parser.add_argument("--tolerance", type=float, default=1e-3,
-                        help="a search stops when its path is certified below max(L_i, L_j) + tolerance (default: 1e-3)")
+                        help="a search stops when its path is certified below max(L_i, L_j) + tolerance * L(0), "
+                             "L(0) = mean ||y||^2 (relative, so scale-free; default: 1e-3)")
     parser.add_argument("--starts", type=int, default=32, help="random descent starts (default: 32)")
     parser.add_argument("--steps", type=int, default=1000, help="descent steps per start (default: 1000)")
     parser.add_argument("--lr", type=float, default=0.02, help="descent learning rate (default: 0.02)")
