@@ -122,7 +122,7 @@ def segments_case() -> None:
     settings = SampleSettings(starts=64, steps=300)
     start = time.perf_counter()
     exact = count_components(problem, [2.2], settings, seps, bridge_rounds=0,
-                             whole_space=lambda level: chain_count(problem, level))
+                             whole_space=lambda level: (chain_count(problem, level),) * 2)
     t_exact = time.perf_counter() - start
     certify, calls = dense_certifier(100)
     start = time.perf_counter()

@@ -17,13 +17,13 @@ Every count carries three numbers (:class:`Bracket`):
 
 - ``lower``: a rigorous lower bound on N_lambda: the number of distinct sign patterns, among
   sampled points proven to lie in Omega(lambda), of separators whose proven floor exceeds
-  lambda; or a whole-space count (:mod:`checks.scalar_chains`), whichever is larger; 0 when
+  lambda; or a whole-space bound (:data:`WholeSpaceBounds`), whichever is larger; 0 when
   nothing is proven.
 - ``sampled``: the components of the certified graph over the sampled points: an *estimate*.
   Each edge is a path inside Omega(lambda), so ``sampled`` bounds from above only the number of
   components that hold sampled points; it cannot see a component no sampled point reached.
 - ``upper``: a rigorous upper bound on N_lambda, or None. Only arguments that cover the whole
-  parameter space give one: a whole-space count, or lambda below a proven floor of the loss
+  parameter space give one: a whole-space bound, or lambda below a proven floor of the loss
   (upper 0). Sampling never does.
 
 The status is ``exact`` when ``upper == lower``, ``bounded`` when both are rigorous and apart,
@@ -61,9 +61,10 @@ from theory.problems import Problem
 Certifier = Callable[[Problem, torch.Tensor, torch.Tensor], torch.Tensor]
 """(problem, starts (E, P), ends (E, P)) -> certified upper bounds (E,) of L on each segment."""
 
-WholeSpaceCount = Callable[[float], int]
-"""level -> N_level, proven by an argument that covers the whole parameter space
-(e.g. :func:`checks.scalar_chains.chain_count`)."""
+WholeSpaceBounds = Callable[[float], tuple[int, "int | None"]]
+"""level -> (lower, upper) bounds on N_level, proven by an argument that covers the whole
+parameter space (upper None when the argument gives none), e.g. the exact counts of
+:mod:`checks.scalar_chains` or the coercive boxes of :mod:`checks.ridge_boxes`."""
 
 
 def exact_certifier(problem: Problem, start: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
@@ -324,11 +325,11 @@ class ComponentCount:
 
 def brackets(forest: MergeForest, problem: Problem, levels: Sequence[float],
              separators: Sequence[Separator] = (), loss_floor: float | None = None,
-             whole_space: WholeSpaceCount | None = None) -> list[Bracket]:
+             whole_space: WholeSpaceBounds | None = None) -> list[Bracket]:
     """``lower``, ``sampled`` and ``upper`` per level (see the module docstring for their meaning).
 
     ``loss_floor`` must be a proven lower bound of L over the whole parameter space and
-    ``whole_space`` a proven count (:data:`WholeSpaceCount`); the separators' floors must be proven.
+    ``whole_space`` proven bounds (:data:`WholeSpaceBounds`); the separators' floors must be proven.
 
     Raises
     ------
@@ -354,8 +355,10 @@ def brackets(forest: MergeForest, problem: Problem, levels: Sequence[float],
         if level < 0 or (loss_floor is not None and level < loss_floor):
             upper = 0  # L >= 0 everywhere (square loss, ridge >= 0), and L >= loss_floor: Omega is empty
         if whole_space is not None:
-            count = whole_space(level)
-            lower, upper = max(lower, count), count if upper is None else min(upper, count)
+            proven_lower, proven_upper = whole_space(level)
+            lower = max(lower, proven_lower)
+            if proven_upper is not None:
+                upper = proven_upper if upper is None else min(upper, proven_upper)
         out.append(Bracket(level, lower, sampled, upper, len(below)))
     return out
 
@@ -454,7 +457,7 @@ def count_components(problem: Problem, levels: Sequence[float], settings: Sample
                      extra_points: torch.Tensor | None = None, k: int = 8,
                      certifier: Certifier = exact_certifier, bridge_rounds: int = 8,
                      sample: LevelSample | None = None, finder=None,
-                     whole_space: WholeSpaceCount | None = None, notes: Sequence[str] = ()) -> ComponentCount:
+                     whole_space: WholeSpaceBounds | None = None, notes: Sequence[str] = ()) -> ComponentCount:
     """Sample Omega(max level), build the certified forest and bound N_lambda at each level.
 
     While some bracket is open, up to ``bridge_rounds`` rounds of :func:`bridge_gaps` add
@@ -471,8 +474,8 @@ def count_components(problem: Problem, levels: Sequence[float], settings: Sample
     >>> from checks.scalar_chains import chain_count, chain_separators
     >>> data = construct("scalar-linear")
     >>> problem = data.problem(data.default_architecture())
-    >>> count = count_components(problem, [0.5, 1.5], separators=chain_separators(problem),
-    ...                          whole_space=lambda level: chain_count(problem, level))
+    >>> exact = lambda level: (chain_count(problem, level),) * 2
+    >>> count = count_components(problem, [0.5, 1.5], separators=chain_separators(problem), whole_space=exact)
     >>> [b.describe() for b in count.brackets]
     ['2 (exact)', '1 (exact)']
     """

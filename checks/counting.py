@@ -4,7 +4,9 @@ Takes a :class:`~constructions.datasets.Dataset` and an architecture and returns
 :class:`~checks.components.ComponentCount`, using only what it can prove itself:
 
 - certificates derived from the architecture (:mod:`checks.scalar_chains`: exact counts and
-  zero-output separators for bias-free 1-1-...-1 chains, for any data);
+  zero-output separators for bias-free 1-1-...-1 chains, for any data) and from a ridge
+  (:mod:`checks.ridge_boxes`: certified boxes that hold all of Omega(lambda), for problems
+  with at most 3 parameters);
 - a construction's certificates (separators, loss floor, named points) only after rebuilding
   the construction from the metadata's family and parameters (seed included) and finding X and
   Y equal to the file's bit for bit. A file's metadata is never believed as such: a forged or
@@ -18,6 +20,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from checks import ridge_boxes
 from checks.components import ComponentCount, count_components
 from checks.sampling import LevelSample, SampleSettings
 from checks.scalar_chains import chain_count, chain_separators, is_scalar_chain
@@ -78,8 +81,12 @@ def count_dataset(dataset: Dataset, architecture: Architecture, levels: Sequence
     notes = [note]
     whole_space = None
     if is_scalar_chain(problem):
-        whole_space = lambda level: chain_count(problem, level)  # noqa: E731
+        whole_space = lambda level: (chain_count(problem, level),) * 2  # noqa: E731
         notes.append(f"exact count for every level: {architecture.spec} {architecture.activation_name} chain without "
                      f"bias (proof in checks.scalar_chains)")
+    elif ridge_boxes.applies(problem):
+        whole_space = lambda level: ridge_boxes.ridge_box_bounds(problem, level)  # noqa: E731
+        notes.append(f"proven bounds for every level from certified boxes holding all of Omega(lambda) (ridge "
+                     f"kappa = {kappa:g} makes the loss coercive; proof in checks.ridge_boxes)")
     return count_components(problem, levels, settings, separators, floor, points, k, sample=sample, finder=finder,
                             whole_space=whole_space, notes=notes)

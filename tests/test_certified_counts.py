@@ -323,3 +323,37 @@ def test_loss_upper_bounds_are_rigorous(spec, activation, bias, seed, scale):
         exact = exact_loss(arch, point, x, y)
         assert Fraction(bound) >= exact
         assert bound <= float(exact) * (1 + 1e-6) + 1e-300
+
+
+# ------------------------------------------------------------------ ridge: coercive boxes
+def ridge_g1_truth(kappa: float, level: float) -> int:
+    """(w1 w2 - 1)^2 + kappa (w1^2 + w2^2), 0 < kappa < 1: minima at w1 = w2 = +-sqrt(1 - kappa)
+    with value 2 kappa - kappa^2, a saddle at 0 with value 1, no other critical point."""
+    return 0 if level < 2 * kappa - kappa * kappa else 2 if level < 1 else 1
+
+
+@given(kappa=st.floats(0.05, 0.6), fraction=st.floats(0.05, 0.95), above=st.booleans())
+@settings(max_examples=6, deadline=None)
+def test_ridge_boxes_bound_g1_with_ridge(kappa, fraction, above):
+    low = 2 * kappa - kappa * kappa
+    level = 1 + fraction if above else low + fraction * (1 - low)
+    data = construct("scalar-linear")
+    (b,) = count_dataset(data, data.default_architecture(), [level], kappa=kappa, settings=FAST).brackets
+    assert_honest(b, ridge_g1_truth(kappa, level))
+    assert b.upper is not None  # the box proof applies to every such level
+
+
+def test_ridge_box_mutant_without_margin_is_caught():
+    """The box must hold all of Omega(lambda): half the radius would cut G1's branches and is
+    not what ridge_box_bounds does (a guard that the radius comes from sqrt(lambda / kappa))."""
+    from checks import ridge_boxes
+
+    data = construct("scalar-linear")
+    problem = data.problem(data.default_architecture(), kappa=0.1)
+    assert ridge_boxes.ridge_box_bounds(problem, 0.5) == (2, 2)
+    assert ridge_boxes.ridge_box_bounds(problem, 1.5) == (1, 1)
+    # Without a ridge nothing confines Omega(lambda) to a box: no bound, however small the problem.
+    plain = Dataset(np.ones((3, 2)), np.ones((3, 1)))
+    assert not ridge_boxes.applies(plain.problem(Architecture.parse("2-1", "linear", bias=False)))
+    result = count_dataset(plain, Architecture.parse("2-1", "linear", bias=False), [0.5], settings=FAST)
+    assert result.brackets[0].upper is None
