@@ -21,12 +21,12 @@ import time
 
 import torch
 
-from checks.components import count_components
-from checks.landscapes.models import mlp
-from checks.sampling import SampleSettings
-from constructions import construct
-from checks.scalar_chains import chain_count, chain_separators
-from theory import Architecture, Problem
+from sublevel.checks.components import count_components
+from sublevel.checks.landscapes.models import mlp
+from sublevel.checks.sampling import SampleSettings
+from sublevel.constructions import construct
+from sublevel.checks.scalar_chains import chain_count, chain_separators
+from sublevel.theory import Architecture, Problem
 from timing import call_times, matmul_times
 
 
@@ -75,7 +75,7 @@ def throughput_case(spec: str, n: int, k: int, peak: float, loop_k: int) -> None
 
 PEAK_SCRIPT = """
 import resource, sys, torch
-from theory import Architecture, Problem
+from sublevel.theory import Architecture, Problem
 torch.set_num_threads({threads})
 arch = Architecture.parse("{spec}", "relu")
 problem = Problem(arch, torch.randn({n}, arch.widths[0]), torch.randn({n}, arch.widths[-1]))

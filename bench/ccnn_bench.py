@@ -10,7 +10,7 @@
    Time per epoch is the SGD wall time divided by the epochs (feature caching not included);
    the fit's CPU time is printed too, since wall time on a shared machine mostly measures load.
 2. Projected gradient (FISTA) time / cvxpy (Clarabel) solve time on the instances where both run
-   (:data:`checks.ccnn.agreement.INSTANCES`), with the relative objective difference.
+   (:data:`sublevel.checks.ccnn.agreement.INSTANCES`), with the relative objective difference.
 Ratios, not absolute times, are the figures to compare across machines.
 """
 from __future__ import annotations
@@ -30,8 +30,8 @@ def _fit(args) -> dict:
     depth, cache, quick, threads = args
     import torch
 
-    from checks.ccnn.table import TableConfig
-    from constructions.mnist_variations import digits_variation
+    from sublevel.checks.ccnn.table import TableConfig
+    from sublevel.constructions.mnist_variations import digits_variation
 
     torch.set_num_threads(threads)
     config = TableConfig.quick() if quick else TableConfig()
@@ -59,8 +59,8 @@ def main(argv=None) -> int:
     parser.add_argument("--json", metavar="FILE.json")
     args = parser.parse_args(argv)
 
-    from checks.ccnn.agreement import INSTANCES, agreement_report
-    from checks.ccnn.table import TableConfig
+    from sublevel.checks.ccnn.agreement import INSTANCES, agreement_report
+    from sublevel.checks.ccnn.table import TableConfig
 
     config = TableConfig.quick() if args.quick else TableConfig()
     report = {"fits": [], "agreement": []}
@@ -88,7 +88,7 @@ def main(argv=None) -> int:
               f"cvxpy {r['cvxpy_seconds']:.3f} s, ratio PG/cvxpy {r['time_ratio']:.4f}, "
               f"relative objective difference {r['relative_difference']:.1e}")
     if args.json:
-        from constructions.storage import atomic_output
+        from sublevel.constructions.storage import atomic_output
 
         with atomic_output(args.json) as tmp:
             tmp.write_text(json.dumps(report, indent=2))

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import torch
 
-from checks.paths import finder_names, get_finder
-from constructions import construct
-from theory.networks import Architecture
-from theory.problems import Problem
+from sublevel.checks.paths import finder_names, get_finder
+from sublevel.constructions import construct
+from sublevel.theory.networks import Architecture
+from sublevel.theory.problems import Problem
 
 
 def cases():

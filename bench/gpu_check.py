@@ -1,13 +1,13 @@
 """GPU check of the batched many-networks loss: correctness, throughput, fraction of peak.
 
 One run (under 5 minutes on a GPU machine) that
-1. checks :class:`theory.batched_problems.BatchedProblems` on the device (float32 and
+1. checks :class:`sublevel.theory.batched_problems.BatchedProblems` on the device (float32 and
    float64) against the CPU float64 result on the same K problems x S networks;
 2. measures throughput (networks evaluated per second, and achieved FLOP/s counting
    2 N sum_l n_l n_{l-1} per network) on the device and on the CPU, and their ratio;
 3. measures the device's own large-matmul FLOP/s (n x n float32 products) and prints the
    batched loss's FLOP/s as a fraction of it;
-4. evaluates 2-D loss-landscape slices (:class:`checks.landscapes.evaluation.SliceEvaluator`) of
+4. evaluates 2-D loss-landscape slices (:class:`sublevel.checks.landscapes.evaluation.SliceEvaluator`) of
    a 784-100-10 MLP and of 1-D ResNets with and without shortcuts on the device and on the CPU:
    values compared, wall times and their ratio.
 5. runs a tiny width sweep with ``--device`` set to the device, and compares its rows with a
@@ -30,8 +30,8 @@ from pathlib import Path
 
 import torch
 
-from theory.batched_problems import BatchedProblems
-from theory.networks import Architecture
+from sublevel.theory.batched_problems import BatchedProblems
+from sublevel.theory.networks import Architecture
 from timing import call_times, matmul_times
 
 TINY_SPEC = """
@@ -135,9 +135,9 @@ def main() -> int:
         for dev in ("cpu", device.type) if cuda else ("cpu",):
             db = Path(tmp) / f"{dev}.db"
             start = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "checks.cli", "sweep", str(spec), "--db", str(db), "--device", dev,
+            subprocess.run([sys.executable, "-m", "sublevel.checks.cli", "sweep", str(spec), "--db", str(db), "--device", dev,
                             "--workers", "1", "--quiet"], check=True, stdout=subprocess.DEVNULL)
-            from checks.sweeps.store import ResultStore
+            from sublevel.checks.sweeps.store import ResultStore
 
             with ResultStore(db, readonly=True) as store:
                 outcomes[dev] = {r.key: (r.outcome["lower"], r.outcome["upper"]) for r in store.rows()}
@@ -151,9 +151,9 @@ def main() -> int:
 
 def landscape_check(device: torch.device, quick: bool) -> list[str]:
     """Rows comparing a 2-D slice computed on ``device`` with the CPU computation (float32 both)."""
-    from checks.landscapes.directions import parameters_of, random_direction
-    from checks.landscapes.evaluation import SliceEvaluator
-    from checks.landscapes.models import ResNet
+    from sublevel.checks.landscapes.directions import parameters_of, random_direction
+    from sublevel.checks.landscapes.evaluation import SliceEvaluator
+    from sublevel.checks.landscapes.models import ResNet
 
     torch.manual_seed(0)
     cases = [("MLP 784-100-10, N=1000", 11 if quick else 51,

@@ -5,7 +5,7 @@ Run:  python bench/landscape_vs_loss_landscapes.py [--repeats 3] [--threads 2]
 For each case both tools evaluate the same 51 x 51 points on the CPU: ``random_plane`` draws
 its directions from torch's global generator, so we seed it, let it run, then re-create its
 two directions with its own functions under the same seed and hand them to
-:class:`checks.landscapes.evaluation.SliceEvaluator`. ``random_plane`` walks the grid with
+:class:`sublevel.checks.landscapes.evaluation.SliceEvaluator`. ``random_plane`` walks the grid with
 in-place steps and an off-by-one on even columns (offsets 1..51 instead of 0..50 along the
 second direction); we evaluate exactly the points it visits. Printed: max relative difference
 of the values (target 1e-5) and the ratio of the best-of-``repeats`` wall times (theirs / ours;
@@ -15,7 +15,7 @@ and, held to the same 10x, generic two-hidden-layer ReLU MLPs. Times are interle
 load from other processes hits both sides alike. "Ours" includes building the evaluator
 (first-layer products, checks).
 
-Every case here takes the exact line sweep (:mod:`checks.landscapes.lines`, numba kernels or
+Every case here takes the exact line sweep (:mod:`sublevel.checks.landscapes.lines`, numba kernels or
 polynomial algebra in torch; the "path" column); the bench also prints the kernels' one-time
 costs in fresh processes (compilation with an empty numba cache, then loading the cached code).
 The "ceiling" column is theirs / (the hidden-to-hidden matrix products that every point needs
@@ -40,8 +40,8 @@ from loss_landscapes.metrics import Loss
 from loss_landscapes.model_interface.model_parameters import orthogonal_to, rand_u_like
 from loss_landscapes.model_interface.model_wrapper import wrap_model
 
-from checks.landscapes.evaluation import SliceEvaluator
-from checks.landscapes.models import Square
+from sublevel.checks.landscapes.evaluation import SliceEvaluator
+from sublevel.checks.landscapes.models import Square
 from timing import matmul_times
 
 STEPS = 51
@@ -128,7 +128,7 @@ def hidden_products(case: Case) -> int:
 ONE_TIME = """
 import time, torch
 start = time.perf_counter()
-from checks.landscapes.evaluation import SliceEvaluator
+from sublevel.checks.landscapes.evaluation import SliceEvaluator
 imported = time.perf_counter()
 x, y = torch.randn(8, 2), torch.randn(8, 1)
 grid = torch.cartesian_prod(torch.arange(5.0), torch.arange(5.0))

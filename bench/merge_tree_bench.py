@@ -18,10 +18,10 @@ import time
 import numpy as np
 import torch
 
-from checks.merge_trees import find_minima, merge_tree
-from checks.paths import get_finder
-from constructions import construct
-from theory.networks import Architecture
+from sublevel.checks.merge_trees import find_minima, merge_tree
+from sublevel.checks.paths import get_finder
+from sublevel.constructions import construct
+from sublevel.theory.networks import Architecture
 
 
 def main() -> None:

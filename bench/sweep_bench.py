@@ -7,8 +7,8 @@
    pool's overhead) and the CPU share the workers got, which tells a busy machine from a
    pool that does not scale.
 2. Loss throughput on the CPU for K problems x S networks of the default sweep's ReLU shape:
-   one :class:`theory.batched_problems.BatchedProblems` call, against a Python loop over the
-   K S networks calling :meth:`theory.problems.Problem.loss` on one parameter vector at a
+   one :class:`sublevel.theory.batched_problems.BatchedProblems` call, against a Python loop over the
+   K S networks calling :meth:`sublevel.theory.problems.Problem.loss` on one parameter vector at a
    time, and against a loop over the K problems (each batched over its S networks). The
    results are compared (max absolute difference) before the timings are trusted.
 
@@ -30,13 +30,13 @@ from pathlib import Path
 
 import torch
 
-from checks.sweeps.executors import LocalPool
-from checks.sweeps.runner import run_sweep
-from checks.sweeps.spec import DEFAULT_SPEC, load_spec
-from checks.sweeps.store import ResultStore
-from constructions import construct
-from theory.batched_problems import BatchedProblems
-from theory.networks import Architecture
+from sublevel.checks.sweeps.executors import LocalPool
+from sublevel.checks.sweeps.runner import run_sweep
+from sublevel.checks.sweeps.spec import DEFAULT_SPEC, load_spec
+from sublevel.checks.sweeps.store import ResultStore
+from sublevel.constructions import construct
+from sublevel.theory.batched_problems import BatchedProblems
+from sublevel.theory.networks import Architecture
 from timing import call_times
 
 

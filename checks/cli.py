@@ -1,6 +1,6 @@
 """sublevel: computational checks of theorems about the sublevel sets of neural-network losses.
 
-Each subcommand lives in its own module under :mod:`checks.commands` and exposes ``HELP``
+Each subcommand lives in its own module under :mod:`sublevel.checks.commands` and exposes ``HELP``
 (one line), ``add_arguments(parser)`` and ``run(args) -> int``. Command modules import their
 heavy dependencies inside ``run`` so that ``sublevel --help`` stays fast.
 
@@ -10,29 +10,31 @@ option, a missing file); anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
-from theory.errors import Contradiction, InputError
+from sublevel.checks.commands import (ccnn, construct, count, experiment, grid_count, landscape, merge_tree, path,
+                                      plot, sweep, verify)
 
-COMMANDS = (
-    "construct",
-    "count",
-    "verify",
-    "sweep",
-    "plot",
-    "landscape",
-    "ccnn",
-    "merge-tree",
-    "path",
-    "grid-count",
-    "experiment",
-)
-"""Subcommand names, each a module of :mod:`checks.commands` (add new ones here)."""
+from sublevel.theory.errors import Contradiction, InputError
+
+COMMANDS = {
+    "construct": construct,
+    "count": count,
+    "verify": verify,
+    "sweep": sweep,
+    "plot": plot,
+    "landscape": landscape,
+    "ccnn": ccnn,
+    "merge-tree": merge_tree,
+    "path": path,
+    "grid-count": grid_count,
+    "experiment": experiment,
+}
+"""Subcommand name -> its module in :mod:`sublevel.checks.commands` (add new ones here)."""
 
 EXIT_USAGE = 2
 EXIT_CONTRADICTION = 3
-"""Two of the package's own results disagree (:class:`~theory.errors.Contradiction`): a bug, never a result."""
+"""Two of the package's own results disagree (:class:`~sublevel.theory.errors.Contradiction`): a bug, never a result."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,24 +44,49 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand; with ``only``, the options of that subcommand alone are
+    built (the others keep their name and help line), which keeps ``sublevel --help`` and the
+    start of every command from importing what other commands need."""
     parser = _Parser(prog="sublevel", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"sublevel {_version()}")
     parser.add_argument("--threads", dest="torch_threads", type=int, default=1, metavar="N",
                         help="torch CPU threads (default 1: the batched evaluations are many mid-sized "
                              "operations, measured 2-3x faster single-threaded on two cores)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for name in COMMANDS:
-        module = importlib.import_module(f"checks.commands.{name.replace('-', '_')}")
+    for name, module in COMMANDS.items():
         command = sub.add_parser(name, help=module.HELP, description=module.__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-        module.add_arguments(command)
+        if only is None or only == name:
+            module.add_arguments(command)
         command.set_defaults(_run=module.run)
     return parser
 
 
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("sublevel")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def _command_of(argv: list[str]) -> str | None:
+    """The subcommand named in ``argv`` (the first word that is not a global option)."""
+    words = iter(argv)
+    for word in words:
+        if word == "--threads":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(only=_command_of(argv) or "")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # usage errors and --help: a status, not an exception, for callers

@@ -1,8 +1,8 @@
 """Components of sublevel sets from sampled points, with rigorous bounds where a proof exists.
 
-Points theta_i of Omega(lambda_max) (from :mod:`checks.sampling`) are nodes; a candidate edge
+Points theta_i of Omega(lambda_max) (from :mod:`sublevel.checks.sampling`) are nodes; a candidate edge
 (i, j) gets weight w_ij = certified upper bound of max_t L on the segment [theta_i, theta_j]
-(:mod:`checks.segments`). Two nodes are joined at level lambda when w_ij <= lambda. The number
+(:mod:`sublevel.checks.segments`). Two nodes are joined at level lambda when w_ij <= lambda. The number
 of components at every lambda then comes from one Kruskal sweep over edges in increasing
 weight (0-dimensional persistence / single linkage): with n(lambda) nodes below lambda and
 m(lambda) merges of weight <= lambda, the graph has n(lambda) - m(lambda) components.
@@ -36,7 +36,7 @@ floor is > lambda. A value within rounding of the level is therefore never joine
 out, which can only lower ``sampled`` and ``lower``, never make a bound false. Anything that
 contradicts a proof (lower > upper, a negative count, a certified edge between points with
 different separator signs, a segment maximum below a loss on the segment) raises
-:class:`~theory.errors.Contradiction`.
+:class:`~sublevel.theory.errors.Contradiction`.
 """
 from __future__ import annotations
 
@@ -52,11 +52,11 @@ from scipy.sparse.csgraph import minimum_spanning_tree
 from scipy.spatial.distance import pdist, squareform
 from sklearn.neighbors import NearestNeighbors
 
-from checks.sampling import LevelSample, SampleSettings, descend, merge_samples, sample_sublevel
-from checks.segments import loss_upper_bounds, path_maximum, segment_maxima
-from constructions.certificates import Separator, sign_patterns
-from theory.errors import Contradiction
-from theory.problems import Problem
+from sublevel.checks.sampling import LevelSample, SampleSettings, descend, merge_samples, sample_sublevel
+from sublevel.checks.segments import loss_upper_bounds, path_maximum, segment_maxima
+from sublevel.constructions.certificates import Separator, sign_patterns
+from sublevel.theory.errors import Contradiction
+from sublevel.theory.problems import Problem
 
 Certifier = Callable[[Problem, torch.Tensor, torch.Tensor], torch.Tensor]
 """(problem, starts (E, P), ends (E, P)) -> certified upper bounds (E,) of L on each segment."""
@@ -64,7 +64,7 @@ Certifier = Callable[[Problem, torch.Tensor, torch.Tensor], torch.Tensor]
 WholeSpaceBounds = Callable[[float], tuple[int, "int | None"]]
 """level -> (lower, upper) bounds on N_level, proven by an argument that covers the whole
 parameter space (upper None when the argument gives none), e.g. the exact counts of
-:mod:`checks.scalar_chains` or the coercive boxes of :mod:`checks.ridge_boxes`."""
+:mod:`sublevel.checks.scalar_chains` or the coercive boxes of :mod:`sublevel.checks.ridge_boxes`."""
 
 
 def exact_certifier(problem: Problem, start: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
@@ -193,7 +193,7 @@ class MergeForest:
         return graph
 
     def write_graphml(self, path) -> None:
-        from constructions.storage import atomic_output
+        from sublevel.constructions.storage import atomic_output
 
         with atomic_output(path) as tmp:
             nx.write_graphml(self.to_networkx(), tmp)
@@ -398,7 +398,7 @@ def bridge_gaps(problem: Problem, sample: LevelSample, forest: MergeForest, foun
 
 def join_with_paths(problem: Problem, forest: MergeForest, found: Sequence[Bracket], finder,
                     separators: Sequence[Separator] = (), max_pairs: int = 64) -> int:
-    """Second pass: a path finder (:mod:`checks.paths`) between components left apart.
+    """Second pass: a path finder (:mod:`sublevel.checks.paths`) between components left apart.
 
     For every open bracket, the lowest point of each graph component below its level stands
     for the component; pairs of these (nearest first, at most ``max_pairs``, skipping pairs
@@ -406,8 +406,8 @@ def join_with_paths(problem: Problem, forest: MergeForest, found: Sequence[Brack
     ``finder.batch`` call with the level as target. A path certified below the level becomes
     an edge weighted by its certified maximum, and the forest's merges are recomputed by
     Kruskal over the old merges and the new edges. The finder's word is not taken: every path
-    is certified again here (:func:`checks.segments.path_maximum`) and a path whose recomputed
-    maximum exceeds the one it reported is a :class:`~theory.errors.Contradiction`. Returns the
+    is certified again here (:func:`sublevel.checks.segments.path_maximum`) and a path whose recomputed
+    maximum exceeds the one it reported is a :class:`~sublevel.theory.errors.Contradiction`. Returns the
     number of edges added.
     """
     new = []
@@ -462,11 +462,11 @@ def count_components(problem: Problem, levels: Sequence[float], settings: Sample
 
     While some bracket is open, up to ``bridge_rounds`` rounds of :func:`bridge_gaps` add
     points between unjoined components and the forest is rebuilt. A ``sample`` drawn elsewhere
-    (e.g. by the batched descent of :mod:`checks.sweeps.descent`) replaces the sampling step;
+    (e.g. by the batched descent of :mod:`sublevel.checks.sweeps.descent`) replaces the sampling step;
     ``extra_points`` are then ignored (they belong in that sample). With a path ``finder``
-    (:mod:`checks.paths`), brackets still open get a second pass, :func:`join_with_paths`.
+    (:mod:`sublevel.checks.paths`), brackets still open get a second pass, :func:`join_with_paths`.
     ``separators``, ``loss_floor`` and ``whole_space`` must be proven (see :func:`brackets`);
-    :func:`checks.counting.count_dataset` derives them and should be preferred.
+    :func:`sublevel.checks.counting.count_dataset` derives them and should be preferred.
 
     Examples
     --------

@@ -1,11 +1,11 @@
 """Counting components of a data set's sublevel sets: the glue behind ``sublevel count``.
 
-Takes a :class:`~constructions.datasets.Dataset` and an architecture and returns
-:class:`~checks.components.ComponentCount`, using only what it can prove itself:
+Takes a :class:`~sublevel.constructions.datasets.Dataset` and an architecture and returns
+:class:`~sublevel.checks.components.ComponentCount`, using only what it can prove itself:
 
-- certificates derived from the architecture (:mod:`checks.scalar_chains`: exact counts and
+- certificates derived from the architecture (:mod:`sublevel.checks.scalar_chains`: exact counts and
   zero-output separators for bias-free 1-1-...-1 chains, for any data) and from a ridge
-  (:mod:`checks.ridge_boxes`: certified boxes that hold all of Omega(lambda), for problems
+  (:mod:`sublevel.checks.ridge_boxes`: certified boxes that hold all of Omega(lambda), for problems
   with at most 3 parameters);
 - a construction's certificates (separators, loss floor, named points) only after rebuilding
   the construction from the metadata's family and parameters (seed included) and finding X and
@@ -20,15 +20,15 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from checks import ridge_boxes
-from checks.components import ComponentCount, count_components
-from checks.sampling import LevelSample, SampleSettings
-from checks.scalar_chains import chain_count, chain_separators, is_scalar_chain
-from constructions.certificates import separators_for
-from constructions.datasets import Dataset
-from constructions.registry import construct
-from theory.errors import InputError
-from theory.networks import Architecture
+from sublevel.checks import ridge_boxes
+from sublevel.checks.components import ComponentCount, count_components
+from sublevel.checks.sampling import LevelSample, SampleSettings
+from sublevel.checks.scalar_chains import chain_count, chain_separators, is_scalar_chain
+from sublevel.constructions.certificates import separators_for
+from sublevel.constructions.datasets import Dataset
+from sublevel.constructions.registry import construct
+from sublevel.theory.errors import InputError
+from sublevel.theory.networks import Architecture
 
 FLOOR_ROUNDING = 4 * 2.0 ** -52
 """Relative margin taken off a construction's closed-form loss floor (one or two float64
@@ -66,7 +66,7 @@ def count_dataset(dataset: Dataset, architecture: Architecture, levels: Sequence
                   sample: LevelSample | None = None, finder=None) -> ComponentCount:
     """Bounds on N_lambda for ``dataset`` under ``architecture`` at each level (from ``sample``
     instead of fresh descent when given; with a path ``finder`` for a second pass over open
-    brackets; see :func:`checks.components.count_components`)."""
+    brackets; see :func:`sublevel.checks.components.count_components`)."""
     problem = dataset.problem(architecture, kappa)
     rebuilt, note = rebuilt_construction(dataset)
     separators = chain_separators(problem)

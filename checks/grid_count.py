@@ -40,9 +40,9 @@ import torch
 from networkx.utils import UnionFind
 from scipy import ndimage
 
-from checks.segments import INTERVAL_INFLATION, _activation_kind
-from theory.errors import Contradiction, InputError
-from theory.problems import Problem
+from sublevel.checks.segments import INTERVAL_INFLATION, _activation_kind
+from sublevel.theory.errors import Contradiction, InputError
+from sublevel.theory.problems import Problem
 
 
 class BoxFunction(Protocol):

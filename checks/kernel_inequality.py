@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from constructions.arccos_kernel import relu_kernel
+from sublevel.constructions.arccos_kernel import relu_kernel
 
 
 @dataclass(frozen=True)

@@ -2,16 +2,16 @@
 
 Nodes are minima theta_1..theta_M (from many descent starts, :func:`find_minima`, or given).
 The barrier between two minima is the certified maximum of the best path found between them
-(:mod:`checks.paths`), never below the straight segment's certified maximum since both are
+(:mod:`sublevel.checks.paths`), never below the straight segment's certified maximum since both are
 paths. The minimax (single-linkage) tree is the minimum spanning tree of these barriers: at
 level lambda, minima i and j are in one component of the graph iff the tree path between
 them has all barriers <= lambda. From one Kruskal sweep (:class:`MergeTree`) come
 N_lambda for every lambda, the 0-dimensional persistence pairs (birth = a minimum's loss,
 death = the barrier at which its basin merges into an older one, elder rule) and the
-disconnectivity graph (:mod:`figures.disconnectivity`).
+disconnectivity graph (:mod:`sublevel.figures.disconnectivity`).
 
 Pair selection (``pairs="mst"``): Kruskal's algorithm with lazily computed weights, as in
-:func:`checks.components.merge_forest`. Every pair enters a heap keyed by the lower bound
+:func:`sublevel.checks.components.merge_forest`. Every pair enters a heap keyed by the lower bound
 max(L_i, L_j) <= barrier; the smallest key is popped; a pair whose ends are already joined is
 dropped without a search (union-find early exit); otherwise it is searched with target
 max(L_i, L_j) + tolerance L(0) (L(0) = mean ||y||^2, so the tolerance is scale-free), batched with the next pairs that would join different components
@@ -40,11 +40,11 @@ import torch
 from networkx.utils import UnionFind
 from tqdm import tqdm
 
-from checks.components import MergeForest
-from checks.paths.base import PathFinder, check_endpoints, get_finder, train_beads
-from checks.segments import segment_maxima
-from theory.errors import InputError
-from theory.problems import Problem
+from sublevel.checks.components import MergeForest
+from sublevel.checks.paths.base import PathFinder, check_endpoints, get_finder, train_beads
+from sublevel.checks.segments import segment_maxima
+from sublevel.theory.errors import InputError
+from sublevel.theory.problems import Problem
 
 
 def find_minima(problem: Problem, starts: int = 64, steps: int = 500, lr: float = 0.01, init_scale: float = 1.0,
@@ -68,7 +68,7 @@ def find_minima(problem: Problem, starts: int = 64, steps: int = 500, lr: float 
 class MergeTree(MergeForest):
     """Single-linkage tree of minima with certified barriers.
 
-    Extends :class:`~checks.components.MergeForest` (``points``, ``losses``, ``merges`` in
+    Extends :class:`~sublevel.checks.components.MergeForest` (``points``, ``losses``, ``merges`` in
     Kruskal order, ``counts(levels)``) with every barrier computed (``barriers``, keyed
     (i, j), i < j, with ``searched`` marking the pairs a finder searched), the finder used and
     the work spent (``evaluations``: single-vector loss evaluations plus one per certified

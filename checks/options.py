@@ -5,7 +5,7 @@ import argparse
 import math
 from typing import Callable, TypeVar
 
-from theory.errors import InputError
+from sublevel.theory.errors import InputError
 
 T = TypeVar("T")
 
@@ -52,8 +52,8 @@ def add_problem_arguments(parser: argparse.ArgumentParser) -> None:
 def load_problem(args: argparse.Namespace):
     """(dataset, architecture, problem) from :func:`add_problem_arguments`' options, validated
     (file, shapes, finite data, kappa) before any work starts."""
-    from constructions.datasets import Dataset
-    from theory.networks import Architecture
+    from sublevel.constructions.datasets import Dataset
+    from sublevel.theory.networks import Architecture
 
     architecture = Architecture.parse(args.arch, args.activation, not args.no_bias)
     dataset = Dataset.load(args.data)

@@ -1,10 +1,10 @@
-"""Runner of the quadratic width-threshold claims (:mod:`theory.quadratic_claims`).
+"""Runner of the quadratic width-threshold claims (:mod:`sublevel.theory.quadratic_claims`).
 
 ``quadratic-threshold``: on the instance's data and width, random starts descend and every end
-point is examined (:func:`checks.experiments.quadratic_sweep.search_width`). Claims about
+point is examined (:func:`sublevel.checks.experiments.quadratic_sweep.search_width`). Claims about
 minima are refuted by a verified spurious local minimum; claims about valleys by a candidate
 spurious valley (a spurious minimum with no certified path found to the best minimum at its
-level, :func:`checks.experiments.quadratic_sweep.valley_checks`). Otherwise: holds on the
+level, :func:`sublevel.checks.experiments.quadratic_sweep.valley_checks`). Otherwise: holds on the
 starts tried. The row's
 ``applies`` says whether p >= T(n, N), which the claim's structural check cannot know (it does
 not see N). Searches are cached: several claims share their must-fail instance.
@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import functools
 
-from checks.experiments.quadratic_sweep import quadratic_problem, search_width, valley_checks
-from checks.spurious import SpuriousSearch
-from checks.verify import Row, runner
-from constructions.registry import construct
-from theory.claims import Claim, Instance, Verdict
-from theory.quadratic_claims import THRESHOLDS
+from sublevel.checks.experiments.quadratic_sweep import quadratic_problem, search_width, valley_checks
+from sublevel.checks.spurious import SpuriousSearch
+from sublevel.checks.verify import Row, runner
+from sublevel.constructions.registry import construct
+from sublevel.theory.claims import Claim, Instance, Verdict
+from sublevel.theory.quadratic_claims import THRESHOLDS
 
 STARTS = 10
 """Random starts per instance."""

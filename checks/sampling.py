@@ -8,14 +8,14 @@ are kept. Adam acts coordinate-wise, so the S runs do not interact.
 
 Descent is scale-free: it runs on the problem with the labels divided by their root mean square
 s (level lambda / s^2), and the points are mapped back by
-:meth:`~theory.networks.Architecture.scale_output`, which multiplies the network's output by s
+:meth:`~sublevel.theory.networks.Architecture.scale_output`, which multiplies the network's output by s
 exactly. Labels scaled by 1e-6 or 1e4 therefore give the same trajectories up to rounding, and
 the same sampled components. (With a ridge the loss is not invariant under that map, so the
 labels are left as they are.)
 
 This samples Omega(lambda) near descent trajectories only: it proves that the kept points
 lie in Omega(lambda) (their losses are evaluated exactly) but it cannot show that a component
-holds no point (see :mod:`checks.components` for what the counts mean).
+holds no point (see :mod:`sublevel.checks.components` for what the counts mean).
 """
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import torch
 
-from theory.errors import InputError
-from theory.problems import Problem
+from sublevel.theory.errors import InputError
+from sublevel.theory.problems import Problem
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ ridge. These are the smallest nets whose sublevel sets split (Freeman & Bruna 20
 arXiv:1611.01540, section 2; the lecture's scalar example), and on them N_lambda, the number of
 path components of Omega(lambda), is known *exactly* for every data set and every level.
 The argument covers the whole parameter space, so the count is a rigorous lower *and* upper
-bound, which is what lets :mod:`checks.components` report ``exact`` without trusting sampling.
+bound, which is what lets :mod:`sublevel.checks.components` report ``exact`` without trusting sampling.
 
 Proof, linear chains. H = p x with p = w_1 ... w_L, so L(theta) = q(p) with the quadratic
 q(p) = A p^2 - 2 B p + C, A = mean x^2, B = mean x y, C = mean y^2 = L(0). Its sublevel set
@@ -48,8 +48,8 @@ from fractions import Fraction
 
 import torch
 
-from constructions.certificates import Separator
-from theory.problems import Problem
+from sublevel.constructions.certificates import Separator
+from sublevel.theory.problems import Problem
 
 MAX_SAMPLES = 100_000
 """Above this many samples the exact rational sums are skipped (they cost ~10 us a sample)."""

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 
 import torch
 
-from theory.errors import InputError
-from theory.networks import ACTIVATIONS, Architecture
-from theory.problems import Problem
+from sublevel.theory.errors import InputError
+from sublevel.theory.networks import ACTIVATIONS, Architecture
+from sublevel.theory.problems import Problem
 
 EPS = float(torch.finfo(torch.float64).eps)
 INTERVAL_INFLATION = 1e-12

@@ -38,7 +38,7 @@ import torch
 from scipy.optimize import minimize
 from scipy.sparse.linalg import LinearOperator, eigsh
 
-from theory.errors import InputError
+from sublevel.theory.errors import InputError
 
 LossFn = Callable[[torch.Tensor], torch.Tensor]
 """Batched loss: parameters (K, P) float64 -> losses (K,), differentiable (autograd and torch.func)."""

@@ -32,8 +32,8 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from theory.errors import InputError
-from theory.networks import Architecture
+from sublevel.theory.errors import InputError
+from sublevel.theory.networks import Architecture
 
 DEGREE = {"relu": 1, "quadratic": 2, "linear": 1}
 """Homogeneity degree of each activation: sigma(c z) = c^degree sigma(z) for c > 0."""

@@ -1,6 +1,6 @@
 """Run registered claims on their default instances: the engine of ``sublevel verify``.
 
-Each claim ``kind`` has a runner here that turns an :class:`~theory.claims.Instance` into an
+Each claim ``kind`` has a runner here that turns an :class:`~sublevel.theory.claims.Instance` into an
 observation and a verdict. A row is a *contradiction* when the verdict is ``refuted`` but the
 instance was not a must-fail one, or when a must-fail instance did not come out refuted
 (then the check could not fail, which is a bug in the machinery).
@@ -11,10 +11,10 @@ import importlib
 from dataclasses import asdict, dataclass
 from typing import Callable, Iterable, Iterator
 
-from checks.counting import count_dataset
-from checks.sampling import SampleSettings
-from constructions.registry import construct
-from theory.claims import Claim, ComponentBracket, Instance, Verdict, all_claims, get_claim
+from sublevel.checks.counting import count_dataset
+from sublevel.checks.sampling import SampleSettings
+from sublevel.constructions.registry import construct
+from sublevel.theory.claims import Claim, ComponentBracket, Instance, Verdict, all_claims, get_claim
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class Row:
 Runner = Callable[[Claim, Instance], Row]
 RUNNERS: dict[str, Runner] = {}
 
-RUNNER_MODULES: tuple[str, ...] = ("checks.relu_runners", "checks.quadratic_runners")
+RUNNER_MODULES: tuple[str, ...] = ("sublevel.checks.relu_runners", "sublevel.checks.quadratic_runners")
 """Modules whose import registers runners for further claim kinds (add new ones here)."""
 
 

@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from theory.errors import InputError
-from theory.networks import Architecture
+from sublevel.theory.errors import InputError
+from sublevel.theory.networks import Architecture
 
 
 @dataclass(frozen=True)

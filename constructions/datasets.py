@@ -3,7 +3,7 @@
 The metadata records how the data were made (family, parameters, seed) and, for
 constructions, the proof artefacts that come with them: named parameter points
 (``points``), separators with proven floors (``separators``, see
-:mod:`constructions.certificates`), a proven global lower bound on the loss (``loss_floor``)
+:mod:`sublevel.constructions.certificates`), a proven global lower bound on the loss (``loss_floor``)
 and the architecture they refer to (``architecture``).
 
 Files are always read with ``allow_pickle=False`` and validated before use.
@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from constructions.storage import atomic_output
-from theory.errors import InputError
-from theory.networks import Architecture
-from theory.problems import Problem
+from sublevel.constructions.storage import atomic_output
+from sublevel.theory.errors import InputError
+from sublevel.theory.networks import Architecture
+from sublevel.theory.problems import Problem
 
 FORMAT_VERSION = 1
 

@@ -19,10 +19,10 @@ import math
 
 import numpy as np
 
-from constructions.certificates import Separator
-from constructions.datasets import Dataset
-from constructions.registry import Param, register
-from theory.errors import InputError
+from sublevel.constructions.certificates import Separator
+from sublevel.constructions.datasets import Dataset
+from sublevel.constructions.registry import Param, register
+from sublevel.theory.errors import InputError
 
 
 @register("scalar-linear", "G1: one datum (1, target) for the scalar linear net 1-1-1 (two branches below target^2)",

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from theory.errors import InputError
+from sublevel.theory.errors import InputError
 
 CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 

@@ -21,7 +21,7 @@ W = B A:
 5. Undo theta_B's steps 1-2.
 
 Every piece but 4 is an exact segment of constant or convex loss. Only two-layer nets are
-covered; deeper nets raise :class:`~theory.errors.InputError`.
+covered; deeper nets raise :class:`~sublevel.theory.errors.InputError`.
 """
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import torch
 
-from theory.errors import InputError
-from theory.problems import Problem
+from sublevel.theory.errors import InputError
+from sublevel.theory.problems import Problem
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ positions, each covering most of the digit, so the convolutional structure the c
 about would be absent; 16 x 16 gives a 12 x 12 patch grid where a 5 x 5 patch covers about a
 third of the digit's width, close to a 5 x 5 patch on a 20 x 20 MNIST digit. 28 x 28 adds no
 information to an 8 x 8 source and costs 4x the patches (and features). Real MNIST (28 x 28,
-from IDX files a user supplies, :mod:`constructions.idx_files`) takes the same transforms.
+from IDX files a user supplies, :mod:`sublevel.constructions.idx_files`) takes the same transforms.
 
 Everything is deterministic given ``seed``: one numpy PCG64 generator per (variation, seed).
 """
@@ -28,7 +28,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from theory.errors import InputError
+from sublevel.theory.errors import InputError
 
 VARIATIONS = ("basic", "rand", "rot", "img", "img+rot")
 
@@ -134,7 +134,7 @@ def mnist_variation(directory: str | os.PathLike, variation: str, seed: int = 0,
 
     ``n_samples`` (if given) takes a random subset first, which keeps the table's cost bounded.
     """
-    from constructions.idx_files import load_mnist
+    from sublevel.constructions.idx_files import load_mnist
 
     _check_variation(variation)
     images, labels = load_mnist(directory, "train")

@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from constructions.datasets import Dataset
-from constructions.registry import Param, positive, register
-from theory.errors import InputError
-from theory.networks import Architecture
+from sublevel.constructions.datasets import Dataset
+from sublevel.constructions.registry import Param, positive, register
+from sublevel.theory.errors import InputError
+from sublevel.theory.networks import Architecture
 
 
 @register("gaussian", "random regression: X ~ N(0, I), Y ~ N(0, I) independent of X",

@@ -37,8 +37,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from constructions.arccos_kernel import relu_kernel
-from theory.errors import InputError
+from sublevel.constructions.arccos_kernel import relu_kernel
+from sublevel.theory.errors import InputError
 
 SAFEGUARD_GRID = 4096
 """Angles of the dense safeguard grid of the sample floor."""

@@ -1,6 +1,6 @@
 """Registry of data-set families: ``sublevel construct FAMILY [--PARAM VALUE ...]``.
 
-A family is a plain function returning a :class:`~constructions.datasets.Dataset`, registered
+A family is a plain function returning a :class:`~sublevel.constructions.datasets.Dataset`, registered
 with the parameters the CLI exposes. Families must be deterministic given their ``seed``.
 """
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from constructions.datasets import Dataset
-from theory.errors import InputError
+from sublevel.constructions.datasets import Dataset
+from sublevel.theory.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,8 @@ def all_families() -> dict[str, Family]:
     return dict(FAMILIES)
 
 
-BUILTIN_MODULES = ("constructions.ground_truths", "constructions.random_data", "constructions.relu_permutation",
-                   "constructions.teacher_mixture", "constructions.venturi", "constructions.safran_shamir")
+BUILTIN_MODULES = ("sublevel.constructions.ground_truths", "sublevel.constructions.random_data", "sublevel.constructions.relu_permutation",
+                   "sublevel.constructions.teacher_mixture", "sublevel.constructions.venturi", "sublevel.constructions.safran_shamir")
 """Modules whose import registers families (add new family modules here)."""
 
 

@@ -8,7 +8,7 @@ entries of b_1 and columns of W_2 permuted), so L(theta_A) = L(theta_B) = 0 exac
 
 Certificate (widths 2-2-n_L, no bias): the shift of two units is a swap, which flips the sign
 of det W_1; every path from theta_A to theta_B crosses det W_1 = 0, where the loss is at least
-rho* (:mod:`constructions.rank_one_floor`). The separator's floor is rho* of the *sample*
+rho* (:mod:`sublevel.constructions.rank_one_floor`). The separator's floor is rho* of the *sample*
 loss (the loss of the stored data, exact sums); the population rho* (x ~ N(0, I_2), closed-form
 arc-cosine kernel, certified lower bound) is recorded beside it. With biases the determinant
 argument fails (a rank-one W_1 with two different biases is not of the form
@@ -26,12 +26,12 @@ import math
 import numpy as np
 import torch
 
-from constructions.certificates import Separator
-from constructions.datasets import Dataset
-from constructions.rank_one_floor import population_floor, sample_floor
-from constructions.registry import Param, positive, register
-from theory.errors import InputError
-from theory.networks import Architecture
+from sublevel.constructions.certificates import Separator
+from sublevel.constructions.datasets import Dataset
+from sublevel.constructions.rank_one_floor import population_floor, sample_floor
+from sublevel.constructions.registry import Param, positive, register
+from sublevel.theory.errors import InputError
+from sublevel.theory.networks import Architecture
 
 
 def permute_first_layer(architecture: Architecture, theta: torch.Tensor, shift: int = 1) -> torch.Tensor:

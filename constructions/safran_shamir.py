@@ -5,7 +5,7 @@ ICML 2018 (arXiv:1712.08968). Inputs x ~ N(0, I_k); target sum_{i<=k} relu(v_i.x
 orthonormal v_i; student sum_{i<=k} relu(w_i.x) with output weights fixed to 1. The paper
 finds spurious local minima of the population loss for every k from 6 to 20 (none below 6).
 
-The population loss is exact through the arc-cosine kernel (:mod:`constructions.arccos_kernel`):
+The population loss is exact through the arc-cosine kernel (:mod:`sublevel.constructions.arccos_kernel`):
 
     L(W) = 1^T K(W, W) 1 - 2 1^T K(W, V) 1 + 1^T K(V, V) 1,
 
@@ -18,11 +18,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from constructions.arccos_kernel import two_layer_population_loss
-from constructions.datasets import Dataset
-from constructions.registry import Param, positive, register
-from theory.errors import InputError
-from theory.networks import Architecture
+from sublevel.constructions.arccos_kernel import two_layer_population_loss
+from sublevel.constructions.datasets import Dataset
+from sublevel.constructions.registry import Param, positive, register
+from sublevel.theory.errors import InputError
+from sublevel.theory.networks import Architecture
 
 MIN_K = 6
 """Smallest k for which Safran & Shamir report spurious local minima."""

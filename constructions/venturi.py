@@ -31,10 +31,10 @@ import math
 import numpy as np
 import torch
 
-from constructions.datasets import Dataset
-from constructions.registry import Param, register
-from theory.errors import InputError
-from theory.networks import Architecture
+from sublevel.constructions.datasets import Dataset
+from sublevel.constructions.registry import Param, register
+from sublevel.theory.errors import InputError
+from sublevel.theory.networks import Architecture
 
 
 def named_points(n: int, p: int, alpha: float, beta: float) -> dict[str, torch.Tensor]:

@@ -13,7 +13,7 @@ from typing import Sequence
 from matplotlib.figure import Figure
 from networkx.utils import UnionFind
 
-from checks.merge_trees import MergeTree
+from sublevel.checks.merge_trees import MergeTree
 
 
 def tree_layout(tree: MergeTree) -> tuple[list[float], list[float], list[int | None], int]:
@@ -102,6 +102,6 @@ def disconnectivity_figure(tree: MergeTree, title: str = "", log: bool = False,
 def save_disconnectivity(tree: MergeTree, path, title: str = "", log: bool = False,
                          floors: Sequence[tuple[float, str]] = ()) -> None:
     """Write the figure to ``path`` (format from the suffix: .png, .pdf, .svg), atomically."""
-    from figures.saving import save_figure
+    from sublevel.figures.saving import save_figure
 
     save_figure(disconnectivity_figure(tree, title, log, floors), path)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from figures.saving import save_figure
+from sublevel.figures.saving import save_figure
 
 
 def draw(result: dict, out: str | Path) -> Path:

@@ -16,9 +16,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from checks.landscapes.surfaces import Surface  # noqa: E402
-from figures.saving import save_figure  # noqa: E402
-from theory.errors import InputError  # noqa: E402
+from sublevel.checks.landscapes.surfaces import Surface  # noqa: E402
+from sublevel.figures.saving import save_figure  # noqa: E402
+from sublevel.theory.errors import InputError  # noqa: E402
 
 KINDS = ("contour", "filled", "heatmap", "surface3d")
 

@@ -1,8 +1,8 @@
 """The figure "spurious minima against width" for one-hidden-layer quadratic nets.
 
 One panel per sample count N: the fraction of random starts whose descent end point is a
-verified spurious local minimum (:mod:`checks.spurious`), against the width p, with a vertical
-line at every threshold T(n, N) of :mod:`theory.quadratic_claims` (thresholds beyond the swept
+verified spurious local minimum (:mod:`sublevel.checks.spurious`), against the width p, with a vertical
+line at every threshold T(n, N) of :mod:`sublevel.theory.quadratic_claims` (thresholds beyond the swept
 widths are listed in the legend with their value). Filled markers: the reference minimum is
 certified (convex least squares); hollow: it is the lowest loss found (estimated). Red crosses
 mark widths with a candidate spurious valley (a spurious minimum from which no certified path
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from figures.saving import save_figure
+from sublevel.figures.saving import save_figure
 
 LINESTYLES = ("-", "--", "-.", ":")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from constructions.storage import atomic_output
+from sublevel.constructions.storage import atomic_output
 
 
 def save_figure(fig, path: str | os.PathLike, format: str | None = None, dpi: int = 150,

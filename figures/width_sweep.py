@@ -8,7 +8,7 @@ the median of the rigorous upper bounds (solid). Levels given relative to
 L(0) = (1/N) sum ||y_mu||^2 are labelled as such. Where a registered claim's
 hypotheses start to hold as w grows (e.g. n_l > min(n_0, n_L) for deep linear nets,
 Freeman & Bruna 2017, arXiv:1611.01540, Prop. 2.2), or at the width threshold a claim states
-(the quadratic thresholds of :mod:`theory.quadratic_claims`), a dotted vertical line carries
+(the quadratic thresholds of :mod:`sublevel.theory.quadratic_claims`), a dotted vertical line carries
 the claim's id. Seeds where no point below lambda was found are left out of the statistics.
 """
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Sequence
 
 import numpy as np
 
-from checks.sweeps.store import StoredRow
-from figures.saving import save_figure
+from sublevel.checks.sweeps.store import StoredRow
+from sublevel.figures.saving import save_figure
 
 
 @dataclass(frozen=True)
@@ -67,12 +67,12 @@ def claim_thresholds(config: dict, max_width: int) -> list[tuple[str, int]]:
 
     A registered claim is marked where its hypotheses start to hold as w grows (they fail at
     w* - 1 and hold at w*, e.g. n_l > min(n_0, n_L) for deep linear nets), or, for claims that
-    state a width threshold T(n, N) (:data:`theory.quadratic_claims.THRESHOLDS`; n the input
+    state a width threshold T(n, N) (:data:`sublevel.theory.quadratic_claims.THRESHOLDS`; n the input
     dimension, N the number of samples of the family's data), at w* = T(n, N).
     """
-    from theory.claims import all_claims
-    from theory.networks import Architecture
-    from theory.quadratic_claims import THRESHOLDS
+    from sublevel.theory.claims import all_claims
+    from sublevel.theory.networks import Architecture
+    from sublevel.theory.quadratic_claims import THRESHOLDS
 
     arch = config["architecture"]
     n0, nl = arch["widths"][0], arch["widths"][-1]
@@ -87,7 +87,7 @@ def claim_thresholds(config: dict, max_width: int) -> list[tuple[str, int]]:
     for claim in all_claims().values():
         if claim.id in THRESHOLDS and applies(claim, max_width):
             if samples is None:
-                from constructions.registry import construct
+                from sublevel.constructions.registry import construct
 
                 samples = construct(config["data"]["family"], **config["data"]["params"]).num_samples
             marks.append((claim.id, THRESHOLDS[claim.id].width(n0, samples)))

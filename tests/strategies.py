@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
-from theory.networks import Architecture
-from theory.problems import Problem
+from sublevel.theory.networks import Architecture
+from sublevel.theory.problems import Problem
 
 
 @st.composite

@@ -5,9 +5,9 @@ import struct
 import numpy as np
 import pytest
 
-from constructions.idx_files import load_mnist, read_idx
-from constructions.mnist_variations import VARIATIONS, apply_variation, digits_variation, mnist_variation
-from theory.errors import InputError
+from sublevel.constructions.idx_files import load_mnist, read_idx
+from sublevel.constructions.mnist_variations import VARIATIONS, apply_variation, digits_variation, mnist_variation
+from sublevel.theory.errors import InputError
 
 
 def _write_idx(path, array, code):

@@ -8,12 +8,12 @@ from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from checks.ccnn.estimator import CCNNClassifier
-from checks.ccnn.features import KernelFeatures, inverse_polynomial_kernel
-from checks.ccnn.patches import as_images, extract_patches, normalise_patches
-from checks.cli import main
-from constructions.mnist_variations import digits_variation
-from theory.errors import InputError
+from sublevel.checks.ccnn.estimator import CCNNClassifier
+from sublevel.checks.ccnn.features import KernelFeatures, inverse_polynomial_kernel
+from sublevel.checks.ccnn.patches import as_images, extract_patches, normalise_patches
+from sublevel.checks.cli import main
+from sublevel.constructions.mnist_variations import digits_variation
+from sublevel.theory.errors import InputError
 
 SMALL = dict(n_features=48, epochs=2, rank=4)
 

@@ -6,10 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from checks.ccnn.agreement import compare, planted_instance
-from checks.ccnn.nuclear import (NuclearProblem, nuclear_norm, project_l1_ball, project_nuclear_ball,
+from sublevel.checks.ccnn.agreement import compare, planted_instance
+from sublevel.checks.ccnn.nuclear import (NuclearProblem, nuclear_norm, project_l1_ball, project_nuclear_ball,
                                  solve_fista, solve_sgd)
-from theory.errors import InputError
+from sublevel.theory.errors import InputError
 
 finite = st.floats(-10, 10, allow_nan=False, allow_infinity=False)
 radii = st.floats(0.01, 20)

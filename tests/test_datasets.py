@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from constructions import Dataset, construct
-from theory import InputError
+from sublevel.constructions import Dataset, construct
+from sublevel.theory import InputError
 
 
 def test_round_trip(tmp_path):

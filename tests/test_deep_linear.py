@@ -9,16 +9,16 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checks.components import count_components
-from checks.paths import get_finder
-from checks.sampling import SampleSettings
-from checks.segments import path_maximum
-from checks.verify import verify
-from constructions import construct
-from constructions.linear_paths import deep_linear_path
-from theory import Architecture, InputError, Problem
-from theory.claims import get_claim
-from theory.linear_claims import nonstrict_width, strict_width
+from sublevel.checks.components import count_components
+from sublevel.checks.paths import get_finder
+from sublevel.checks.sampling import SampleSettings
+from sublevel.checks.segments import path_maximum
+from sublevel.checks.verify import verify
+from sublevel.constructions import construct
+from sublevel.constructions.linear_paths import deep_linear_path
+from sublevel.theory import Architecture, InputError, Problem
+from sublevel.theory.claims import get_claim
+from sublevel.theory.linear_claims import nonstrict_width, strict_width
 
 
 @st.composite
@@ -116,7 +116,7 @@ def test_verify_refutes_the_non_strict_form_as_expected():
 
 
 def test_judge_can_fail():
-    from theory.claims import ComponentBracket, Verdict
+    from sublevel.theory.claims import ComponentBracket, Verdict
 
     claim = get_claim("deep-linear-strict")
     assert claim.judge([ComponentBracket(0.5, 2, 2, None, 10)]) is Verdict.REFUTED

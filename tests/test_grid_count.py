@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from checks.grid_count import SliceLoss, TrigSeries, count_box, grid_counts, grid_persistence
-from constructions import construct
-from theory.errors import InputError
+from sublevel.checks.grid_count import SliceLoss, TrigSeries, count_box, grid_counts, grid_persistence
+from sublevel.constructions import construct
+from sublevel.theory.errors import InputError
 
 
 def ground_truth(data, level):
@@ -120,7 +120,7 @@ def test_bad_input():
 def test_grid_count_cli(tmp_path, capsys):
     import json
 
-    from checks.cli import main
+    from sublevel.checks.cli import main
 
     g2 = tmp_path / "g2.npz"
     assert main(["construct", "one-neuron", "--out", str(g2)]) == 0

@@ -7,10 +7,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checks.counting import count_dataset
-from checks.sampling import SampleSettings
-from constructions import construct
-from theory import Architecture
+from sublevel.checks.counting import count_dataset
+from sublevel.checks.sampling import SampleSettings
+from sublevel.constructions import construct
+from sublevel.theory import Architecture
 
 FAST = SampleSettings(starts=32, steps=200, max_points=800)
 

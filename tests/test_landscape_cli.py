@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from checks.cli import main
-from checks.landscapes.surfaces import Surface
-from constructions.datasets import Dataset
+from sublevel.checks.cli import main
+from sublevel.checks.landscapes.surfaces import Surface
+from sublevel.constructions.datasets import Dataset
 
 
 @pytest.fixture

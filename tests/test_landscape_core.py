@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from checks.landscapes.directions import check_direction, parameters_of, random_direction
-from checks.landscapes.evaluation import SliceEvaluator, as_batches
-from checks.landscapes.hessian import HessianEvaluator, lanczos_extremes
-from checks.landscapes.interpolation import interpolate
-from checks.landscapes.models import ResNet
-from checks.landscapes.quantify import grid_components
-from checks.landscapes.surfaces import Grid, Surface, compute_surface
-from checks.landscapes.trajectories import pca_directions
-from theory.errors import InputError
+from sublevel.checks.landscapes.directions import check_direction, parameters_of, random_direction
+from sublevel.checks.landscapes.evaluation import SliceEvaluator, as_batches
+from sublevel.checks.landscapes.hessian import HessianEvaluator, lanczos_extremes
+from sublevel.checks.landscapes.interpolation import interpolate
+from sublevel.checks.landscapes.models import ResNet
+from sublevel.checks.landscapes.quantify import grid_components
+from sublevel.checks.landscapes.surfaces import Grid, Surface, compute_surface
+from sublevel.checks.landscapes.trajectories import pca_directions
+from sublevel.theory.errors import InputError
 
 
 def _relu_net(seed: int = 0, widths=(3, 8, 6, 2)) -> torch.nn.Sequential:
@@ -144,7 +144,7 @@ def test_lanczos_matches_dense_eigenvalues_on_a_tiny_net():
     ev = HessianEvaluator(model, torch.nn.CrossEntropyLoss(), (x, y), [], iterations=40)
     low, high = ev.extremes(parameters_of(model))
     from torch.autograd.functional import hessian
-    from checks.landscapes.directions import flatten
+    from sublevel.checks.landscapes.directions import flatten
     dense = hessian(ev._loss, flatten(parameters_of(model)))
     eig = torch.linalg.eigvalsh(dense)
     assert low == pytest.approx(eig[0].item(), abs=1e-6)
@@ -228,7 +228,7 @@ def test_lanczos_through_batchnorm_matches_dense_hessian():
     model.eval()
     ev = HessianEvaluator(model, torch.nn.CrossEntropyLoss(), (x, y), [], iterations=120)
     from torch.autograd.functional import hessian
-    from checks.landscapes.directions import flatten
+    from sublevel.checks.landscapes.directions import flatten
     eig = torch.linalg.eigvalsh(hessian(ev._loss, flatten(parameters_of(model))))
     low, high = ev.extremes(parameters_of(model))
     assert high == pytest.approx(eig[-1].item(), rel=1e-6)

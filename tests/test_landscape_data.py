@@ -6,8 +6,8 @@ import pickle
 import numpy as np
 import pytest
 
-from constructions.image_data import cifar10_folder, digits, mnist1d
-from theory.errors import InputError
+from sublevel.constructions.image_data import cifar10_folder, digits, mnist1d
+from sublevel.theory.errors import InputError
 
 
 def test_digits_and_mnist1d_need_no_network():

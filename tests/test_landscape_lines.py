@@ -13,9 +13,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checks.landscapes.evaluation import SliceEvaluator
-from checks.landscapes.lines import Lines, SweptMLP
-from checks.landscapes.models import Square
+from sublevel.checks.landscapes.evaluation import SliceEvaluator
+from sublevel.checks.landscapes.lines import Lines, SweptMLP
+from sublevel.checks.landscapes.models import Square
 
 
 ACTIVATIONS = {"relu": torch.nn.ReLU, "leaky": lambda: torch.nn.LeakyReLU(0.2), "linear": torch.nn.Identity,

@@ -9,10 +9,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checks.merge_trees import find_minima, merge_tree, single_linkage
-from constructions import construct
-from figures.disconnectivity import save_disconnectivity, tree_layout
-from theory.errors import InputError
+from sublevel.checks.merge_trees import find_minima, merge_tree, single_linkage
+from sublevel.constructions import construct
+from sublevel.figures.disconnectivity import save_disconnectivity, tree_layout
+from sublevel.theory.errors import InputError
 
 
 def random_graph(seed, m):
@@ -68,7 +68,7 @@ def test_g2_tree_pruned_equals_all_pairs_and_ground_truth():
     data, problem = g2_problem()
     points = torch.tensor([[-1.0, 2.0], [-2.0, 1.0], [-0.5, 4.0], [1.0, 1.0], [2.0, 0.5]], dtype=torch.float64)
     fast = dict(steps=100, max_rounds=4)
-    from checks.paths import get_finder
+    from sublevel.checks.paths import get_finder
     pruned = merge_tree(problem, points, get_finder("dss", **fast))
     full = merge_tree(problem, points, get_finder("dss", **fast), pairs="all")
     assert len(pruned.searched) < len(full.searched) == 10
@@ -113,7 +113,7 @@ def test_bad_input():
 
 
 def test_cli_writes_graphml_and_figure(tmp_path, capsys):
-    from checks.cli import main
+    from sublevel.checks.cli import main
 
     data = tmp_path / "perm.npz"
     assert main(["construct", "relu-permutation", "--out", str(data)]) == 0
@@ -133,7 +133,7 @@ def test_cli_writes_graphml_and_figure(tmp_path, capsys):
 
 @pytest.mark.parametrize("extra", [["--figure", "x.gif"], ["--tolerance", "-1"], ["--finder", "warp"]])
 def test_cli_bad_input_one_line_exit_2(tmp_path, capsys, extra):
-    from checks.cli import main
+    from sublevel.checks.cli import main
 
     data = tmp_path / "g2.npz"
     assert main(["construct", "one-neuron", "--out", str(data)]) == 0
@@ -154,7 +154,7 @@ class TableFinder:
         self.table = table
 
     def batch(self, problem, starts, ends, level=None):
-        from checks.paths import Path
+        from sublevel.checks.paths import Path
 
         out = []
         for a, b in zip(starts, ends):

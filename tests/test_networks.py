@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from strategies import problems
-from theory import Architecture, InputError, Problem
+from sublevel.theory import Architecture, InputError, Problem
 
 
 def module_for(arch: Architecture, theta: torch.Tensor) -> torch.nn.Module:

@@ -3,11 +3,11 @@ connection where theory says the sublevel sets are connected, bad input."""
 import pytest
 import torch
 
-from checks.paths import Path, PathFinder, finder_names, get_finder
-from constructions import construct
-from theory.errors import InputError
-from theory.networks import Architecture
-from theory.problems import Problem
+from sublevel.checks.paths import Path, PathFinder, finder_names, get_finder
+from sublevel.constructions import construct
+from sublevel.theory.errors import InputError
+from sublevel.theory.networks import Architecture
+from sublevel.theory.problems import Problem
 
 FAST = {"dss": dict(steps=150, max_rounds=6), "autoneb": dict(cycles=3, steps=60), "bezier": dict(steps=150)}
 
@@ -153,8 +153,8 @@ def test_unknown_finder_and_bad_option():
 
 
 def test_count_second_pass_joins_what_segments_left_apart():
-    from checks.components import count_components
-    from checks.sampling import SampleSettings
+    from sublevel.checks.components import count_components
+    from sublevel.checks.sampling import SampleSettings
 
     settings = SampleSettings(starts=12, steps=200, seed=1)
     plain = count_components(g1(width=2), [0.05], settings, bridge_rounds=0)
@@ -165,9 +165,9 @@ def test_count_second_pass_joins_what_segments_left_apart():
 
 
 def test_count_second_pass_respects_g1_separation():
-    from checks.components import count_components
-    from checks.sampling import SampleSettings
-    from constructions.certificates import separators_for
+    from sublevel.checks.components import count_components
+    from sublevel.checks.sampling import SampleSettings
+    from sublevel.constructions.certificates import separators_for
 
     data = construct("scalar-linear")
     problem = data.problem(data.default_architecture())
@@ -177,7 +177,7 @@ def test_count_second_pass_respects_g1_separation():
 
 
 def test_count_cli_rejects_unknown_finder(tmp_path, capsys):
-    from checks.cli import main
+    from sublevel.checks.cli import main
 
     data = tmp_path / "g1.npz"
     assert main(["construct", "scalar-linear", "--out", str(data)]) == 0
@@ -190,7 +190,7 @@ def test_path_cli(tmp_path, capsys):
 
     import numpy as np
 
-    from checks.cli import main
+    from sublevel.checks.cli import main
 
     data = tmp_path / "g2.npz"
     assert main(["construct", "one-neuron", "--out", str(data)]) == 0

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from checks.experiments.quadratic_sweep import convex_minimum, output_signs, quadratic_problem, search_width
-from checks.spurious import DescentSettings
-import checks.quadratic_runners  # noqa: F401 - registers the runner
-from checks.verify import RUNNERS
-from theory.claims import Verdict, all_claims, get_claim
-from theory.quadratic_claims import THRESHOLDS
+from sublevel.checks.experiments.quadratic_sweep import convex_minimum, output_signs, quadratic_problem, search_width
+from sublevel.checks.spurious import DescentSettings
+import sublevel.checks.quadratic_runners  # noqa: F401 - registers the runner
+from sublevel.checks.verify import RUNNERS
+from sublevel.theory.claims import Verdict, all_claims, get_claim
+from sublevel.theory.quadratic_claims import THRESHOLDS
 
 EXPECTED = {  # claim id -> T(n=4, N=10)
     "quadratic-intrinsic-dimension": 10,
@@ -70,7 +70,7 @@ def test_must_fail_instance_is_refuted():
     ["experiment", "energy-gap", "--widths", "-2"],
 ])
 def test_bad_experiment_options_exit_2(argv, tmp_path, capsys):
-    from checks.cli import main
+    from sublevel.checks.cli import main
 
     out, figure = tmp_path / "r.json", tmp_path / "f.png"
     assert main([*argv, "--out", str(out), "--figure", str(figure)]) == 2

@@ -14,15 +14,15 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from checks.cli import main
-from checks.counting import count_dataset
-from checks.paths import get_finder
-from checks.sampling import SampleSettings
-from constructions.arccos_kernel import relu_kernel, two_layer_population_loss
-from constructions.rank_one_floor import population_floor, population_rank_one_loss, sample_floor, sample_rank_one_loss
-from constructions.registry import construct
-from constructions.safran_shamir import orthonormal_teacher, population_loss
-from theory.networks import Architecture
+from sublevel.checks.cli import main
+from sublevel.checks.counting import count_dataset
+from sublevel.checks.paths import get_finder
+from sublevel.checks.sampling import SampleSettings
+from sublevel.constructions.arccos_kernel import relu_kernel, two_layer_population_loss
+from sublevel.constructions.rank_one_floor import population_floor, population_rank_one_loss, sample_floor, sample_rank_one_loss
+from sublevel.constructions.registry import construct
+from sublevel.constructions.safran_shamir import orthonormal_teacher, population_loss
+from sublevel.theory.networks import Architecture
 
 TOL = 1e-9
 

@@ -12,10 +12,10 @@ import torch
 from hypothesis import given, settings, strategies as st
 from scipy.optimize import minimize_scalar
 
-from checks.segments import SegmentBound, path_maximum, segment_maxima
-from theory.errors import InputError
-from theory.networks import Architecture
-from theory.problems import Problem
+from sublevel.checks.segments import SegmentBound, path_maximum, segment_maxima
+from sublevel.theory.errors import InputError
+from sublevel.theory.networks import Architecture
+from sublevel.theory.problems import Problem
 
 DENSE = 2001
 SLACK = 1e-12

@@ -11,8 +11,8 @@ import pytest
 import torch
 from scipy.optimize import brentq
 
-from checks.spurious import DescentSettings, ProbeSettings, examine, search
-from constructions.registry import construct
+from sublevel.checks.spurious import DescentSettings, ProbeSettings, examine, search
+from sublevel.constructions.registry import construct
 
 
 def well(theta: torch.Tensor) -> torch.Tensor:

@@ -14,16 +14,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from checks.cli import main
-from checks.counting import count_dataset
-from checks.sampling import SampleSettings, sample_sublevel
-from checks.sweeps.descent import sample_many
-from checks.sweeps.spec import DEFAULT_SPEC, load_spec
-from checks.sweeps.store import ResultStore
-from checks.sweeps.tasks import TaskGroup, expand, level_values, run_group
-from constructions import construct
-from theory.batched_problems import BatchedProblems
-from theory.networks import Architecture
+from sublevel.checks.cli import main
+from sublevel.checks.counting import count_dataset
+from sublevel.checks.sampling import SampleSettings, sample_sublevel
+from sublevel.checks.sweeps.descent import sample_many
+from sublevel.checks.sweeps.spec import DEFAULT_SPEC, load_spec
+from sublevel.checks.sweeps.store import ResultStore
+from sublevel.checks.sweeps.tasks import TaskGroup, expand, level_values, run_group
+from sublevel.constructions import construct
+from sublevel.theory.batched_problems import BatchedProblems
+from sublevel.theory.networks import Architecture
 
 TINY = """
 [sweep]
@@ -178,7 +178,7 @@ def test_finished_sweep_does_no_work(tiny, reference, capsys):
 
 def test_resume_after_kill_gives_the_same_rows(tiny, reference):
     db = tiny.with_name("killed.db")
-    command = [sys.executable, "-m", "checks.cli", "sweep", str(tiny), "--db", str(db), "--workers", "1",
+    command = [sys.executable, "-m", "sublevel.checks.cli", "sweep", str(tiny), "--db", str(db), "--workers", "1",
                "--batch", "1", "--quiet"]
     proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -219,7 +219,7 @@ def test_two_writers_on_one_database(tmp_path, tiny, reference):
     tasks = {t.key: t for t in expand(load_spec(tiny))}
     rows = source.rows()
     source.close()
-    from checks.sweeps.tasks import TaskResult
+    from sublevel.checks.sweeps.tasks import TaskResult
 
     results = [TaskResult(r.key, tuple(r.outcome["levels"]), tuple(r.outcome["lower"]),
                           tuple(r.outcome["sampled"]), tuple(r.outcome["upper"]),

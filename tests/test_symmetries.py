@@ -5,11 +5,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checks.symmetries import canonicalise, count_minima, permute
-from constructions import construct
+from sublevel.checks.symmetries import canonicalise, count_minima, permute
+from sublevel.constructions import construct
 from strategies import architectures, problems
-from theory.errors import InputError
-from theory.networks import Architecture
+from sublevel.theory.errors import InputError
+from sublevel.theory.networks import Architecture
 
 ARCHS = architectures(activations=("linear", "relu", "quadratic"), max_depth=3, max_width=4)
 
@@ -54,7 +54,7 @@ def test_idempotent_loss_preserving_and_orbit_invariant(problem, seed):
 def test_ridge_keeps_loss_without_rescaling():
     arch = Architecture.parse("2-3-1", "relu")
     g = torch.Generator().manual_seed(0)
-    from theory.problems import Problem
+    from sublevel.theory.problems import Problem
     problem = Problem(arch, torch.randn(5, 2, generator=g, dtype=torch.float64),
                       torch.randn(5, 1, generator=g, dtype=torch.float64), kappa=0.1)
     theta = arch.init(4, generator=g)

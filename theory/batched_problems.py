@@ -9,7 +9,7 @@ and :meth:`BatchedProblems.loss` returns the (K, S) matrix of losses. The first 
 K S networks is one batched matrix product X_k @ [W_1^(k,1); ...; W_1^(k,S)]^T (batch K),
 deeper layers are one batched product (or, for one output, one multiply-and-sum) over the
 K S networks; there is no Python loop over K or S, so a width sweep over seeds (different
-data sets of one shape) fills a GPU in one kernel launch per layer. This is the same loss as :class:`theory.problems.Problem`
+data sets of one shape) fills a GPU in one kernel launch per layer. This is the same loss as :class:`sublevel.theory.problems.Problem`
 (Freeman & Bruna 2017, arXiv:1611.01540, eq. (1)), batched over data sets as well.
 """
 from __future__ import annotations
@@ -19,9 +19,9 @@ from typing import Sequence
 
 import torch
 
-from theory.errors import InputError
-from theory.networks import Architecture
-from theory.problems import DEFAULT_CHUNK_ELEMENTS, Problem
+from sublevel.theory.errors import InputError
+from sublevel.theory.networks import Architecture
+from sublevel.theory.problems import DEFAULT_CHUNK_ELEMENTS, Problem
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 A :class:`Claim` says what is claimed (statement, symbols, reference, hypotheses), when it
 applies to a problem, and what it predicts. It does not run anything: the machinery that
-observes (sampling, certified segments, path finders) lives in :mod:`checks`, which looks up
+observes (sampling, certified segments, path finders) lives in :mod:`sublevel.checks`, which looks up
 the runner for the claim's ``kind`` and hands the observation back to :meth:`Claim.judge`.
 
 Each claim lists default :class:`Instance` s, the problems ``sublevel verify`` runs. An
@@ -16,8 +16,8 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from theory.errors import InputError
-from theory.networks import Architecture
+from sublevel.theory.errors import InputError
+from sublevel.theory.networks import Architecture
 
 
 class Verdict(str, enum.Enum):
@@ -77,7 +77,7 @@ class Claim:
     symbols : dict
         Meaning of each symbol in the statement.
     kind : str
-        Which runner of :mod:`checks.verify` observes it (``"components"``, ...).
+        Which runner of :mod:`sublevel.checks.verify` observes it (``"components"``, ...).
     applies : callable (Architecture, kappa) -> bool
         Whether a problem meets the hypotheses.
     max_components : int or None
@@ -117,7 +117,7 @@ class Claim:
 
 CLAIMS: dict[str, Claim] = {}
 
-CLAIM_MODULES = ("theory.linear_claims", "theory.relu_claims", "theory.quadratic_claims")
+CLAIM_MODULES = ("sublevel.theory.linear_claims", "sublevel.theory.relu_claims", "sublevel.theory.quadratic_claims")
 """Modules whose import registers claims (add new claim modules here)."""
 
 

@@ -8,8 +8,8 @@ G1 as its must-fail instance.
 """
 from __future__ import annotations
 
-from theory.claims import Claim, Instance, Verdict, register
-from theory.networks import Architecture
+from sublevel.theory.claims import Claim, Instance, Verdict, register
+from sublevel.theory.networks import Architecture
 
 
 def _linear_without_ridge(arch: Architecture, kappa: float) -> bool:

@@ -20,7 +20,7 @@ from typing import Callable, Union
 
 import torch
 
-from theory.errors import InputError
+from sublevel.theory.errors import InputError
 
 Activation = Callable[[torch.Tensor], torch.Tensor]
 

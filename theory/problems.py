@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from theory.errors import InputError
-from theory.networks import Architecture
+from sublevel.theory.errors import InputError
+from sublevel.theory.networks import Architecture
 
 DEFAULT_CHUNK_ELEMENTS = 1 << 20
 """Largest hidden-activation tensor (N x K_chunk x n_max entries) built at once: 8 MiB in

@@ -1,6 +1,6 @@
 """Evidence that the projected-gradient solver solves the CCNN program: agreement with cvxpy.
 
-For small instances of the program of :mod:`checks.ccnn.nuclear` (Zhang, Liang & Wainwright
+For small instances of the program of :mod:`sublevel.checks.ccnn.nuclear` (Zhang, Liang & Wainwright
 2017, arXiv:1609.01000, eq. (10)), solve it twice: by full-batch accelerated projected gradient
 (:func:`solve_fista`) and by cvxpy (Clarabel, an interior-point method for the exponential and
 semidefinite cones). Report both optimal values, their relative difference, the largest nuclear
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from checks.ccnn.nuclear import NuclearProblem, solve_cvxpy, solve_fista
+from sublevel.checks.ccnn.nuclear import NuclearProblem, solve_cvxpy, solve_fista
 
 # (N, P, m, K, R): from tiny to about the largest size where cvxpy's SDP (side m + KP) takes
 # under a minute; at (200, 16, 16, 10) its canonicalisation alone took more than 12 GB.

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from checks.ccnn.estimator import check_labels
-from checks.ccnn.patches import as_images, patch_grid
+from sublevel.checks.ccnn.estimator import check_labels
+from sublevel.checks.ccnn.patches import as_images, patch_grid
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Zhang, Liang & Wainwright (2017), "Convexified Convolutional Neural Networks", ICML,
 arXiv:1609.01000, Algorithms 1 and 2. Layer l solves the convex program of
-:mod:`checks.ccnn.nuclear` on the features of its input; its top-r filters produce the input of
+:mod:`sublevel.checks.ccnn.nuclear` on the features of its input; its top-r filters produce the input of
 layer l + 1; the last layer's A gives the class scores tr(Z(x) A_k).
 
 Examples
@@ -18,9 +18,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from checks.ccnn.layer import CCNNLayer, LayerSpec, SolverSpec
-from checks.ccnn.patches import as_images
-from theory.errors import InputError
+from sublevel.checks.ccnn.layer import CCNNLayer, LayerSpec, SolverSpec
+from sublevel.checks.ccnn.patches import as_images
+from sublevel.theory.errors import InputError
 
 
 def check_labels(labels, n_classes: int | None = None) -> tuple[np.ndarray, int]:
@@ -78,7 +78,7 @@ class CCNNClassifier(ClassifierMixin, BaseEstimator):
 
     Attributes
     ----------
-    layers_ : list of :class:`checks.ccnn.layer.CCNNLayer`
+    layers_ : list of :class:`sublevel.checks.ccnn.layer.CCNNLayer`
     classes_ : ndarray, 0..K-1
     """
 

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from sklearn.kernel_approximation import Nystroem, RBFSampler
 
-from theory.errors import InputError
+from sublevel.theory.errors import InputError
 
 KERNELS = ("rbf", "invpoly")
 
@@ -82,7 +82,7 @@ class FeatureSource:
     implementation needed about 10 GB for MNIST).
 
     Calling the object with an index array returns that batch; it is the ``batch`` argument of
-    :class:`checks.ccnn.nuclear.NuclearProblem`.
+    :class:`sublevel.checks.ccnn.nuclear.NuclearProblem`.
     """
 
     def __init__(self, compute: Callable[[np.ndarray], torch.Tensor], n_samples: int,

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from checks.ccnn.features import FeatureSource, KernelFeatures
-from checks.ccnn.nuclear import NuclearProblem, SolverResult, check_radius, class_scores, solve_fista, solve_sgd
-from checks.ccnn.patches import ZCAWhitener, average_pool, extract_patches, normalise_patches, patch_grid
-from theory.errors import InputError
+from sublevel.checks.ccnn.features import FeatureSource, KernelFeatures
+from sublevel.checks.ccnn.nuclear import NuclearProblem, SolverResult, check_radius, class_scores, solve_fista, solve_sgd
+from sublevel.checks.ccnn.patches import ZCAWhitener, average_pool, extract_patches, normalise_patches, patch_grid
+from sublevel.theory.errors import InputError
 
 SOLVERS = ("sgd", "fista")
 

@@ -25,7 +25,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from theory.errors import InputError
+from sublevel.theory.errors import InputError
 
 BatchFn = Callable[[np.ndarray], torch.Tensor]
 
@@ -116,7 +116,7 @@ class NuclearProblem:
     batch : callable
         ``batch(indices) -> Z`` of shape (b, P, m): the features of the samples ``indices``.
         Lets a solver stream features that are too large to keep (see
-        :class:`checks.ccnn.features.FeatureSource`).
+        :class:`sublevel.checks.ccnn.features.FeatureSource`).
     labels : np.ndarray
         Integer labels in 0..K-1, length N.
     n_classes : int

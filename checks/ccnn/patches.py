@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from theory.errors import InputError
+from sublevel.theory.errors import InputError
 
 
 def as_images(images) -> np.ndarray:

@@ -18,12 +18,12 @@ from typing import Callable
 
 import numpy as np
 
-from checks.ccnn.cnn_baselines import CNNClassifier, CNNSpec
-from checks.ccnn.estimator import CCNNClassifier
-from checks.ccnn.layer import LayerSpec
-from checks.ccnn.patches import patch_grid
-from constructions.mnist_variations import VARIATIONS, ImageSplit, digits_variation, mnist_variation
-from theory.errors import InputError
+from sublevel.checks.ccnn.cnn_baselines import CNNClassifier, CNNSpec
+from sublevel.checks.ccnn.estimator import CCNNClassifier
+from sublevel.checks.ccnn.layer import LayerSpec
+from sublevel.checks.ccnn.patches import patch_grid
+from sublevel.constructions.mnist_variations import VARIATIONS, ImageSplit, digits_variation, mnist_variation
+from sublevel.theory.errors import InputError
 
 MODELS = ("CNN-1", "CCNN-1", "CNN-2", "CCNN-2")
 
@@ -73,7 +73,7 @@ class TableConfig:
             raise InputError("at least one seed is needed")
         LayerSpec(self.patch_size, 1, 2, self.kernel, self.n_features, self.gamma, self.radius, self.filters)
         if self.mnist_dir:
-            from constructions.idx_files import mnist_files
+            from sublevel.constructions.idx_files import mnist_files
 
             mnist_files(self.mnist_dir, "train")
         side = 28 if self.mnist_dir else self.image_size
@@ -164,7 +164,7 @@ def run_table(config: TableConfig, progress: Callable[[str], None] | None = None
     (atomically) and a rerun with the same configuration skips what the file already holds; the
     caller removes it once the results are saved. ``progress`` receives one line per model and cell.
     """
-    from constructions.storage import atomic_output
+    from sublevel.constructions.storage import atomic_output
 
     config.validate()
     result = TableResult(config, {v: {} for v in config.variations})
@@ -208,7 +208,7 @@ def run_table(config: TableConfig, progress: Callable[[str], None] | None = None
 
 def write_outputs(result: TableResult, markdown_path: str | None, json_path: str | None) -> None:
     """Write the markdown and JSON files, each all at once or not at all."""
-    from constructions.storage import atomic_output
+    from sublevel.constructions.storage import atomic_output
 
     if markdown_path:
         with atomic_output(markdown_path) as tmp:

@@ -1,1 +1,1 @@
-"""One module per ``sublevel`` subcommand (see :mod:`checks.cli`)."""
+"""One module per ``sublevel`` subcommand (see :mod:`sublevel.checks.cli`)."""

@@ -26,7 +26,7 @@ def _csv(kind):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from constructions.mnist_variations import VARIATIONS
+    from sublevel.constructions.mnist_variations import VARIATIONS
 
     actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))
     actions.required = True
@@ -49,8 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _table(args: argparse.Namespace) -> int:
-    from checks.ccnn.table import TableConfig, run_table, write_outputs
-    from theory.errors import InputError
+    from sublevel.checks.ccnn.table import TableConfig, run_table, write_outputs
+    from sublevel.theory.errors import InputError
 
     overrides = {key: value for key, value in (
         ("variations", args.variations), ("seeds", args.seeds), ("mnist_dir", args.mnist),
@@ -82,7 +82,7 @@ def _table(args: argparse.Namespace) -> int:
 def _agree(args: argparse.Namespace) -> int:
     import json
 
-    from checks.ccnn.agreement import agreement_report
+    from sublevel.checks.ccnn.agreement import agreement_report
 
     rows = agreement_report()
     print(f"{'N':>4} {'P':>3} {'m':>3} {'K':>2} {'R':>5}  {'F (FISTA)':>12} {'F (cvxpy)':>12} "
@@ -92,7 +92,7 @@ def _agree(args: argparse.Namespace) -> int:
               f"{r['cvxpy']:>12.8f} {r['relative_difference']:>9.1e} {r['max_nuclear_norm']:>10.6f}  "
               f"{r['pg_seconds']:>7.3f} {r['cvxpy_seconds']:>7.3f} {r['time_ratio']:>6.3f}")
     if args.json:
-        from constructions.storage import atomic_output
+        from sublevel.constructions.storage import atomic_output
 
         with atomic_output(args.json) as tmp:
             tmp.write_text(json.dumps(rows, indent=2))

@@ -15,7 +15,7 @@ HELP = "write a data set (ground truths, adversarial constructions, random data)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from constructions.registry import all_families
+    from sublevel.constructions.registry import all_families
 
     families = parser.add_subparsers(dest="family", metavar="FAMILY", parser_class=type(parser))
     families.required = True
@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from constructions.registry import get_family
+    from sublevel.constructions.registry import get_family
 
     family = get_family(args.family)
     values = {param.name: getattr(args, param.name) for param in family.params}

@@ -17,7 +17,7 @@ import argparse
 import json
 from pathlib import Path
 
-from theory.errors import InputError
+from sublevel.theory.errors import InputError
 
 HELP = "run the energy-gap or quadratic-threshold experiment; write JSON results and a figure"
 
@@ -60,14 +60,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from constructions.storage import atomic_output
+    from sublevel.constructions.storage import atomic_output
 
     for target in (args.out, args.figure):
         Path(target).parent.mkdir(parents=True, exist_ok=True)
     if args.experiment == "energy-gap":
-        from checks.experiments.energy_gap import EnergyGapSettings, energy_gap
-        from constructions.registry import construct
-        from figures.energy_gap import draw
+        from sublevel.checks.experiments.energy_gap import EnergyGapSettings, energy_gap
+        from sublevel.constructions.registry import construct
+        from sublevel.figures.energy_gap import draw
 
         if args.inputs < 1 or args.samples < 1:
             raise InputError("inputs and samples must be >= 1")
@@ -77,8 +77,8 @@ def run(args: argparse.Namespace) -> int:
                             progress=tqdm.write)
         summary = result.describe()
     else:
-        from checks.experiments.quadratic_sweep import quadratic_sweep
-        from figures.quadratic_thresholds import draw
+        from sublevel.checks.experiments.quadratic_sweep import quadratic_sweep
+        from sublevel.figures.quadratic_thresholds import draw
 
         result = quadratic_sweep(args.inputs, _ints(args.samples), _ints(args.widths), args.starts, args.seed,
                                  progress=tqdm.write)

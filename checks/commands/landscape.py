@@ -69,13 +69,13 @@ def _surface(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from checks.landscapes.directions import check_direction, parameters_of, random_direction
-    from checks.landscapes.evaluation import SliceEvaluator
-    from checks.landscapes.models import mlp
-    from checks.landscapes.surfaces import Grid, compute_surface
-    from constructions.datasets import Dataset
-    from theory.errors import InputError
-    from theory.networks import Architecture
+    from sublevel.checks.landscapes.directions import check_direction, parameters_of, random_direction
+    from sublevel.checks.landscapes.evaluation import SliceEvaluator
+    from sublevel.checks.landscapes.models import mlp
+    from sublevel.checks.landscapes.surfaces import Grid, compute_surface
+    from sublevel.constructions.datasets import Dataset
+    from sublevel.theory.errors import InputError
+    from sublevel.theory.networks import Architecture
 
     start, stop = _range(args.range)
     grid = Grid.regular(args.dims, start, stop, args.grid)
@@ -124,7 +124,7 @@ def _surface(args: argparse.Namespace) -> int:
     print(f"wrote {args.out}: {args.dims}-D grid {'x'.join(map(str, grid.shape))}, "
           f"loss {surface.values['loss'].min():.4g} .. {surface.values['loss'].max():.4g}")
     if args.plot:
-        from figures.landscape_plots import plot_surface
+        from sublevel.figures.landscape_plots import plot_surface
 
         plot_surface(surface, args.plot, kind=args.kind)
         print(f"wrote {args.plot}")
@@ -132,8 +132,8 @@ def _surface(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from checks.landscapes.surfaces import Surface
-    from figures.landscape_plots import plot_surface
+    from sublevel.checks.landscapes.surfaces import Surface
+    from sublevel.figures.landscape_plots import plot_surface
 
     plot_surface(Surface.load(args.surface), args.out, kind=args.kind, metric=args.metric)
     print(f"wrote {args.out}")
@@ -145,8 +145,8 @@ def _experiments(args: argparse.Namespace) -> int:
 
     import torch
 
-    from checks.landscapes.experiments import SCALES, run_all
-    from theory.errors import InputError
+    from sublevel.checks.landscapes.experiments import SCALES, run_all
+    from sublevel.theory.errors import InputError
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -160,7 +160,7 @@ def _experiments(args: argparse.Namespace) -> int:
 
 
 def _range(text: str) -> tuple[float, float]:
-    from theory.errors import InputError
+    from sublevel.theory.errors import InputError
 
     try:
         start, stop = (float(part) for part in text.split(","))
@@ -170,7 +170,7 @@ def _range(text: str) -> tuple[float, float]:
 
 
 def _factory(spec: str):
-    from theory.errors import InputError
+    from sublevel.theory.errors import InputError
 
     module_name, _, attribute = spec.partition(":")
     try:
@@ -186,7 +186,7 @@ def _arrays(path: str) -> dict:
     import numpy as np
     import torch
 
-    from theory.errors import InputError
+    from sublevel.theory.errors import InputError
 
     if not os.path.exists(path):
         raise FileNotFoundError(2, "No such file or directory", path)

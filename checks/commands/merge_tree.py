@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 
-from checks.options import add_problem_arguments, load_problem
+from sublevel.checks.options import add_problem_arguments, load_problem
 import json
 
 HELP = "merge tree of minima with certified barriers: N_lambda, persistence, GraphML, disconnectivity graph"
@@ -54,10 +54,10 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from checks.counting import named_points, rebuilt_construction
-    from checks.merge_trees import find_minima, merge_tree
-    from checks.paths import get_finder
-    from theory.errors import InputError
+    from sublevel.checks.counting import named_points, rebuilt_construction
+    from sublevel.checks.merge_trees import find_minima, merge_tree
+    from sublevel.checks.paths import get_finder
+    from sublevel.theory.errors import InputError
 
     if args.figure and args.figure.rsplit(".", 1)[-1].lower() not in FIGURE_FORMATS:
         raise InputError(f"--figure must end in one of {', '.join('.' + f for f in FIGURE_FORMATS)}, got {args.figure}")
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         points = torch.cat([points, named])
     mode = "raw"
     if args.modulo_symmetry:
-        from checks.symmetries import canonicalise
+        from sublevel.checks.symmetries import canonicalise
 
         reference = points[int(torch.argmin(problem.loss(points)))]
         points = canonicalise(architecture, points, reference, rescale_units=args.kappa == 0)
@@ -81,9 +81,9 @@ def run(args: argparse.Namespace) -> int:
     if args.graphml:
         tree.write_graphml(args.graphml)
     if args.figure:
-        from checks.scalar_chains import chain_separators
-        from constructions.certificates import separators_for
-        from figures.disconnectivity import save_disconnectivity
+        from sublevel.checks.scalar_chains import chain_separators
+        from sublevel.constructions.certificates import separators_for
+        from sublevel.figures.disconnectivity import save_disconnectivity
 
         title = f"{dataset.metadata.get('family', args.data)}: {architecture.spec} {architecture.activation_name} ({mode})"
         proven = chain_separators(problem) + (separators_for(rebuilt.metadata, architecture) if rebuilt else [])

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 
-from checks.options import add_problem_arguments, load_problem
+from sublevel.checks.options import add_problem_arguments, load_problem
 import json
 
 HELP = "find paths between two parameter points with every finder; print certified maxima"
@@ -37,7 +37,7 @@ def parse_point(text: str, named: dict):
     """A named point of the data set, or comma-separated numbers (length checked by the finder)."""
     import torch
 
-    from theory.errors import InputError
+    from sublevel.theory.errors import InputError
 
     if text in named:
         return torch.as_tensor(named[text], dtype=torch.float64)
@@ -53,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from checks.paths import check_endpoints, get_finder
-    from constructions.storage import atomic_output
+    from sublevel.checks.paths import check_endpoints, get_finder
+    from sublevel.constructions.storage import atomic_output
 
     dataset, architecture, problem = load_problem(args)
     a, b = parse_point(args.start, dataset.points()), parse_point(args.end, dataset.points())

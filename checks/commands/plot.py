@@ -23,9 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from checks.sweeps.store import ResultStore
-    from figures.width_sweep import draw, summarise
-    from theory.errors import InputError
+    from sublevel.checks.sweeps.store import ResultStore
+    from sublevel.figures.width_sweep import draw, summarise
+    from sublevel.theory.errors import InputError
 
     with ResultStore(args.db, readonly=True) as store:
         rows = store.rows()

@@ -34,11 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from checks.sweeps.executors import make_executor
-    from checks.sweeps.runner import run_sweep
-    from checks.sweeps.spec import DEFAULT_SPEC, load_spec
-    from checks.sweeps.store import ResultStore
-    from theory.errors import InputError
+    from sublevel.checks.sweeps.executors import make_executor
+    from sublevel.checks.sweeps.runner import run_sweep
+    from sublevel.checks.sweeps.spec import DEFAULT_SPEC, load_spec
+    from sublevel.checks.sweeps.store import ResultStore
+    from sublevel.theory.errors import InputError
 
     spec = load_spec(args.spec or DEFAULT_SPEC)
     if args.device == "cuda" and not torch.cuda.is_available():

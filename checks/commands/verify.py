@@ -23,8 +23,8 @@ def run(args: argparse.Namespace) -> int:
     import sys
     import time
 
-    from checks.verify import iter_rows
-    from constructions.storage import atomic_output
+    from sublevel.checks.verify import iter_rows
+    from sublevel.constructions.storage import atomic_output
 
     rows, start = [], time.monotonic()
     for index, total, row in iter_rows(args.claim):

@@ -8,9 +8,9 @@ x_i x_j), and "spurious" is judged against a certified value. Below that width t
 the lowest loss found (estimated).
 
 For fixed data (n, N) and each width p, random starts descend to local minima
-(:func:`checks.spurious.search`) and every end point is examined. The sweep records how many are
+(:func:`sublevel.checks.spurious.search`) and every end point is examined. The sweep records how many are
 verified spurious local minima and the smallest width from which none was found, next to every
-threshold of :mod:`theory.quadratic_claims`.
+threshold of :mod:`sublevel.theory.quadratic_claims`.
 
 A spurious local minimum need not lie in a spurious *valley*: a non-strict minimum can be
 joined to a global one at its own level along a plateau. :func:`valley_checks` asks a path
@@ -27,10 +27,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from checks.spurious import DescentSettings, ProbeSettings, SpuriousSearch, search
-from theory.errors import InputError
-from theory.networks import Architecture
-from theory.problems import Problem
+from sublevel.checks.spurious import DescentSettings, ProbeSettings, SpuriousSearch, search
+from sublevel.theory.errors import InputError
+from sublevel.theory.networks import Architecture
+from sublevel.theory.problems import Problem
 
 SWEEP_DESCENT = DescentSettings(adam_steps=300, lbfgs_iterations=600)
 """Descent budget per width (batched over the starts)."""
@@ -109,7 +109,7 @@ class ValleyCheck:
 
 def valley_checks(problem: Problem, result: SpuriousSearch, seed: int = 0) -> list[ValleyCheck]:
     """Path searches from one representative of each distinct spurious loss (see module docstring)."""
-    from checks.paths import get_finder
+    from sublevel.checks.paths import get_finder
 
     losses = problem.loss(result.ends)
     best = result.ends[int(losses.argmin())]
@@ -173,8 +173,8 @@ class QuadraticSweep:
 
 def threshold_values(inputs: int, samples: int) -> dict[str, float]:
     """T(n, N) of every trainable-output quadratic threshold claim (smallest allowed width)."""
-    from theory.claims import all_claims
-    from theory.quadratic_claims import THRESHOLDS
+    from sublevel.theory.claims import all_claims
+    from sublevel.theory.quadratic_claims import THRESHOLDS
 
     all_claims()
     return {claim_id: float(t.width(inputs, samples)) for claim_id, t in THRESHOLDS.items()}

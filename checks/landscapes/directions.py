@@ -26,7 +26,7 @@ from typing import Literal, Mapping
 import numpy as np
 import torch
 
-from theory.errors import InputError
+from sublevel.theory.errors import InputError
 
 Params = dict[str, torch.Tensor]
 """Parameter point or direction: ``name -> tensor`` in ``model.named_parameters()`` order."""

@@ -17,11 +17,11 @@ Whether the shortcut applies is found by a probe forward pass with hooks (first
 parameterised module called, called once, on the model's own input); otherwise every point
 runs the full model.
 
-The nets of the theorems go further (:class:`checks.landscapes.lines.SweptMLP`: a
+The nets of the theorems go further (:class:`sublevel.checks.landscapes.lines.SweptMLP`: a
 ``Sequential`` with one or two hidden ReLU / leaky-ReLU layers, any number of Linear layers
-without activation, or one hidden layer of :class:`~checks.landscapes.models.Square`): along
+without activation, or one hidden layer of :class:`~sublevel.checks.landscapes.models.Square`): along
 each run of points that differ only in the last coordinate the outputs are piecewise
-polynomial in that coordinate, and :mod:`checks.landscapes.lines` evaluates the whole run
+polynomial in that coordinate, and :mod:`sublevel.checks.landscapes.lines` evaluates the whole run
 exactly in one sweep (float64, on the CPU).
 
 Networks are evaluated in eval mode: BatchNorm uses the stored running statistics (its
@@ -37,10 +37,10 @@ import numpy as np
 import torch
 from torch.func import functional_call, vmap
 
-from checks.landscapes.directions import Params, check_direction, check_finite, fingerprint, parameters_of
-from checks.landscapes.lines import LayerAlongLines, Lines, SweptMLP, line_outputs, switch_factors
-from checks.landscapes.models import Square
-from theory.errors import InputError
+from sublevel.checks.landscapes.directions import Params, check_direction, check_finite, fingerprint, parameters_of
+from sublevel.checks.landscapes.lines import LayerAlongLines, Lines, SweptMLP, line_outputs, switch_factors
+from sublevel.checks.landscapes.models import Square
+from sublevel.theory.errors import InputError
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """``loss_fn(outputs, targets) -> scalar`` averaged over the batch (e.g. ``nn.CrossEntropyLoss()``)."""

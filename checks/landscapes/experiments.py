@@ -3,7 +3,7 @@ scale that runs on two CPU cores, on MNIST-1D (generated offline) instead of CIF
 
 - ResNet-(6n+2) with and without shortcuts at several depths (paper Fig. 5), and a wide
   variant (Fig. 6): 2-D filter-normalised slices around the trained weights, their sublevel
-  components estimated on the grid (:mod:`checks.landscapes.quantify`) and |lambda_min /
+  components estimated on the grid (:mod:`sublevel.checks.landscapes.quantify`) and |lambda_min /
   lambda_max| Hessian maps (Fig. 7), summarised in one table.
 - A VGG-9-like net trained with a small and a large batch, with and without weight decay:
   1-D interpolation between the small- and large-batch solutions (loss and accuracy, train
@@ -24,16 +24,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from checks.landscapes.directions import parameters_of, random_direction
-from checks.landscapes.evaluation import SliceEvaluator
-from checks.landscapes.hessian import HessianEvaluator
-from checks.landscapes.interpolation import interpolate
-from checks.landscapes.models import VGG, ResNet
-from checks.landscapes.quantify import ratio_statistics, slice_components
-from checks.landscapes.surfaces import Grid, Surface, compute_surface
-from checks.landscapes.trajectories import pca_directions
-from constructions.image_data import ImageData, mnist1d
-from constructions.storage import atomic_output
+from sublevel.checks.landscapes.directions import parameters_of, random_direction
+from sublevel.checks.landscapes.evaluation import SliceEvaluator
+from sublevel.checks.landscapes.hessian import HessianEvaluator
+from sublevel.checks.landscapes.interpolation import interpolate
+from sublevel.checks.landscapes.models import VGG, ResNet
+from sublevel.checks.landscapes.quantify import ratio_statistics, slice_components
+from sublevel.checks.landscapes.surfaces import Grid, Surface, compute_surface
+from sublevel.checks.landscapes.trajectories import pca_directions
+from sublevel.constructions.image_data import ImageData, mnist1d
+from sublevel.constructions.storage import atomic_output
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ def run_all(scale: Scale, out_dir: str | os.PathLike = "figures",
 
     Trained weights and surfaces go to ``cache_dir`` (default ``<out_dir>/landscape_runs``).
     """
-    from figures.landscape_plots import plot_grid, plot_surface
+    from sublevel.figures.landscape_plots import plot_grid, plot_surface
 
     out = Path(out_dir)
     runs = Path(cache_dir) if cache_dir is not None else out / "landscape_runs"
@@ -198,7 +198,7 @@ def run_all(scale: Scale, out_dir: str | os.PathLike = "figures",
 
 def _vgg_experiments(scale: Scale, data: ImageData, runs: Path, out: Path) -> dict[str, Any]:
     """Small vs large batch, weight decay 0 vs 5e-4: interpolation, weights, PCA trajectory."""
-    from figures.landscape_plots import plot_grid, plot_interpolation, plot_weights
+    from sublevel.figures.landscape_plots import plot_grid, plot_interpolation, plot_weights
 
     summary, histograms, norms, trained_models = {}, {}, {}, {}
     for wd in (0.0, 5e-4):

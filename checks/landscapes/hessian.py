@@ -20,9 +20,9 @@ from typing import Callable, Sequence
 import torch
 from torch.func import functional_call, grad, jvp
 
-from checks.landscapes.directions import Params, fingerprint, flatten, unflatten
-from checks.landscapes.evaluation import LossFn, resolve_slice
-from theory.errors import InputError
+from sublevel.checks.landscapes.directions import Params, fingerprint, flatten, unflatten
+from sublevel.checks.landscapes.evaluation import LossFn, resolve_slice
+from sublevel.theory.errors import InputError
 
 
 def lanczos_extremes(matvec: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor,
@@ -65,13 +65,13 @@ def lanczos_extremes(matvec: Callable[[torch.Tensor], torch.Tensor], start: torc
 class HessianEvaluator:
     """lambda_min, lambda_max and |lambda_min / lambda_max| at points theta_0 + c @ D.
 
-    Plugs into :func:`checks.landscapes.surfaces.compute_surface`. The model is evaluated in
+    Plugs into :func:`sublevel.checks.landscapes.surfaces.compute_surface`. The model is evaluated in
     eval mode (BatchNorm with running statistics), with the loss averaged over all batches.
 
     Parameters
     ----------
     model, loss_fn, data, directions, origin
-        As for :class:`~checks.landscapes.evaluation.SliceEvaluator`.
+        As for :class:`~sublevel.checks.landscapes.evaluation.SliceEvaluator`.
     iterations : int
         Lanczos steps per point (default 20).
     seed : int

@@ -10,7 +10,7 @@ resets them at every alpha and re-estimates them with one pass over ``statistics
 train mode (cumulative average, momentum None), then evaluates in eval mode;
 ``"interpolate"`` interpolates the buffers like the weights (the paper's code does this when
 it interpolates whole state dicts). Models without BatchNorm take the batched path of
-:class:`~checks.landscapes.evaluation.SliceEvaluator`.
+:class:`~sublevel.checks.landscapes.evaluation.SliceEvaluator`.
 """
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ from typing import Literal, Mapping
 import numpy as np
 import torch
 
-from checks.landscapes.directions import difference, parameters_of
-from checks.landscapes.evaluation import LossFn, SliceEvaluator, as_batches
-from theory.errors import InputError
+from sublevel.checks.landscapes.directions import difference, parameters_of
+from sublevel.checks.landscapes.evaluation import LossFn, SliceEvaluator, as_batches
+from sublevel.theory.errors import InputError
 
 _BATCHNORM = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.BatchNorm3d)
 

@@ -1,6 +1,6 @@
 """Small versions of the networks of Li, Xu, Taylor, Studer & Goldstein (NeurIPS 2018,
 arXiv:1712.09913): CIFAR-style ResNets with and without shortcuts, a VGG-9-like net, and an
-MLP built from a :class:`theory.networks.Architecture`.
+MLP built from a :class:`sublevel.theory.networks.Architecture`.
 
 ResNet-(6n+2) (He et al. 2016, as in the paper): a 3x3 stem convolution, three stages of n
 basic blocks (conv-BN-ReLU-conv-BN, plus the shortcut, then ReLU) at widths w, 2w, 4w with
@@ -14,8 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from theory.errors import InputError
-from theory.networks import Architecture
+from sublevel.theory.errors import InputError
+from sublevel.theory.networks import Architecture
 
 
 def _conv(dims: int):

@@ -17,8 +17,8 @@ from typing import Sequence
 import numpy as np
 from scipy import ndimage
 
-from checks.landscapes.surfaces import Surface
-from theory.errors import InputError
+from sublevel.checks.landscapes.surfaces import Surface
+from sublevel.theory.errors import InputError
 
 DEFAULT_QUANTILES = (0.05, 0.1, 0.25, 0.5)
 RATIO_THRESHOLD = 0.1

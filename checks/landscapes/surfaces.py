@@ -9,8 +9,8 @@ most one chunk, and running it again with the same setup continues where it stop
 [-1, 1]^2).
 
 Any ``evaluate(coefficients (K, m)) -> {metric: (K,)}`` with ``metric_names`` and
-``fingerprint()`` plugs in (:class:`~checks.landscapes.evaluation.SliceEvaluator`,
-:class:`~checks.landscapes.hessian.HessianEvaluator`).
+``fingerprint()`` plugs in (:class:`~sublevel.checks.landscapes.evaluation.SliceEvaluator`,
+:class:`~sublevel.checks.landscapes.hessian.HessianEvaluator`).
 """
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from constructions.storage import atomic_output
-from theory.errors import InputError
+from sublevel.constructions.storage import atomic_output
+from sublevel.theory.errors import InputError
 
 FORMAT_VERSION = 1
 

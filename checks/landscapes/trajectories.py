@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from sklearn.decomposition import PCA
 
-from checks.landscapes.directions import Params, check_direction, flatten, unflatten
-from theory.errors import InputError
+from sublevel.checks.landscapes.directions import Params, check_direction, flatten, unflatten
+from sublevel.theory.errors import InputError
 
 
 @dataclass(frozen=True)

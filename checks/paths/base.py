@@ -2,7 +2,7 @@
 
 A path is the polygon through beads theta_0 = theta_A, theta_1, ..., theta_k = theta_B. Each of
 its k segments carries a certified bracket ``lower <= max_t L <= upper`` from
-:func:`checks.segments.path_maximum` (exact for nets with at most one hidden layer, a rigorous
+:func:`sublevel.checks.segments.path_maximum` (exact for nets with at most one hidden layer, a rigorous
 interval bound deeper), so a path whose ``maximum`` is <= lambda *proves* that theta_A and
 theta_B lie in one component of Omega(lambda). A finder that fails proves nothing.
 
@@ -31,9 +31,9 @@ from typing import Protocol, Sequence, runtime_checkable
 
 import torch
 
-from checks.segments import SegmentBound, segment_maxima
-from theory.errors import InputError
-from theory.problems import Problem
+from sublevel.checks.segments import SegmentBound, segment_maxima
+from sublevel.theory.errors import InputError
+from sublevel.theory.problems import Problem
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ class Path:
 
 def certify_paths(problem: Problem, beads: Sequence[torch.Tensor], finder: str = "",
                   evaluations: Sequence[int] | None = None) -> list[Path]:
-    """Certify many bead chains with one batched :func:`~checks.segments.segment_maxima` call.
+    """Certify many bead chains with one batched :func:`~sublevel.checks.segments.segment_maxima` call.
 
     ``evaluations`` (per chain) is the finder's work so far; one is added per segment.
     """
@@ -122,7 +122,7 @@ def certify_paths(problem: Problem, beads: Sequence[torch.Tensor], finder: str =
 
 def certify_chains(problem: Problem, chains: Sequence[torch.Tensor]) -> list[SegmentBound]:
     """Certified bounds on the segments of each bead chain (k_i + 1, P), from one batched
-    :func:`~checks.segments.segment_maxima` call."""
+    :func:`~sublevel.checks.segments.segment_maxima` call."""
     bound = segment_maxima(problem, torch.cat([c[:-1] for c in chains]), torch.cat([c[1:] for c in chains]))
     return split_bound(bound, [c.shape[0] - 1 for c in chains])
 
@@ -270,7 +270,7 @@ def register_finder(name: str):
     return decorate
 
 
-FINDER_MODULES = ("checks.paths.linear", "checks.paths.string_sampling", "checks.paths.autoneb", "checks.paths.bezier")
+FINDER_MODULES = ("sublevel.checks.paths.linear", "sublevel.checks.paths.string_sampling", "sublevel.checks.paths.autoneb", "sublevel.checks.paths.bezier")
 """Modules whose import registers finders (add new finder modules here)."""
 
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import torch
 
-from checks.paths.base import BatchedFinder, Path, certify_paths, jitter, register_finder
-from theory.errors import InputError
-from theory.problems import Problem
+from sublevel.checks.paths.base import BatchedFinder, Path, certify_paths, jitter, register_finder
+from sublevel.theory.errors import InputError
+from sublevel.theory.problems import Problem
 
 
 def bezier_points(a: torch.Tensor, c: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import torch
 
-from checks.paths.base import BatchedFinder, Path, certify_paths, register_finder
-from theory.problems import Problem
+from sublevel.checks.paths.base import BatchedFinder, Path, certify_paths, register_finder
+from sublevel.theory.problems import Problem
 
 
 @register_finder("linear")

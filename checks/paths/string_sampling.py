@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import torch
 
-from checks.paths.base import (BatchedFinder, Path, certify_chains, jitter, pair_generator, register_finder,
+from sublevel.checks.paths.base import (BatchedFinder, Path, certify_chains, jitter, pair_generator, register_finder,
                                train_beads)
-from theory.errors import InputError
-from theory.problems import Problem
+from sublevel.theory.errors import InputError
+from sublevel.theory.problems import Problem
 
 EDGE_T = 1e-3
 """An argmax this close to a segment's end (a bead that failed its training) is replaced by

@@ -20,7 +20,7 @@ import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Callable, Iterable, Iterator, Protocol
 
-from theory.errors import InputError
+from sublevel.theory.errors import InputError
 
 
 class Executor(Protocol):

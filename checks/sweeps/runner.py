@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from tqdm import tqdm
 
-from checks.sweeps.executors import Executor
-from checks.sweeps.spec import SweepSpec
-from checks.sweeps.store import ResultStore
-from checks.sweeps.tasks import expand, group_tasks, run_group
+from sublevel.checks.sweeps.executors import Executor
+from sublevel.checks.sweeps.spec import SweepSpec
+from sublevel.checks.sweeps.store import ResultStore
+from sublevel.checks.sweeps.tasks import expand, group_tasks, run_group
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def run_sweep(spec: SweepSpec, store: ResultStore, executor: Executor, device: s
     spec : SweepSpec
     store : ResultStore
     executor : Executor
-        Where task groups run (:mod:`checks.sweeps.executors`).
+        Where task groups run (:mod:`sublevel.checks.sweeps.executors`).
     device : str
         Torch device of the batched descent ("cpu" or "cuda").
     batch : int, optional

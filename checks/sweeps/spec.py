@@ -28,7 +28,7 @@ table per curve of the figure::
 
 n_0 and n_L come from the data (one construction per family while parsing, which also checks
 its parameters). Every mistake (malformed TOML, unknown key or family, bad data parameters,
-empty or non-positive widths, bad levels) raises one :class:`~theory.errors.InputError` that
+empty or non-positive widths, bad levels) raises one :class:`~sublevel.theory.errors.InputError` that
 names the file and the entry.
 """
 from __future__ import annotations
@@ -39,13 +39,13 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from checks.sampling import SampleSettings
-from constructions.registry import get_family
-from theory.errors import InputError
-from theory.networks import ACTIVATIONS
+from sublevel.checks.sampling import SampleSettings
+from sublevel.constructions.registry import get_family
+from sublevel.theory.errors import InputError
+from sublevel.theory.networks import ACTIVATIONS
 
 METHODS = ("sampled-graph",)
-"""Counting methods a spec may name: batched descent + certified merge forest (:mod:`checks.components`)."""
+"""Counting methods a spec may name: batched descent + certified merge forest (:mod:`sublevel.checks.components`)."""
 
 DTYPES = ("float64", "float32")
 

@@ -1,6 +1,6 @@
 """SQLite results store: one row per finished task, so resuming is reopening the file.
 
-Each finished task becomes one row keyed by :attr:`checks.sweeps.tasks.Task.key`, written
+Each finished task becomes one row keyed by :attr:`sublevel.checks.sweeps.tasks.Task.key`, written
 inside a transaction together with the other tasks of its group: a crash (even ``kill -9``)
 leaves either the whole group or none of it, never a partial row. The database runs in WAL
 mode with a busy timeout, so two sweeps (or a sweep and ``sublevel plot``) can use one file
@@ -22,8 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from checks.sweeps.tasks import Task, TaskResult
-from theory.errors import InputError
+from sublevel.checks.sweeps.tasks import Task, TaskResult
+from sublevel.theory.errors import InputError
 
 BUSY_TIMEOUT_S = 120.0
 """How long a writer waits for another sweep's transaction before giving up."""

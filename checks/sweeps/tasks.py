@@ -9,8 +9,8 @@ stale rows. The device is not part of the key: it changes rounding, not the meth
 
 :func:`run_group` runs tasks of one family and width together (K seeds, hence K data sets
 of one shape): the descent of all K problems is one batched computation
-(:mod:`checks.sweeps.descent`) on the requested device, then each problem's certified merge
-forest and brackets are computed on the CPU in float64 (:func:`checks.counting.count_dataset`).
+(:mod:`sublevel.checks.sweeps.descent`) on the requested device, then each problem's certified merge
+forest and brackets are computed on the CPU in float64 (:func:`sublevel.checks.counting.count_dataset`).
 """
 from __future__ import annotations
 
@@ -24,12 +24,12 @@ from typing import Any, Sequence
 
 import torch
 
-from checks.sampling import SampleSettings
+from sublevel.checks.sampling import SampleSettings
 
 RESULT_FORMAT = 2
 """Part of every task key: results stored under format 1 (where ``upper`` meant the sampled
 count) are never read back as results of format 2 (``lower``, ``sampled``, ``upper``)."""
-from checks.sweeps.spec import FamilySpec, SweepSpec
+from sublevel.checks.sweeps.spec import FamilySpec, SweepSpec
 
 
 @functools.cache
@@ -62,7 +62,7 @@ class Task:
 
     def data_params(self) -> dict[str, Any]:
         """Parameters for the data family, with this task's seed when the family takes one."""
-        from constructions.registry import get_family
+        from sublevel.constructions.registry import get_family
 
         params = dict(self.family.params)
         if any(p.name == "seed" for p in get_family(self.family.data).params):
@@ -113,7 +113,7 @@ class TaskResult:
     ``lower[i] <= N_lambda`` is rigorous; ``sampled[i]`` counts components of the certified
     graph over sampled points (an estimate of N_lambda that misses unsampled components);
     ``upper[i]`` is a rigorous upper bound or None; ``status[i]`` is ``exact``, ``bounded``,
-    ``lower bound`` or ``estimate`` (:class:`checks.components.Bracket`). ``best_loss`` is the
+    ``lower bound`` or ``estimate`` (:class:`sublevel.checks.components.Bracket`). ``best_loss`` is the
     lowest certified upper bound of a sampled point's loss (an upper bound on the global minimum).
     """
 
@@ -185,11 +185,11 @@ def run_group(group: TaskGroup) -> list[TaskResult]:
 
 
 def _run_group(group: TaskGroup) -> list[TaskResult]:
-    from checks.counting import count_dataset, named_points
-    from checks.sweeps.descent import sample_many
-    from constructions.registry import construct
-    from theory.batched_problems import BatchedProblems
-    from theory.networks import Architecture
+    from sublevel.checks.counting import count_dataset, named_points
+    from sublevel.checks.sweeps.descent import sample_many
+    from sublevel.constructions.registry import construct
+    from sublevel.theory.batched_problems import BatchedProblems
+    from sublevel.theory.networks import Architecture
 
     start = time.perf_counter()
     first = group.tasks[0]
