@@ -7,7 +7,6 @@ instance was not a must-fail one, or when a must-fail instance did not come out 
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import asdict, dataclass
 from typing import Callable, Iterable, Iterator
 
@@ -54,10 +53,6 @@ class Row:
 Runner = Callable[[Claim, Instance], Row]
 RUNNERS: dict[str, Runner] = {}
 
-RUNNER_MODULES: tuple[str, ...] = ("sublevel.checks.relu_runners", "sublevel.checks.quadratic_runners")
-"""Modules whose import registers runners for further claim kinds (add new ones here)."""
-
-
 def runner(kind: str) -> Callable[[Runner], Runner]:
     """Register the runner for claims of ``kind``."""
 
@@ -82,8 +77,9 @@ def run_components(claim: Claim, instance: Instance) -> Row:
 
 def iter_rows(claim_ids: Iterable[str] | None = None) -> Iterator[tuple[int, int, Row]]:
     """(index, total, row) for every instance of the chosen claims, as each one finishes."""
-    for module in RUNNER_MODULES:
-        importlib.import_module(module)
+    # The runner modules register further claim kinds on import (add new ones here).
+    from sublevel.checks import quadratic_runners, relu_runners  # noqa: F401
+
     chosen = [get_claim(c) for c in claim_ids] if claim_ids else list(all_claims().values())
     jobs = [(claim, instance) for claim in chosen for instance in claim.instances]
     for index, (claim, instance) in enumerate(jobs, start=1):

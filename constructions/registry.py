@@ -79,13 +79,8 @@ def all_families() -> dict[str, Family]:
     return dict(FAMILIES)
 
 
-BUILTIN_MODULES = ("sublevel.constructions.ground_truths", "sublevel.constructions.random_data", "sublevel.constructions.relu_permutation",
-                   "sublevel.constructions.teacher_mixture", "sublevel.constructions.venturi", "sublevel.constructions.safran_shamir")
-"""Modules whose import registers families (add new family modules here)."""
-
-
 def _load_builtin_families() -> None:
-    import importlib
-
-    for module in BUILTIN_MODULES:
-        importlib.import_module(module)
+    """Import the modules whose import registers the built-in families (add new ones here);
+    imported on first use, since they import this module."""
+    from sublevel.constructions import (ground_truths, random_data, relu_permutation, safran_shamir,  # noqa: F401
+                                        teacher_mixture, venturi)

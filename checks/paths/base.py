@@ -270,15 +270,10 @@ def register_finder(name: str):
     return decorate
 
 
-FINDER_MODULES = ("sublevel.checks.paths.linear", "sublevel.checks.paths.string_sampling", "sublevel.checks.paths.autoneb", "sublevel.checks.paths.bezier")
-"""Modules whose import registers finders (add new finder modules here)."""
-
-
 def _load_finders() -> None:
-    import importlib
-
-    for module in FINDER_MODULES:
-        importlib.import_module(module)
+    """Import the modules whose import registers the finders (add new ones here); imported on
+    first use, since they import this module."""
+    from sublevel.checks.paths import autoneb, bezier, linear, string_sampling  # noqa: F401
 
 
 def finder_names() -> list[str]:
