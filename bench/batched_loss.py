@@ -21,11 +21,11 @@ import time
 
 import torch
 
-from sublevel.checks.components import count_components
+from sublevel.checks.counting.components import count_components
 from sublevel.checks.landscapes.models import mlp
-from sublevel.checks.sampling import SampleSettings
+from sublevel.checks.counting.sampling import SampleSettings
 from sublevel.constructions import construct
-from sublevel.checks.scalar_chains import chain_count, chain_separators
+from sublevel.checks.counting.chains import chain_count, chain_separators
 from sublevel.theory import Architecture, Problem
 from timing import call_times, matmul_times
 

@@ -30,7 +30,7 @@ def _fit(args) -> dict:
     depth, cache, quick, threads = args
     import torch
 
-    from sublevel.checks.ccnn.table import TableConfig
+    from sublevel.checks.experiments.ccnn_table import TableConfig
     from sublevel.constructions.mnist_variations import digits_variation
 
     torch.set_num_threads(threads)
@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from sublevel.checks.ccnn.agreement import INSTANCES, agreement_report
-    from sublevel.checks.ccnn.table import TableConfig
+    from sublevel.checks.experiments.ccnn_table import TableConfig
 
     config = TableConfig.quick() if args.quick else TableConfig()
     report = {"fits": [], "agreement": []}

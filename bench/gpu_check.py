@@ -135,7 +135,7 @@ def main() -> int:
         for dev in ("cpu", device.type) if cuda else ("cpu",):
             db = Path(tmp) / f"{dev}.db"
             start = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "sublevel.checks.cli", "sweep", str(spec), "--db", str(db), "--device", dev,
+            subprocess.run([sys.executable, "-m", "sublevel", "sweep", str(spec), "--db", str(db), "--device", dev,
                             "--workers", "1", "--quiet"], check=True, stdout=subprocess.DEVNULL)
             from sublevel.checks.sweeps.store import ResultStore
 

@@ -18,7 +18,7 @@ import time
 import numpy as np
 import torch
 
-from sublevel.checks.merge_trees import find_minima, merge_tree
+from sublevel.checks.counting.merge_trees import find_minima, merge_tree
 from sublevel.checks.paths import get_finder
 from sublevel.constructions import construct
 from sublevel.theory.networks import Architecture

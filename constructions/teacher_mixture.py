@@ -12,7 +12,7 @@ E[(f - g)^2] + pi (1 - pi) E[(H_1 - H_2)^2] with g = pi H_1 + (1 - pi) H_2, and
 
 so the two teachers sit at heights that pi controls. They are not critical points in general
 (the gradient at theta_1 is (1 - pi) E[(H_1 - H_2) dH_1]); the local minima that descent from
-them reaches are what :mod:`sublevel.checks.spurious` examines. Observed for widths 2-2-1, seed 0,
+them reaches are what :mod:`sublevel.checks.verdicts.spurious` examines. Observed for widths 2-2-1, seed 0,
 pi = 0.7 and 0.9: descent from either teacher ends at the same (best found) minimum, so the
 teachers themselves do not mark spurious minima there; random starts do end at higher
 minima. The recorded ``point_losses`` are the exact losses on the stored sample.

@@ -13,7 +13,7 @@ from typing import Sequence
 from matplotlib.figure import Figure
 from networkx.utils import UnionFind
 
-from sublevel.checks.merge_trees import MergeTree
+from sublevel.checks.counting.merge_trees import MergeTree
 
 
 def tree_layout(tree: MergeTree) -> tuple[list[float], list[float], list[int | None], int]:

@@ -1,7 +1,7 @@
 """The figure "spurious minima against width" for one-hidden-layer quadratic nets.
 
 One panel per sample count N: the fraction of random starts whose descent end point is a
-verified spurious local minimum (:mod:`sublevel.checks.spurious`), against the width p, with a vertical
+verified spurious local minimum (:mod:`sublevel.checks.verdicts.spurious`), against the width p, with a vertical
 line at every threshold T(n, N) of :mod:`sublevel.theory.quadratic_claims` (thresholds beyond the swept
 widths are listed in the legend with their value). Filled markers: the reference minimum is
 certified (convex least squares); hollow: it is the lowest loss found (estimated). Red crosses

@@ -11,7 +11,7 @@ from sklearn.preprocessing import FunctionTransformer
 from sublevel.checks.ccnn.estimator import CCNNClassifier
 from sublevel.checks.ccnn.features import KernelFeatures, inverse_polynomial_kernel
 from sublevel.checks.ccnn.patches import as_images, extract_patches, normalise_patches
-from sublevel.checks.cli import main
+from sublevel.cli import main
 from sublevel.constructions.mnist_variations import digits_variation
 from sublevel.theory.errors import InputError
 

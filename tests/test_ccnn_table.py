@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from sublevel.checks.ccnn.table import LECTURE_TABLE, MODELS, TableConfig, run_table
+from sublevel.checks.experiments.ccnn_table import LECTURE_TABLE, MODELS, TableConfig, run_table
 
 
 def test_lecture_table_orderings():

@@ -16,12 +16,12 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sublevel.checks.cli import main
-from sublevel.checks.components import Bracket
-from sublevel.checks.counting import count_dataset
-from sublevel.checks.grid_count import SliceLoss, count_box
-from sublevel.checks.sampling import SampleSettings
-from sublevel.checks.scalar_chains import chain_count
+from sublevel.cli import main
+from sublevel.checks.counting.components import Bracket
+from sublevel.checks.counting.datasets import count_dataset
+from sublevel.checks.certify.boxes import SliceLoss, count_box
+from sublevel.checks.counting.sampling import SampleSettings
+from sublevel.checks.counting.chains import chain_count
 from sublevel.constructions import construct
 from sublevel.constructions.datasets import Dataset
 from sublevel.theory import Architecture
@@ -257,9 +257,9 @@ def test_bracket_rejects_impossible_bounds():
 def test_cli_exits_3_on_a_contradiction(tmp_path, capsys, monkeypatch):
     """A broken whole-space proof (claims 1 component below t^2 where separators prove 2) must
     end in exit status 3 and one line, not in a printed bracket."""
-    from sublevel.checks import counting
+    from sublevel.checks.counting import datasets
 
-    monkeypatch.setattr(counting, "chain_count", lambda problem, level: 1)
+    monkeypatch.setattr(datasets, "chain_count", lambda problem, level: 1)
     path = tmp_path / "g1.npz"
     construct("scalar-linear").save(path)
     code = main(["count", "--data", str(path), "--arch", "1-1-1", "--activation", "linear", "--no-bias",
@@ -272,8 +272,8 @@ def test_cli_exits_3_on_a_contradiction(tmp_path, capsys, monkeypatch):
 def test_edge_across_a_separator_is_a_contradiction():
     """A certifier that joins everything (weight = the larger end point loss) crosses G1's
     proven separator: the count must refuse it."""
-    from sublevel.checks.components import count_components
-    from sublevel.checks.scalar_chains import chain_separators
+    from sublevel.checks.counting.components import count_components
+    from sublevel.checks.counting.chains import chain_separators
 
     data = construct("scalar-linear")
     problem = data.problem(data.default_architecture())
@@ -311,7 +311,7 @@ def test_loss_upper_bounds_are_rigorous(spec, activation, bias, seed, scale):
     """The membership test's bound lies above the exact rational loss, and close to it (the
     widening is relative to the magnitudes inside the net, so cancellation can make it larger
     relative to the loss than the 1e-11 typical of well-scaled data)."""
-    from sublevel.checks.segments import loss_upper_bounds
+    from sublevel.checks.certify.segments import loss_upper_bounds
 
     arch = Architecture.parse(spec, activation, bias)
     generator = torch.Generator().manual_seed(seed)
@@ -346,7 +346,7 @@ def test_ridge_boxes_bound_g1_with_ridge(kappa, fraction, above):
 def test_ridge_box_mutant_without_margin_is_caught():
     """The box must hold all of Omega(lambda): half the radius would cut G1's branches and is
     not what ridge_box_bounds does (a guard that the radius comes from sqrt(lambda / kappa))."""
-    from sublevel.checks import ridge_boxes
+    from sublevel.checks.counting import ridge_boxes
 
     data = construct("scalar-linear")
     problem = data.problem(data.default_architecture(), kappa=0.1)

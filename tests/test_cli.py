@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from sublevel.checks.cli import main
+from sublevel.cli import main
 
 
 @pytest.fixture()
@@ -91,7 +91,7 @@ def test_construct_into_missing_directory(tmp_path, capsys):
 
 def test_console_script_runs_as_a_process(g1):
     """The installed entry point: one error line and status 2 from a real process."""
-    proc = subprocess.run([sys.executable, "-m", "sublevel.checks.cli", "count", "--data", str(g1), "--arch", "1-1-1",
+    proc = subprocess.run([sys.executable, "-m", "sublevel", "count", "--data", str(g1), "--arch", "1-1-1",
                            "--levels", "-3"], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr

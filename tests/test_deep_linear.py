@@ -9,11 +9,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sublevel.checks.components import count_components
+from sublevel.checks.counting.components import count_components
 from sublevel.checks.paths import get_finder
-from sublevel.checks.sampling import SampleSettings
-from sublevel.checks.segments import path_maximum
-from sublevel.checks.verify import verify
+from sublevel.checks.counting.sampling import SampleSettings
+from sublevel.checks.certify.segments import path_maximum
+from sublevel.checks.verdicts.verify import verify
 from sublevel.constructions import construct
 from sublevel.constructions.linear_paths import deep_linear_path
 from sublevel.theory import Architecture, InputError, Problem

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from sublevel.checks.grid_count import SliceLoss, TrigSeries, count_box, grid_counts, grid_persistence
+from sublevel.checks.certify.boxes import SliceLoss, TrigSeries, count_box, grid_counts, grid_persistence
 from sublevel.constructions import construct
 from sublevel.theory.errors import InputError
 
@@ -120,7 +120,7 @@ def test_bad_input():
 def test_grid_count_cli(tmp_path, capsys):
     import json
 
-    from sublevel.checks.cli import main
+    from sublevel.cli import main
 
     g2 = tmp_path / "g2.npz"
     assert main(["construct", "one-neuron", "--out", str(g2)]) == 0

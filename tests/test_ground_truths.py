@@ -7,8 +7,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sublevel.checks.counting import count_dataset
-from sublevel.checks.sampling import SampleSettings
+from sublevel.checks.counting.datasets import count_dataset
+from sublevel.checks.counting.sampling import SampleSettings
 from sublevel.constructions import construct
 from sublevel.theory import Architecture
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sublevel.checks.cli import main
+from sublevel.cli import main
 from sublevel.checks.landscapes.surfaces import Surface
 from sublevel.constructions.datasets import Dataset
 

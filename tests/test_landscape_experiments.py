@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from sublevel.checks.cli import main
+from sublevel.cli import main
 
 
 @pytest.mark.slow

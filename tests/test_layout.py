@@ -47,7 +47,7 @@ def test_no_module_is_imported_under_a_generic_top_level_name():
 
 
 def test_command_line_help_does_not_import_torch():
-    code = ("import sys\nfrom sublevel.checks.cli import main\n"
+    code = ("import sys\nfrom sublevel.cli import main\n"
             "code = main(['--help'])\nprint('torch' in sys.modules, code)")
     proc = run_python(code, ROOT)
     assert proc.stdout.split()[-2:] == ["False", "0"], proc.stderr[-2000:]
@@ -55,7 +55,7 @@ def test_command_line_help_does_not_import_torch():
 
 def test_version_option(capsys):
     from sublevel import __version__
-    from sublevel.checks.cli import main
+    from sublevel.cli import main
 
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"sublevel {__version__}"
@@ -74,9 +74,14 @@ def test_wheel_installs_one_package_and_works_from_anywhere(tmp_path):
     """A non-editable install (the wheel unpacked into a directory on PYTHONPATH, run from an
     unrelated directory that holds a decoy ``checks`` package) imports ``sublevel`` from the
     wheel and counts G2."""
-    wheels = tmp_path / "wheels"
+    import shutil
+
+    source, wheels = tmp_path / "source", tmp_path / "wheels"
+    # A copy, so that setuptools' build/ folder lands in tmp_path and not in the checkout.
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".venv", ".git", "build", "*.egg-info", "__pycache__",
+                                                                ".hypothesis", ".pytest_cache", "*.db", "*.png", "*.pdf"))
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                            "-w", str(wheels), str(ROOT)], capture_output=True, text=True, timeout=600)
+                            "-w", str(wheels), str(source)], capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, build.stderr[-2000:]
     (wheel,) = wheels.glob("sublevel-*.whl")
     with zipfile.ZipFile(wheel) as archive:
@@ -93,3 +98,28 @@ def test_wheel_installs_one_package_and_works_from_anywhere(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     location, described = proc.stdout.strip().splitlines()[-2:]
     assert location.startswith(str(tmp_path / "site")) and described == "2 (exact)"
+
+
+def test_docstring_examples_run():
+    """Every ``>>>`` example in the package's docstrings runs as written (under its installed
+    name, so the examples teach ``sublevel.*`` imports)."""
+    import doctest
+    import importlib
+    import pkgutil
+
+    import sublevel
+
+    failures, tried = 0, 0
+    names = [info.name for info in pkgutil.walk_packages(sublevel.__path__, "sublevel.")]
+    for sub in GENERIC:
+        package = importlib.import_module("sublevel." + sub)
+        names += [package.__name__] + [info.name for info in pkgutil.walk_packages(package.__path__, package.__name__ + ".")]
+    for name in names:
+        if name.endswith("__main__"):
+            continue
+        module = importlib.import_module(name)
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        failures, tried = failures + result.failed, tried + result.attempted
+    result = doctest.testmod(sublevel)
+    failures, tried = failures + result.failed, tried + result.attempted
+    assert tried > 20 and failures == 0

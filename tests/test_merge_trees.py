@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sublevel.checks.merge_trees import find_minima, merge_tree, single_linkage
+from sublevel.checks.counting.merge_trees import find_minima, merge_tree, single_linkage
 from sublevel.constructions import construct
 from sublevel.figures.disconnectivity import save_disconnectivity, tree_layout
 from sublevel.theory.errors import InputError
@@ -113,7 +113,7 @@ def test_bad_input():
 
 
 def test_cli_writes_graphml_and_figure(tmp_path, capsys):
-    from sublevel.checks.cli import main
+    from sublevel.cli import main
 
     data = tmp_path / "perm.npz"
     assert main(["construct", "relu-permutation", "--out", str(data)]) == 0
@@ -133,7 +133,7 @@ def test_cli_writes_graphml_and_figure(tmp_path, capsys):
 
 @pytest.mark.parametrize("extra", [["--figure", "x.gif"], ["--tolerance", "-1"], ["--finder", "warp"]])
 def test_cli_bad_input_one_line_exit_2(tmp_path, capsys, extra):
-    from sublevel.checks.cli import main
+    from sublevel.cli import main
 
     data = tmp_path / "g2.npz"
     assert main(["construct", "one-neuron", "--out", str(data)]) == 0

@@ -153,8 +153,8 @@ def test_unknown_finder_and_bad_option():
 
 
 def test_count_second_pass_joins_what_segments_left_apart():
-    from sublevel.checks.components import count_components
-    from sublevel.checks.sampling import SampleSettings
+    from sublevel.checks.counting.components import count_components
+    from sublevel.checks.counting.sampling import SampleSettings
 
     settings = SampleSettings(starts=12, steps=200, seed=1)
     plain = count_components(g1(width=2), [0.05], settings, bridge_rounds=0)
@@ -165,8 +165,8 @@ def test_count_second_pass_joins_what_segments_left_apart():
 
 
 def test_count_second_pass_respects_g1_separation():
-    from sublevel.checks.components import count_components
-    from sublevel.checks.sampling import SampleSettings
+    from sublevel.checks.counting.components import count_components
+    from sublevel.checks.counting.sampling import SampleSettings
     from sublevel.constructions.certificates import separators_for
 
     data = construct("scalar-linear")
@@ -177,7 +177,7 @@ def test_count_second_pass_respects_g1_separation():
 
 
 def test_count_cli_rejects_unknown_finder(tmp_path, capsys):
-    from sublevel.checks.cli import main
+    from sublevel.cli import main
 
     data = tmp_path / "g1.npz"
     assert main(["construct", "scalar-linear", "--out", str(data)]) == 0
@@ -190,7 +190,7 @@ def test_path_cli(tmp_path, capsys):
 
     import numpy as np
 
-    from sublevel.checks.cli import main
+    from sublevel.cli import main
 
     data = tmp_path / "g2.npz"
     assert main(["construct", "one-neuron", "--out", str(data)]) == 0

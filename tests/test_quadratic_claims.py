@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from sublevel.checks.experiments.quadratic_sweep import convex_minimum, output_signs, quadratic_problem, search_width
-from sublevel.checks.spurious import DescentSettings
-import sublevel.checks.quadratic_runners  # noqa: F401 - registers the runner
-from sublevel.checks.verify import RUNNERS
+from sublevel.checks.verdicts.spurious import DescentSettings
+import sublevel.checks.verdicts.quadratic_runners  # noqa: F401 - registers the runner
+from sublevel.checks.verdicts.verify import RUNNERS
 from sublevel.theory.claims import Verdict, all_claims, get_claim
 from sublevel.theory.quadratic_claims import THRESHOLDS
 
@@ -70,7 +70,7 @@ def test_must_fail_instance_is_refuted():
     ["experiment", "energy-gap", "--widths", "-2"],
 ])
 def test_bad_experiment_options_exit_2(argv, tmp_path, capsys):
-    from sublevel.checks.cli import main
+    from sublevel.cli import main
 
     out, figure = tmp_path / "r.json", tmp_path / "f.png"
     assert main([*argv, "--out", str(out), "--figure", str(figure)]) == 2

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from sublevel.checks.kernel_inequality import bounds_empirical, bounds_gaussian
-import sublevel.checks.relu_runners  # noqa: F401 - registers the runners
-from sublevel.checks.verify import RUNNERS, verify
+from sublevel.checks.verdicts.kernel_inequality import bounds_empirical, bounds_gaussian
+import sublevel.checks.verdicts.relu_runners  # noqa: F401 - registers the runners
+from sublevel.checks.verdicts.verify import RUNNERS, verify
 from sublevel.theory.claims import Verdict, get_claim
 
 SLACK = 1e-12

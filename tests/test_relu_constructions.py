@@ -14,10 +14,10 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from sublevel.checks.cli import main
-from sublevel.checks.counting import count_dataset
+from sublevel.cli import main
+from sublevel.checks.counting.datasets import count_dataset
 from sublevel.checks.paths import get_finder
-from sublevel.checks.sampling import SampleSettings
+from sublevel.checks.counting.sampling import SampleSettings
 from sublevel.constructions.arccos_kernel import relu_kernel, two_layer_population_loss
 from sublevel.constructions.rank_one_floor import population_floor, population_rank_one_loss, sample_floor, sample_rank_one_loss
 from sublevel.constructions.registry import construct

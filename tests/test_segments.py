@@ -1,4 +1,4 @@
-"""Certified segment maxima (checks/segments.py) against dense sampling and hand cases.
+"""Certified segment maxima (checks/certify/segments.py) against dense sampling and hand cases.
 
 Every bound is checked where it can fail: ``upper`` must dominate a dense sample of the loss
 on the segment, ``lower`` must be the loss actually attained at ``argmax``, and for one hidden
@@ -12,7 +12,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 from scipy.optimize import minimize_scalar
 
-from sublevel.checks.segments import SegmentBound, path_maximum, segment_maxima
+from sublevel.checks.certify.segments import SegmentBound, path_maximum, segment_maxima
 from sublevel.theory.errors import InputError
 from sublevel.theory.networks import Architecture
 from sublevel.theory.problems import Problem
@@ -184,7 +184,7 @@ def test_deep_refinement_closes_the_gap(case):
     """Bisection closes the gap to atol, or to the rounding floor: 1e-9 relative, or twice the
     widening that the interval arithmetic adds at the maximiser itself, which no bisection can
     remove (it reaches 8e-10 relative through four quadratic layers with values near 1e8)."""
-    from sublevel.checks.segments import loss_upper_bounds
+    from sublevel.checks.certify.segments import loss_upper_bounds
 
     problem = deep_problem(case)
     start, end = random_segments(problem, case["seed"], 2)

@@ -11,7 +11,7 @@ import pytest
 import torch
 from scipy.optimize import brentq
 
-from sublevel.checks.spurious import DescentSettings, ProbeSettings, examine, search
+from sublevel.checks.verdicts.spurious import DescentSettings, ProbeSettings, examine, search
 from sublevel.constructions.registry import construct
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from sublevel.checks.cli import main
-from sublevel.checks.counting import count_dataset
-from sublevel.checks.sampling import SampleSettings, sample_sublevel
+from sublevel.cli import main
+from sublevel.checks.counting.datasets import count_dataset
+from sublevel.checks.counting.sampling import SampleSettings, sample_sublevel
 from sublevel.checks.sweeps.descent import sample_many
 from sublevel.checks.sweeps.spec import DEFAULT_SPEC, load_spec
 from sublevel.checks.sweeps.store import ResultStore
@@ -178,7 +178,7 @@ def test_finished_sweep_does_no_work(tiny, reference, capsys):
 
 def test_resume_after_kill_gives_the_same_rows(tiny, reference):
     db = tiny.with_name("killed.db")
-    command = [sys.executable, "-m", "sublevel.checks.cli", "sweep", str(tiny), "--db", str(db), "--workers", "1",
+    command = [sys.executable, "-m", "sublevel", "sweep", str(tiny), "--db", str(db), "--workers", "1",
                "--batch", "1", "--quiet"]
     proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -5,7 +5,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sublevel.checks.symmetries import canonicalise, count_minima, permute
+from sublevel.checks.counting.symmetries import canonicalise, count_minima, permute
 from sublevel.constructions import construct
 from strategies import architectures, problems
 from sublevel.theory.errors import InputError

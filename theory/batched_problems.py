@@ -43,7 +43,7 @@ class BatchedProblems:
     Examples
     --------
     >>> import torch
-    >>> from theory.networks import Architecture
+    >>> from sublevel.theory.networks import Architecture
     >>> arch = Architecture((2, 3, 1), "relu", bias=False)
     >>> batch = BatchedProblems(arch, torch.randn(4, 10, 2, dtype=torch.float64), torch.zeros(4, 10, 1, dtype=torch.float64))
     >>> batch.loss(torch.zeros(4, 5, arch.num_params, dtype=torch.float64)).shape

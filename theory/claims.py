@@ -76,7 +76,7 @@ class Claim:
     symbols : dict
         Meaning of each symbol in the statement.
     kind : str
-        Which runner of :mod:`sublevel.checks.verify` observes it (``"components"``, ...).
+        Which runner of :mod:`sublevel.checks.verdicts.verify` observes it (``"components"``, ...).
     applies : callable (Architecture, kappa) -> bool
         Whether a problem meets the hypotheses.
     max_components : int or None

@@ -6,9 +6,9 @@ single component") states n_l >= 3 N^(2^l) for deep nets and "n > 2N" for one hi
 with ambiguous symbols; the published thresholds differ. Each reading is registered with its own
 symbols and a width function T(n, N): the claim is "p >= T(n, N) => no spurious valleys".
 
-What is checked (runner ``quadratic-threshold``, :mod:`sublevel.checks.quadratic_runners`): at the
+What is checked (runner ``quadratic-threshold``, :mod:`sublevel.checks.verdicts.quadratic_runners`): at the
 smallest width the hypothesis allows, many random starts descend to local minima, and each end
-point is examined (:mod:`sublevel.checks.spurious`). Claims about local minima (``about = "minima"``)
+point is examined (:mod:`sublevel.checks.verdicts.spurious`). Claims about local minima (``about = "minima"``)
 are refuted by a verified spurious local minimum. Claims about valleys or connectivity
 (``about = "valleys"``) are refuted only by a *candidate spurious valley*: a verified spurious
 local minimum from which a path finder found no certified path to the best minimum inside

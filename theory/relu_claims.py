@@ -5,12 +5,12 @@ connected"; Freeman & Bruna 2017 (arXiv:1611.01540), section 2.3 (Prop 2.3, Thm 
 Cor. 2.5); Venturi, Bandeira & Bruna 2018 (arXiv:1802.06384); Safran & Shamir 2018
 (arXiv:1712.08968). THEORY.md sections 2 and 3 give the constructions and the checks.
 
-Runner kinds (:mod:`sublevel.checks.relu_runners`):
+Runner kinds (:mod:`sublevel.checks.verdicts.relu_runners`):
 
 - ``disconnection``: certified component brackets (determinant separator) plus a path search
   between theta_A and theta_B; refuted by a certified path below the level.
 - ``spurious-minima``: a named point is examined, or many descent end points are
-  (:mod:`sublevel.checks.spurious`).
+  (:mod:`sublevel.checks.verdicts.spurious`).
 - ``kernel-inequality``: Prop 2.3 on random distributions and angles.
 - ``energy-gap``: trained minima joined by minimax paths over a grid of widths, or a
   certified barrier against the literal bound.

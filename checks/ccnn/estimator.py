@@ -8,7 +8,7 @@ layer l + 1; the last layer's A gives the class scores tr(Z(x) A_k).
 Examples
 --------
 >>> from sklearn.model_selection import cross_val_score
->>> from constructions.mnist_variations import digits_variation
+>>> from sublevel.constructions.mnist_variations import digits_variation
 >>> data = digits_variation("basic", seed=0)
 >>> model = CCNNClassifier(n_features=100, epochs=2)
 >>> scores = cross_val_score(model, data.x_train[:300], data.y_train[:300], cv=2)

@@ -7,7 +7,7 @@ lecture quotes eps ~ m^(-1/n) for inputs in R^n. Measured here (THEORY.md sectio
     eps_emp(m) = max_t L(path(t)) - max(L(theta_A), L(theta_B)),
 
 for pairs of minima theta_A, theta_B trained from independent starts (batched Adam, then
-L-BFGS: :func:`sublevel.checks.spurious.descend`) and joined by several path finders (by default the
+L-BFGS: :func:`sublevel.checks.verdicts.spurious.descend`) and joined by several path finders (by default the
 straight segment, Dynamic String Sampling and AutoNEB; :mod:`sublevel.checks.paths`), keeping the path
 with the lowest maximum. Path maxima are certified (exact segment maxima), so each eps_emp is a
 certified *upper* bound on the true minimax gap of that pair; the fitted log-log
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from sublevel.checks.paths import get_finder
-from sublevel.checks.spurious import DescentSettings, descend
+from sublevel.checks.verdicts.spurious import DescentSettings, descend
 from sublevel.constructions.datasets import Dataset
 from sublevel.theory.errors import InputError
 from sublevel.theory.networks import Architecture

@@ -8,7 +8,7 @@ x_i x_j), and "spurious" is judged against a certified value. Below that width t
 the lowest loss found (estimated).
 
 For fixed data (n, N) and each width p, random starts descend to local minima
-(:func:`sublevel.checks.spurious.search`) and every end point is examined. The sweep records how many are
+(:func:`sublevel.checks.verdicts.spurious.search`) and every end point is examined. The sweep records how many are
 verified spurious local minima and the smallest width from which none was found, next to every
 threshold of :mod:`sublevel.theory.quadratic_claims`.
 
@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from sublevel.checks.spurious import DescentSettings, ProbeSettings, SpuriousSearch, search
+from sublevel.checks.verdicts.spurious import DescentSettings, ProbeSettings, SpuriousSearch, search
 from sublevel.theory.errors import InputError
 from sublevel.theory.networks import Architecture
 from sublevel.theory.problems import Problem

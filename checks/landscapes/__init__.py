@@ -8,6 +8,6 @@ One topic per module: :mod:`~sublevel.checks.landscapes.directions` (filter-norm
 :mod:`~sublevel.checks.landscapes.hessian` (|lambda_min / lambda_max| maps by Lanczos),
 :mod:`~sublevel.checks.landscapes.trajectories` (PCA directions of a training trajectory),
 :mod:`~sublevel.checks.landscapes.quantify` (sublevel components of a slice on its grid),
-:mod:`~sublevel.checks.landscapes.models` and :mod:`~sublevel.checks.landscapes.experiments` (the small-scale
+:mod:`~sublevel.checks.landscapes.models` and :mod:`~sublevel.checks.experiments.landscapes` (the small-scale
 reproduction of the paper's figures).
 """

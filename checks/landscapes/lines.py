@@ -14,7 +14,7 @@ most once along the line, at tau* = -H / G. Placing each unit's coefficients at 
 position where it is active (increasing units), or removing them there (decreasing units), and
 taking prefix sums over the positions gives every output at every position of the line in
 O(N n_1 n_out) work per line instead of O(L N n_1 n_out) for L separate forward passes (this is
-the breakpoint sweep of :mod:`sublevel.checks.segments`, restricted to the grid positions).
+the breakpoint sweep of :mod:`sublevel.checks.certify.segments`, restricted to the grid positions).
 
 With a second hidden layer, h^(2)(tau) = (A + tau B) sigma_1(h^(1)(tau)) + a + tau b is a
 quadratic in tau between the first layer's switching points, with coefficients (Q_0, Q_1, Q_2)

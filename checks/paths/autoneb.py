@@ -5,7 +5,7 @@ each interior pivot moves along the loss gradient with its component along the l
 tau_i = (theta_{i+1} - theta_{i-1}) / ||...|| removed, plus a spring force
 k (||theta_{i+1} - theta_i|| - ||theta_i - theta_{i-1}||) tau_i that keeps pivots evenly
 spaced. After each relaxation cycle every segment is certified
-(:func:`sublevel.checks.segments.segment_maxima`) and a new pivot is inserted at the certified argmax
+(:func:`sublevel.checks.certify.segments.segment_maxima`) and a new pivot is inserted at the certified argmax
 of each segment that still rises above the target level ("insert at the highest point").
 The chains of all pairs relax together: all interior pivots form one (B, P) batch.
 """

@@ -2,7 +2,7 @@
 
 A path is the polygon through beads theta_0 = theta_A, theta_1, ..., theta_k = theta_B. Each of
 its k segments carries a certified bracket ``lower <= max_t L <= upper`` from
-:func:`sublevel.checks.segments.path_maximum` (exact for nets with at most one hidden layer, a rigorous
+:func:`sublevel.checks.certify.segments.path_maximum` (exact for nets with at most one hidden layer, a rigorous
 interval bound deeper), so a path whose ``maximum`` is <= lambda *proves* that theta_A and
 theta_B lie in one component of Omega(lambda). A finder that fails proves nothing.
 
@@ -31,7 +31,7 @@ from typing import Protocol, Sequence, runtime_checkable
 
 import torch
 
-from sublevel.checks.segments import SegmentBound, segment_maxima
+from sublevel.checks.certify.segments import SegmentBound, segment_maxima
 from sublevel.theory.errors import InputError
 from sublevel.theory.problems import Problem
 
@@ -107,7 +107,7 @@ class Path:
 
 def certify_paths(problem: Problem, beads: Sequence[torch.Tensor], finder: str = "",
                   evaluations: Sequence[int] | None = None) -> list[Path]:
-    """Certify many bead chains with one batched :func:`~sublevel.checks.segments.segment_maxima` call.
+    """Certify many bead chains with one batched :func:`~sublevel.checks.certify.segments.segment_maxima` call.
 
     ``evaluations`` (per chain) is the finder's work so far; one is added per segment.
     """
@@ -122,7 +122,7 @@ def certify_paths(problem: Problem, beads: Sequence[torch.Tensor], finder: str =
 
 def certify_chains(problem: Problem, chains: Sequence[torch.Tensor]) -> list[SegmentBound]:
     """Certified bounds on the segments of each bead chain (k_i + 1, P), from one batched
-    :func:`~sublevel.checks.segments.segment_maxima` call."""
+    :func:`~sublevel.checks.certify.segments.segment_maxima` call."""
     bound = segment_maxima(problem, torch.cat([c[:-1] for c in chains]), torch.cat([c[1:] for c in chains]))
     return split_bound(bound, [c.shape[0] - 1 for c in chains])
 

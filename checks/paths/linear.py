@@ -21,7 +21,7 @@ class LinearInterpolation(BatchedFinder):
     Examples
     --------
     >>> import torch
-    >>> from constructions import construct
+    >>> from sublevel.constructions import construct
     >>> data = construct("scalar-linear")
     >>> problem = data.problem(data.default_architecture())
     >>> path = LinearInterpolation()(problem, torch.tensor([1.0, 1.0]), torch.tensor([-1.0, -1.0]))

@@ -59,8 +59,8 @@ class DynamicStringSampling(BatchedFinder):
     Examples
     --------
     >>> import torch
-    >>> from constructions import construct
-    >>> from theory.networks import Architecture
+    >>> from sublevel.constructions import construct
+    >>> from sublevel.theory.networks import Architecture
     >>> data = construct("scalar-linear")
     >>> problem = data.problem(Architecture((1, 2, 1), "linear", bias=False))
     >>> a, b = torch.tensor([1.0, 0, 1, 0]), torch.tensor([-1.0, 0, -1, 0])

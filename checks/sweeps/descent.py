@@ -1,16 +1,16 @@
 """Batched descent over many problems at once: the sampling step of a width sweep.
 
-:func:`sublevel.checks.sampling.sample_sublevel` descends from S random starts on one problem. A sweep
+:func:`sublevel.checks.counting.sampling.sample_sublevel` descends from S random starts on one problem. A sweep
 runs it for K problems of one shape (one width, K seeds, hence K data sets); here all K S
 trajectories form one (K, S, P) tensor whose losses come from one call of
 :meth:`sublevel.theory.batched_problems.BatchedProblems.loss` and whose gradients come from one
 backward pass (the losses are independent, so the gradient of their sum is the stack of the
 individual gradients). Adam acts coordinate-wise, so the K S runs do not interact. As in the
 one-problem sampler, each problem descends with its labels divided by their root mean square
-and the points are mapped back (:func:`~sublevel.checks.sampling.unit_labels`).
+and the points are mapped back (:func:`~sublevel.checks.counting.sampling.unit_labels`).
 
 Problem k is started and thinned with its own generator seeded by ``seeds[k]``, exactly as
-:func:`~sublevel.checks.sampling.sample_sublevel` with ``settings.seed = seeds[k]`` does, so each
+:func:`~sublevel.checks.counting.sampling.sample_sublevel` with ``settings.seed = seeds[k]`` does, so each
 sample is the one the one-problem sampler draws, up to rounding (the two losses order their
 floating-point operations differently), and bit for bit the same whichever other problems
 share the batch (the test suite checks both).
@@ -21,7 +21,7 @@ from typing import Sequence
 
 import torch
 
-from sublevel.checks.sampling import (LevelSample, SampleSettings, certified_sample, thin_sample, unit_labels,
+from sublevel.checks.counting.sampling import (LevelSample, SampleSettings, certified_sample, thin_sample, unit_labels,
                              with_extra_points)
 from sublevel.theory.batched_problems import BatchedProblems
 

@@ -39,13 +39,13 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from sublevel.checks.sampling import SampleSettings
+from sublevel.checks.counting.sampling import SampleSettings
 from sublevel.constructions.registry import get_family
 from sublevel.theory.errors import InputError
 from sublevel.theory.networks import ACTIVATIONS
 
 METHODS = ("sampled-graph",)
-"""Counting methods a spec may name: batched descent + certified merge forest (:mod:`sublevel.checks.components`)."""
+"""Counting methods a spec may name: batched descent + certified merge forest (:mod:`sublevel.checks.counting.components`)."""
 
 DTYPES = ("float64", "float32")
 

@@ -10,7 +10,7 @@ stale rows. The device is not part of the key: it changes rounding, not the meth
 :func:`run_group` runs tasks of one family and width together (K seeds, hence K data sets
 of one shape): the descent of all K problems is one batched computation
 (:mod:`sublevel.checks.sweeps.descent`) on the requested device, then each problem's certified merge
-forest and brackets are computed on the CPU in float64 (:func:`sublevel.checks.counting.count_dataset`).
+forest and brackets are computed on the CPU in float64 (:func:`sublevel.checks.counting.datasets.count_dataset`).
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 import torch
 
-from sublevel.checks.sampling import SampleSettings
+from sublevel.checks.counting.sampling import SampleSettings
 
 RESULT_FORMAT = 2
 """Part of every task key: results stored under format 1 (where ``upper`` meant the sampled
@@ -113,7 +113,7 @@ class TaskResult:
     ``lower[i] <= N_lambda`` is rigorous; ``sampled[i]`` counts components of the certified
     graph over sampled points (an estimate of N_lambda that misses unsampled components);
     ``upper[i]`` is a rigorous upper bound or None; ``status[i]`` is ``exact``, ``bounded``,
-    ``lower bound`` or ``estimate`` (:class:`sublevel.checks.components.Bracket`). ``best_loss`` is the
+    ``lower bound`` or ``estimate`` (:class:`sublevel.checks.counting.components.Bracket`). ``best_loss`` is the
     lowest certified upper bound of a sampled point's loss (an upper bound on the global minimum).
     """
 
@@ -185,7 +185,7 @@ def run_group(group: TaskGroup) -> list[TaskResult]:
 
 
 def _run_group(group: TaskGroup) -> list[TaskResult]:
-    from sublevel.checks.counting import count_dataset, named_points
+    from sublevel.checks.counting.datasets import count_dataset, named_points
     from sublevel.checks.sweeps.descent import sample_many
     from sublevel.constructions.registry import construct
     from sublevel.theory.batched_problems import BatchedProblems

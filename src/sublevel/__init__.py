@@ -25,13 +25,13 @@ except metadata.PackageNotFoundError:  # running from a source tree that was nev
     __version__ = "0+unknown"
 
 if TYPE_CHECKING:
-    from sublevel.checks.components import Bracket, ComponentCount, count_components
-    from sublevel.checks.counting import count_dataset as count
-    from sublevel.checks.merge_trees import merge_tree
+    from sublevel.checks.counting.components import Bracket, ComponentCount, count_components
+    from sublevel.checks.counting.datasets import count_dataset as count
+    from sublevel.checks.counting.merge_trees import merge_tree
     from sublevel.checks.paths import Path, get_finder
-    from sublevel.checks.sampling import SampleSettings
-    from sublevel.checks.segments import loss_upper_bounds, path_maximum, segment_maxima
-    from sublevel.checks.verify import verify
+    from sublevel.checks.counting.sampling import SampleSettings
+    from sublevel.checks.certify.segments import loss_upper_bounds, path_maximum, segment_maxima
+    from sublevel.checks.verdicts.verify import verify
     from sublevel.constructions.datasets import Dataset
     from sublevel.constructions.registry import construct
     from sublevel.theory.claims import all_claims
@@ -47,18 +47,18 @@ _PUBLIC = {
     "all_claims": ("sublevel.theory.claims", "all_claims"),
     "Dataset": ("sublevel.constructions.datasets", "Dataset"),
     "construct": ("sublevel.constructions.registry", "construct"),
-    "count": ("sublevel.checks.counting", "count_dataset"),
-    "count_components": ("sublevel.checks.components", "count_components"),
-    "Bracket": ("sublevel.checks.components", "Bracket"),
-    "ComponentCount": ("sublevel.checks.components", "ComponentCount"),
-    "SampleSettings": ("sublevel.checks.sampling", "SampleSettings"),
-    "segment_maxima": ("sublevel.checks.segments", "segment_maxima"),
-    "path_maximum": ("sublevel.checks.segments", "path_maximum"),
-    "loss_upper_bounds": ("sublevel.checks.segments", "loss_upper_bounds"),
+    "count": ("sublevel.checks.counting.datasets", "count_dataset"),
+    "count_components": ("sublevel.checks.counting.components", "count_components"),
+    "Bracket": ("sublevel.checks.counting.components", "Bracket"),
+    "ComponentCount": ("sublevel.checks.counting.components", "ComponentCount"),
+    "SampleSettings": ("sublevel.checks.counting.sampling", "SampleSettings"),
+    "segment_maxima": ("sublevel.checks.certify.segments", "segment_maxima"),
+    "path_maximum": ("sublevel.checks.certify.segments", "path_maximum"),
+    "loss_upper_bounds": ("sublevel.checks.certify.segments", "loss_upper_bounds"),
     "Path": ("sublevel.checks.paths", "Path"),
     "get_finder": ("sublevel.checks.paths", "get_finder"),
-    "merge_tree": ("sublevel.checks.merge_trees", "merge_tree"),
-    "verify": ("sublevel.checks.verify", "verify"),
+    "merge_tree": ("sublevel.checks.counting.merge_trees", "merge_tree"),
+    "verify": ("sublevel.checks.verdicts.verify", "verify"),
 }
 """Public name -> (module, attribute), resolved on first access (PEP 562)."""
 

@@ -40,7 +40,7 @@ import torch
 from networkx.utils import UnionFind
 from scipy import ndimage
 
-from sublevel.checks.segments import INTERVAL_INFLATION, _activation_kind
+from sublevel.checks.certify.segments import INTERVAL_INFLATION, _activation_kind
 from sublevel.theory.errors import Contradiction, InputError
 from sublevel.theory.problems import Problem
 

@@ -1,11 +1,11 @@
 """Counting components of a data set's sublevel sets: the glue behind ``sublevel count``.
 
 Takes a :class:`~sublevel.constructions.datasets.Dataset` and an architecture and returns
-:class:`~sublevel.checks.components.ComponentCount`, using only what it can prove itself:
+:class:`~sublevel.checks.counting.components.ComponentCount`, using only what it can prove itself:
 
-- certificates derived from the architecture (:mod:`sublevel.checks.scalar_chains`: exact counts and
+- certificates derived from the architecture (:mod:`sublevel.checks.counting.chains`: exact counts and
   zero-output separators for bias-free 1-1-...-1 chains, for any data) and from a ridge
-  (:mod:`sublevel.checks.ridge_boxes`: certified boxes that hold all of Omega(lambda), for problems
+  (:mod:`sublevel.checks.counting.ridge_boxes`: certified boxes that hold all of Omega(lambda), for problems
   with at most 3 parameters);
 - a construction's certificates (separators, loss floor, named points) only after rebuilding
   the construction from the metadata's family and parameters (seed included) and finding X and
@@ -20,10 +20,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from sublevel.checks import ridge_boxes
-from sublevel.checks.components import ComponentCount, count_components
-from sublevel.checks.sampling import LevelSample, SampleSettings
-from sublevel.checks.scalar_chains import chain_count, chain_separators, is_scalar_chain
+from sublevel.checks.counting import ridge_boxes
+from sublevel.checks.counting.components import ComponentCount, count_components
+from sublevel.checks.counting.sampling import LevelSample, SampleSettings
+from sublevel.checks.counting.chains import chain_count, chain_separators, is_scalar_chain
 from sublevel.constructions.certificates import separators_for
 from sublevel.constructions.datasets import Dataset
 from sublevel.constructions.registry import construct
@@ -66,7 +66,7 @@ def count_dataset(dataset: Dataset, architecture: Architecture, levels: Sequence
                   sample: LevelSample | None = None, finder=None) -> ComponentCount:
     """Bounds on N_lambda for ``dataset`` under ``architecture`` at each level (from ``sample``
     instead of fresh descent when given; with a path ``finder`` for a second pass over open
-    brackets; see :func:`sublevel.checks.components.count_components`)."""
+    brackets; see :func:`sublevel.checks.counting.components.count_components`)."""
     problem = dataset.problem(architecture, kappa)
     rebuilt, note = rebuilt_construction(dataset)
     separators = chain_separators(problem)
@@ -83,10 +83,10 @@ def count_dataset(dataset: Dataset, architecture: Architecture, levels: Sequence
     if is_scalar_chain(problem):
         whole_space = lambda level: (chain_count(problem, level),) * 2  # noqa: E731
         notes.append(f"exact count for every level: {architecture.spec} {architecture.activation_name} chain without "
-                     f"bias (proof in checks.scalar_chains)")
+                     f"bias (proof in sublevel.checks.counting.chains)")
     elif ridge_boxes.applies(problem):
         whole_space = lambda level: ridge_boxes.ridge_box_bounds(problem, level)  # noqa: E731
         notes.append(f"proven bounds for every level from certified boxes holding all of Omega(lambda) (ridge "
-                     f"kappa = {kappa:g} makes the loss coercive; proof in checks.ridge_boxes)")
+                     f"kappa = {kappa:g} makes the loss coercive; proof in sublevel.checks.counting.ridge_boxes)")
     return count_components(problem, levels, settings, separators, floor, points, k, sample=sample, finder=finder,
                             whole_space=whole_space, notes=notes)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 
-from sublevel.checks.options import add_problem_arguments, load_problem
+from sublevel.cli.options import add_problem_arguments, load_problem
 import json
 
 HELP = "merge tree of minima with certified barriers: N_lambda, persistence, GraphML, disconnectivity graph"
@@ -54,8 +54,8 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from sublevel.checks.counting import named_points, rebuilt_construction
-    from sublevel.checks.merge_trees import find_minima, merge_tree
+    from sublevel.checks.counting.datasets import named_points, rebuilt_construction
+    from sublevel.checks.counting.merge_trees import find_minima, merge_tree
     from sublevel.checks.paths import get_finder
     from sublevel.theory.errors import InputError
 
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         points = torch.cat([points, named])
     mode = "raw"
     if args.modulo_symmetry:
-        from sublevel.checks.symmetries import canonicalise
+        from sublevel.checks.counting.symmetries import canonicalise
 
         reference = points[int(torch.argmin(problem.loss(points)))]
         points = canonicalise(architecture, points, reference, rescale_units=args.kappa == 0)
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     if args.graphml:
         tree.write_graphml(args.graphml)
     if args.figure:
-        from sublevel.checks.scalar_chains import chain_separators
+        from sublevel.checks.counting.chains import chain_separators
         from sublevel.constructions.certificates import separators_for
         from sublevel.figures.disconnectivity import save_disconnectivity
 

@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _table(args: argparse.Namespace) -> int:
-    from sublevel.checks.ccnn.table import TableConfig, run_table, write_outputs
+    from sublevel.checks.experiments.ccnn_table import TableConfig, run_table, write_outputs
     from sublevel.theory.errors import InputError
 
     overrides = {key: value for key, value in (

@@ -1,8 +1,8 @@
 """Components of sublevel sets from sampled points, with rigorous bounds where a proof exists.
 
-Points theta_i of Omega(lambda_max) (from :mod:`sublevel.checks.sampling`) are nodes; a candidate edge
+Points theta_i of Omega(lambda_max) (from :mod:`sublevel.checks.counting.sampling`) are nodes; a candidate edge
 (i, j) gets weight w_ij = certified upper bound of max_t L on the segment [theta_i, theta_j]
-(:mod:`sublevel.checks.segments`). Two nodes are joined at level lambda when w_ij <= lambda. The number
+(:mod:`sublevel.checks.certify.segments`). Two nodes are joined at level lambda when w_ij <= lambda. The number
 of components at every lambda then comes from one Kruskal sweep over edges in increasing
 weight (0-dimensional persistence / single linkage): with n(lambda) nodes below lambda and
 m(lambda) merges of weight <= lambda, the graph has n(lambda) - m(lambda) components.
@@ -52,8 +52,8 @@ from scipy.sparse.csgraph import minimum_spanning_tree
 from scipy.spatial.distance import pdist, squareform
 from sklearn.neighbors import NearestNeighbors
 
-from sublevel.checks.sampling import LevelSample, SampleSettings, descend, merge_samples, sample_sublevel
-from sublevel.checks.segments import loss_upper_bounds, path_maximum, segment_maxima
+from sublevel.checks.counting.sampling import LevelSample, SampleSettings, descend, merge_samples, sample_sublevel
+from sublevel.checks.certify.segments import loss_upper_bounds, path_maximum, segment_maxima
 from sublevel.constructions.certificates import Separator, sign_patterns
 from sublevel.theory.errors import Contradiction
 from sublevel.theory.problems import Problem
@@ -64,7 +64,7 @@ Certifier = Callable[[Problem, torch.Tensor, torch.Tensor], torch.Tensor]
 WholeSpaceBounds = Callable[[float], tuple[int, "int | None"]]
 """level -> (lower, upper) bounds on N_level, proven by an argument that covers the whole
 parameter space (upper None when the argument gives none), e.g. the exact counts of
-:mod:`sublevel.checks.scalar_chains` or the coercive boxes of :mod:`sublevel.checks.ridge_boxes`."""
+:mod:`sublevel.checks.counting.chains` or the coercive boxes of :mod:`sublevel.checks.counting.ridge_boxes`."""
 
 
 def exact_certifier(problem: Problem, start: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
@@ -406,7 +406,7 @@ def join_with_paths(problem: Problem, forest: MergeForest, found: Sequence[Brack
     ``finder.batch`` call with the level as target. A path certified below the level becomes
     an edge weighted by its certified maximum, and the forest's merges are recomputed by
     Kruskal over the old merges and the new edges. The finder's word is not taken: every path
-    is certified again here (:func:`sublevel.checks.segments.path_maximum`) and a path whose recomputed
+    is certified again here (:func:`sublevel.checks.certify.segments.path_maximum`) and a path whose recomputed
     maximum exceeds the one it reported is a :class:`~sublevel.theory.errors.Contradiction`. Returns the
     number of edges added.
     """
@@ -466,12 +466,12 @@ def count_components(problem: Problem, levels: Sequence[float], settings: Sample
     ``extra_points`` are then ignored (they belong in that sample). With a path ``finder``
     (:mod:`sublevel.checks.paths`), brackets still open get a second pass, :func:`join_with_paths`.
     ``separators``, ``loss_floor`` and ``whole_space`` must be proven (see :func:`brackets`);
-    :func:`sublevel.checks.counting.count_dataset` derives them and should be preferred.
+    :func:`sublevel.checks.counting.datasets.count_dataset` derives them and should be preferred.
 
     Examples
     --------
-    >>> from constructions import construct
-    >>> from checks.scalar_chains import chain_count, chain_separators
+    >>> from sublevel.constructions import construct
+    >>> from sublevel.checks.counting.chains import chain_count, chain_separators
     >>> data = construct("scalar-linear")
     >>> problem = data.problem(data.default_architecture())
     >>> exact = lambda level: (chain_count(problem, level),) * 2

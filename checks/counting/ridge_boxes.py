@@ -5,7 +5,7 @@ at least kappa ||theta||^2, so every point of Omega(lambda) satisfies
 ||theta||_inf <= ||theta||_2 <= r = sqrt(lambda / kappa): the loss is coercive. In a box
 [-R, R]^P with R > r, Omega(lambda) lies in the box's interior, so the components of
 Omega(lambda) inside the box are exactly the components of Omega(lambda), and the proven bounds
-of the certified box count (:func:`sublevel.checks.grid_count.count_box`: interval enclosures of the
+of the certified box count (:func:`sublevel.checks.certify.boxes.count_box`: interval enclosures of the
 loss and its gradient, refined where undecided) are proven bounds on N_lambda itself. This is
 the low-dimensional route to an upper bound that covers all of parameter space; it is how
 ``sublevel count`` bounds ridge-regularised versions of the ground truths (Freeman & Bruna
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import math
 
-from sublevel.checks.grid_count import SliceLoss, count_box
-from sublevel.checks.segments import _activation_kind
+from sublevel.checks.certify.boxes import SliceLoss, count_box
+from sublevel.checks.certify.segments import _activation_kind
 from sublevel.theory.errors import InputError
 from sublevel.theory.problems import Problem
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import functools
 
 from sublevel.checks.experiments.quadratic_sweep import quadratic_problem, search_width, valley_checks
-from sublevel.checks.spurious import SpuriousSearch
-from sublevel.checks.verify import Row, runner
+from sublevel.checks.verdicts.spurious import SpuriousSearch
+from sublevel.checks.verdicts.verify import Row, runner
 from sublevel.constructions.registry import construct
 from sublevel.theory.claims import Claim, Instance, Verdict
 from sublevel.theory.quadratic_claims import THRESHOLDS

@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from sublevel.checks.options import add_problem_arguments, load_problem, option_type, parse_levels
+from sublevel.cli.options import add_problem_arguments, load_problem, option_type, parse_levels
 
 HELP = "count components of sublevel sets of a data set's loss, as certified brackets"
 
@@ -42,9 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sublevel.checks.counting import count_dataset
+    from sublevel.checks.counting.datasets import count_dataset
     from sublevel.checks.paths import get_finder
-    from sublevel.checks.sampling import SampleSettings
+    from sublevel.checks.counting.sampling import SampleSettings
 
     dataset, architecture, _ = load_problem(args)
     settings = SampleSettings(starts=args.starts, steps=args.steps, seed=args.seed)

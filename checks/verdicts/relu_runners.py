@@ -3,12 +3,12 @@
 Each runner observes, then judges what it observed:
 
 - ``disconnection``: component brackets at levels below / above rho* (lower bound from the
-  determinant separator, :mod:`sublevel.checks.components`) and the best certified path between theta_A
+  determinant separator, :mod:`sublevel.checks.counting.components`) and the best certified path between theta_A
   and theta_B (straight segment and AutoNEB). Refuted by a certified path below a level; holds
   when the certified lower bound is >= 2 at every level; inconclusive otherwise.
-- ``spurious-minima``: :func:`sublevel.checks.spurious.examine` at a named point (holds when it passes,
+- ``spurious-minima``: :func:`sublevel.checks.verdicts.spurious.examine` at a named point (holds when it passes,
   refuted when it fails: not critical, a descent direction, or not above the best known point),
-  or :func:`sublevel.checks.spurious.search` on the Safran-Shamir population loss (holds when a spurious
+  or :func:`sublevel.checks.verdicts.spurious.search` on the Safran-Shamir population loss (holds when a spurious
   minimum is found, inconclusive otherwise).
 - ``kernel-inequality``: Prop 2.3 on random Gaussian (exact) and empirical distributions.
 - ``energy-gap``: the energy-gap experiment (trend and literal bound), or a certified barrier
@@ -21,14 +21,14 @@ import functools
 import numpy as np
 import torch
 
-from sublevel.checks.counting import count_dataset
+from sublevel.checks.counting.datasets import count_dataset
 from sublevel.checks.experiments.energy_gap import EnergyGapResult, EnergyGapSettings, energy_gap
-from sublevel.checks.kernel_inequality import bounds_empirical, bounds_gaussian
+from sublevel.checks.verdicts.kernel_inequality import bounds_empirical, bounds_gaussian
 from sublevel.checks.paths import get_finder
-from sublevel.checks.sampling import SampleSettings
-from sublevel.checks.segments import segment_maxima
-from sublevel.checks.spurious import ProbeSettings, examine, search
-from sublevel.checks.verify import Row, runner
+from sublevel.checks.counting.sampling import SampleSettings
+from sublevel.checks.certify.segments import segment_maxima
+from sublevel.checks.verdicts.spurious import ProbeSettings, examine, search
+from sublevel.checks.verdicts.verify import Row, runner
 from sublevel.constructions.registry import construct
 from sublevel.constructions.safran_shamir import orthonormal_teacher, population_loss
 from sublevel.theory.claims import Claim, Instance, Verdict

@@ -161,8 +161,8 @@ def segment_maxima(problem: Problem, start: torch.Tensor, end: torch.Tensor, *,
     Examples
     --------
     >>> import torch
-    >>> from theory.networks import Architecture
-    >>> from theory.problems import Problem
+    >>> from sublevel.theory.networks import Architecture
+    >>> from sublevel.theory.problems import Problem
     >>> problem = Problem(Architecture((1, 1, 1), "relu", bias=False),
     ...                   torch.tensor([[1.0], [-1.0]]), torch.tensor([[1.0], [2.0]]))
     >>> bound = segment_maxima(problem, torch.tensor([1.0, 1.0]), torch.tensor([-1.0, 2.0]))

@@ -1,6 +1,6 @@
 """sublevel: computational checks of theorems about the sublevel sets of neural-network losses.
 
-Each subcommand lives in its own module under :mod:`sublevel.checks.commands` and exposes ``HELP``
+Each subcommand lives in its own module under :mod:`sublevel.cli` and exposes ``HELP``
 (one line), ``add_arguments(parser)`` and ``run(args) -> int``. Command modules import their
 heavy dependencies inside ``run`` so that ``sublevel --help`` stays fast.
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sublevel.checks.commands import (ccnn, construct, count, experiment, grid_count, landscape, merge_tree, path,
+from sublevel.cli import (ccnn, construct, count, experiment, grid_count, landscape, merge_tree, path,  # noqa: I001
                                       plot, sweep, verify)
 
 from sublevel.theory.errors import Contradiction, InputError
@@ -30,7 +30,7 @@ COMMANDS = {
     "grid-count": grid_count,
     "experiment": experiment,
 }
-"""Subcommand name -> its module in :mod:`sublevel.checks.commands` (add new ones here)."""
+"""Subcommand name -> its module in :mod:`sublevel.cli` (add new ones here)."""
 
 EXIT_USAGE = 2
 EXIT_CONTRADICTION = 3

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Callable, Iterable, Iterator
 
-from sublevel.checks.counting import count_dataset
-from sublevel.checks.sampling import SampleSettings
+from sublevel.checks.counting.datasets import count_dataset
+from sublevel.checks.counting.sampling import SampleSettings
 from sublevel.constructions.registry import construct
 from sublevel.theory.claims import Claim, ComponentBracket, Instance, Verdict, all_claims, get_claim
 
@@ -78,7 +78,7 @@ def run_components(claim: Claim, instance: Instance) -> Row:
 def iter_rows(claim_ids: Iterable[str] | None = None) -> Iterator[tuple[int, int, Row]]:
     """(index, total, row) for every instance of the chosen claims, as each one finishes."""
     # The runner modules register further claim kinds on import (add new ones here).
-    from sublevel.checks import quadratic_runners, relu_runners  # noqa: F401
+    from sublevel.checks.verdicts import quadratic_runners, relu_runners  # noqa: F401
 
     chosen = [get_claim(c) for c in claim_ids] if claim_ids else list(all_claims().values())
     jobs = [(claim, instance) for claim in chosen for instance in claim.instances]

@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
     import time
 
-    from sublevel.checks.verify import iter_rows
+    from sublevel.checks.verdicts.verify import iter_rows
     from sublevel.constructions.storage import atomic_output
 
     rows, start = [], time.monotonic()

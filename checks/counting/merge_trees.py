@@ -11,7 +11,7 @@ death = the barrier at which its basin merges into an older one, elder rule) and
 disconnectivity graph (:mod:`sublevel.figures.disconnectivity`).
 
 Pair selection (``pairs="mst"``): Kruskal's algorithm with lazily computed weights, as in
-:func:`sublevel.checks.components.merge_forest`. Every pair enters a heap keyed by the lower bound
+:func:`sublevel.checks.counting.components.merge_forest`. Every pair enters a heap keyed by the lower bound
 max(L_i, L_j) <= barrier; the smallest key is popped; a pair whose ends are already joined is
 dropped without a search (union-find early exit); otherwise it is searched with target
 max(L_i, L_j) + tolerance L(0) (L(0) = mean ||y||^2, so the tolerance is scale-free), batched with the next pairs that would join different components
@@ -40,9 +40,9 @@ import torch
 from networkx.utils import UnionFind
 from tqdm import tqdm
 
-from sublevel.checks.components import MergeForest
+from sublevel.checks.counting.components import MergeForest
 from sublevel.checks.paths.base import PathFinder, check_endpoints, get_finder, train_beads
-from sublevel.checks.segments import segment_maxima
+from sublevel.checks.certify.segments import segment_maxima
 from sublevel.theory.errors import InputError
 from sublevel.theory.problems import Problem
 
@@ -68,7 +68,7 @@ def find_minima(problem: Problem, starts: int = 64, steps: int = 500, lr: float 
 class MergeTree(MergeForest):
     """Single-linkage tree of minima with certified barriers.
 
-    Extends :class:`~sublevel.checks.components.MergeForest` (``points``, ``losses``, ``merges`` in
+    Extends :class:`~sublevel.checks.counting.components.MergeForest` (``points``, ``losses``, ``merges`` in
     Kruskal order, ``counts(levels)``) with every barrier computed (``barriers``, keyed
     (i, j), i < j, with ``searched`` marking the pairs a finder searched), the finder used and
     the work spent (``evaluations``: single-vector loss evaluations plus one per certified

@@ -145,7 +145,7 @@ def _experiments(args: argparse.Namespace) -> int:
 
     import torch
 
-    from sublevel.checks.landscapes.experiments import SCALES, run_all
+    from sublevel.checks.experiments.landscapes import SCALES, run_all
     from sublevel.theory.errors import InputError
 
     if args.threads:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 
-from sublevel.checks.options import add_problem_arguments, load_problem
+from sublevel.cli.options import add_problem_arguments, load_problem
 import json
 
 HELP = "find paths between two parameter points with every finder; print certified maxima"

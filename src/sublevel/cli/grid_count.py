@@ -24,7 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from sublevel.checks.options import add_problem_arguments, load_problem, parse_levels
+from sublevel.cli.options import add_problem_arguments, load_problem, parse_levels
 
 HELP = "proven bounds on component counts of sublevel sets inside a 2-D/3-D box (interval bounds, refined grid)"
 
@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from sublevel.checks.grid_count import SliceLoss, count_box
+    from sublevel.checks.certify.boxes import SliceLoss, count_box
     from sublevel.theory.errors import InputError
 
     levels = parse_levels(args.levels)

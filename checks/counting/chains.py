@@ -6,7 +6,7 @@ ridge. These are the smallest nets whose sublevel sets split (Freeman & Bruna 20
 arXiv:1611.01540, section 2; the lecture's scalar example), and on them N_lambda, the number of
 path components of Omega(lambda), is known *exactly* for every data set and every level.
 The argument covers the whole parameter space, so the count is a rigorous lower *and* upper
-bound, which is what lets :mod:`sublevel.checks.components` report ``exact`` without trusting sampling.
+bound, which is what lets :mod:`sublevel.checks.counting.components` report ``exact`` without trusting sampling.
 
 Proof, linear chains. H = p x with p = w_1 ... w_L, so L(theta) = q(p) with the quadratic
 q(p) = A p^2 - 2 B p + C, A = mean x^2, B = mean x y, C = mean y^2 = L(0). Its sublevel set
@@ -106,7 +106,7 @@ def chain_count(problem: Problem, level: float) -> int:
     Examples
     --------
     >>> import torch
-    >>> from theory.networks import Architecture
+    >>> from sublevel.theory.networks import Architecture
     >>> chain = Problem(Architecture((1, 1, 1, 1), "linear", bias=False),
     ...                 torch.tensor([[1.0]]), torch.tensor([[1.0]]))
     >>> [chain_count(chain, lam) for lam in (-0.1, 0.0, 0.5, 1.0)]

@@ -15,7 +15,7 @@ labels are left as they are.)
 
 This samples Omega(lambda) near descent trajectories only: it proves that the kept points
 lie in Omega(lambda) (their losses are evaluated exactly) but it cannot show that a component
-holds no point (see :mod:`sublevel.checks.components` for what the counts mean).
+holds no point (see :mod:`sublevel.checks.counting.components` for what the counts mean).
 """
 from __future__ import annotations
 

@@ -1,1 +1,0 @@
-"""One module per ``sublevel`` subcommand (see :mod:`sublevel.checks.cli`)."""

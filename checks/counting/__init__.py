@@ -1,0 +1,2 @@
+"""Components of sublevel sets: sampling, the certified graph, proven lower and upper bounds
+(separators, whole-space proofs for scalar chains and ridge problems), merge trees, symmetries."""
