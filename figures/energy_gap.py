@@ -16,17 +16,15 @@ from sublevel.figures.saving import save_figure
 
 def draw(result: dict, out: str | Path) -> Path:
     """Write the PNG for an energy-gap result (its ``to_json()`` form) to ``out``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     widths = np.array(result["widths"], dtype=float)
     means = np.array(result["mean_gaps"])
     gaps = np.array([row["gap"] for row in result["rows"]])
     positive = gaps[gaps > 0]
     floor = positive.min() / 3 if len(positive) else 1e-6
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    fig = Figure(figsize=(5.5, 4))
+    ax = fig.subplots()
     ax.scatter([row["width"] for row in result["rows"]], np.maximum(gaps, floor), s=14, alpha=0.5,
                label="pairs (certified upper bounds)")
     slope = result["slope"]

@@ -2,23 +2,21 @@
 interpolation plots, weight histograms and norms, side-by-side comparisons
 (the figure types of Li, Xu, Taylor, Studer & Goldstein, NeurIPS 2018, arXiv:1712.09913).
 
-All functions draw with matplotlib's Agg backend and either draw into a given axes or write a
-PNG atomically.
+All functions either draw into a given axes or build a ``matplotlib.figure.Figure`` (without
+pyplot, so importing or calling them never switches the backend of a notebook) and write it
+atomically.
 """
 from __future__ import annotations
 
 import os
 from typing import Mapping, Sequence
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from sublevel.checks.landscapes.surfaces import Surface  # noqa: E402
-from sublevel.figures.saving import save_figure  # noqa: E402
-from sublevel.theory.errors import InputError  # noqa: E402
+from sublevel.checks.landscapes.surfaces import Surface
+from sublevel.figures.saving import save_figure
+from sublevel.theory.errors import InputError
 
 KINDS = ("contour", "filled", "heatmap", "surface3d")
 
@@ -81,10 +79,11 @@ def plot_surface(surface: Surface, out: str | os.PathLike, kind: str = "contour"
                  title: str | None = None) -> None:
     """One surface to one PNG (a curve for 1-D surfaces)."""
     if kind == "surface3d" and len(surface.grid.axes) == 2:
-        fig = plt.figure(figsize=(5, 4))
+        fig = Figure(figsize=(5, 4))
         ax = fig.add_subplot(projection="3d")
     else:
-        fig, ax = plt.subplots(figsize=(5, 4))
+        fig = Figure(figsize=(5, 4))
+        ax = fig.subplots()
     if len(surface.grid.axes) == 1:
         draw_curve(ax, surface, (metric,))
     else:
@@ -99,7 +98,7 @@ def plot_grid(surfaces: Mapping[str, Surface], out: str | os.PathLike, kind: str
     columns = max(1, min(columns, len(surfaces)))
     rows = -(-len(surfaces) // columns)
     projection = {"projection": "3d"} if kind == "surface3d" else {}
-    fig = plt.figure(figsize=(4.2 * columns, 3.6 * rows))
+    fig = Figure(figsize=(4.2 * columns, 3.6 * rows))
     for k, (title, surface) in enumerate(surfaces.items()):
         ax = fig.add_subplot(rows, columns, k + 1, **projection)
         draw_surface(ax, surface, kind, metric, path=(paths or {}).get(title))
@@ -111,7 +110,8 @@ def plot_grid(surfaces: Mapping[str, Surface], out: str | os.PathLike, kind: str
 def plot_interpolation(alphas: np.ndarray, curves: Mapping[str, np.ndarray], out: str | os.PathLike,
                        title: str = "") -> None:
     """Loss (left axis, solid) and accuracy (right axis, dashed) along an interpolation."""
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+    fig = Figure(figsize=(5, 3.6))
+    ax = fig.subplots()
     right = ax.twinx()
     for key, values in curves.items():
         target, style = (right, "--") if key.endswith("accuracy") else (ax, "-")
@@ -128,7 +128,8 @@ def plot_interpolation(alphas: np.ndarray, curves: Mapping[str, np.ndarray], out
 def plot_weights(histograms: Mapping[str, np.ndarray], norms: Mapping[str, Sequence[float]],
                  out: str | os.PathLike) -> None:
     """Weight histograms of final models (left) and weight norm over epochs (right)."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
+    fig = Figure(figsize=(9, 3.6))
+    left, right = fig.subplots(1, 2)
     for label, weights in histograms.items():
         left.hist(weights, bins=80, histtype="step", density=True, label=label)
     left.set_xlabel("weight value")
@@ -140,3 +141,39 @@ def plot_weights(histograms: Mapping[str, np.ndarray], norms: Mapping[str, Seque
     right.legend(fontsize=7)
     fig.tight_layout()
     save_png(fig, out)
+
+
+def draw_suite(suite, out_dir: str | os.PathLike) -> list[str]:
+    """The figures of a :class:`~sublevel.checks.experiments.landscapes.LandscapeSuite` into
+    ``out_dir``: ResNet slices by depth, skip vs no skip at the largest depth, the wide
+    variant, Hessian-ratio maps, a 3-D surface, VGG interpolations, weights and the PCA plane
+    (Li et al. 2018, Figs. 2, 3, 5, 6, 7, 9). Returns the files written."""
+    from pathlib import Path
+
+    out = Path(out_dir)
+    written = []
+
+    def grid(surfaces, name, **options):
+        plot_grid(surfaces, out / name, **options)
+        written.append(str(out / name))
+
+    narrow = {k: v for k, v in suite.surfaces.items() if f" w{suite.width} " in k}
+    grid(narrow, "landscape_resnet_depths.png", kind="contour", columns=2)
+    pair = {k: v for k, v in narrow.items() if k.startswith(f"ResNet-{suite.deepest} ")}
+    grid(pair, "landscape_skip_vs_noskip.png", kind="contour", columns=2)
+    grid({k: v for k, v in suite.surfaces.items() if f" w{suite.wide_width} " in k}, "landscape_resnet_wide.png",
+         kind="contour", columns=2)
+    grid({k: v for k, v in suite.hessians.items() if k in pair}, "landscape_hessian_ratio.png", kind="heatmap",
+         metric="ratio", columns=2)
+    plot_surface(next(iter(pair.values())), out / "landscape_surface3d.png", kind="surface3d")
+    written.append(str(out / "landscape_surface3d.png"))
+    for wd, (alphas, curves, title) in suite.interpolations.items():
+        plot_interpolation(alphas, curves, out / f"landscape_vgg_interpolation_wd{wd}.png", title=title)
+        written.append(str(out / f"landscape_vgg_interpolation_wd{wd}.png"))
+    if suite.histograms:
+        plot_weights(suite.histograms, suite.norms, out / "landscape_vgg_weights.png")
+        written.append(str(out / "landscape_vgg_weights.png"))
+    if suite.pca is not None:
+        label, surface, coordinates = suite.pca
+        grid({label: surface}, "landscape_vgg_pca.png", kind="contour", columns=1, paths={label: coordinates})
+    return written

@@ -19,13 +19,11 @@ LINESTYLES = ("-", "--", "-.", ":")
 
 def draw(result: dict, out: str | Path) -> Path:
     """Write the PNG for a quadratic sweep (its ``to_json()`` form) to ``out``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     samples = sorted({row["samples"] for row in result["rows"]})
-    fig, axes = plt.subplots(1, len(samples), figsize=(5 * len(samples), 4), squeeze=False)
+    fig = Figure(figsize=(5 * len(samples), 4))
+    axes = fig.subplots(1, len(samples), squeeze=False)
     for ax, n_samples in zip(axes[0], samples):
         rows = sorted((r for r in result["rows"] if r["samples"] == n_samples), key=lambda r: r["width"])
         widths = [r["width"] for r in rows]

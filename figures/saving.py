@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from sublevel.constructions.storage import atomic_output
@@ -15,8 +16,6 @@ def save_figure(fig, path: str | os.PathLike, format: str | None = None, dpi: in
     path = Path(path)
     with atomic_output(path) as tmp:
         fig.savefig(tmp, format=format or path.suffix.lstrip(".") or "png", dpi=dpi, **savefig)
-    if close:
-        import matplotlib.pyplot as plt  # only when saving: importing pyplot is slow
-
-        plt.close(fig)
+    if close and "matplotlib.pyplot" in sys.modules:  # a figure made through pyplot is registered there
+        sys.modules["matplotlib.pyplot"].close(fig)
     return path

@@ -107,10 +107,8 @@ def draw(rows: Sequence[StoredRow], out_stem: str | Path, title: str | None = No
     ValueError
         If ``rows`` is empty.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     if not rows:
@@ -118,12 +116,13 @@ def draw(rows: Sequence[StoredRow], out_stem: str | Path, title: str | None = No
     families = list(dict.fromkeys(row.family for row in rows))
     configs = {row.family: row.config for row in rows}
     summary = summarise(rows)
-    fig, axes = plt.subplots(1, len(families), figsize=(4.2 * len(families), 3.6), squeeze=False)
+    fig = Figure(figsize=(4.2 * len(families), 3.6))
+    axes = fig.subplots(1, len(families), squeeze=False)
     for ax, family in zip(axes[0], families):
         points = [p for p in summary if p.family == family]
         widths = sorted({row.width for row in rows if row.family == family})
         levels = sorted({p.level for p in points})
-        colours = plt.cm.viridis(np.linspace(0.0, 0.85, max(1, len(levels))))
+        colours = colormaps["viridis"](np.linspace(0.0, 0.85, max(1, len(levels))))
         unit = "·L(0)" if configs[family].get("relative_levels") else ""
         for level, colour in zip(levels, colours):
             at = [p for p in points if p.level == level]

@@ -123,3 +123,39 @@ def test_docstring_examples_run():
     result = doctest.testmod(sublevel)
     failures, tried = failures + result.failed, tried + result.attempted
     assert tried > 20 and failures == 0
+
+
+LAYERS = """
+import importlib, json, pkgutil, sys
+package = importlib.import_module("sublevel.{layer}")
+for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+    importlib.import_module(info.name)
+print(json.dumps(sorted({{m.split(".")[1] for m in sys.modules if m.startswith("sublevel.") and m.count(".") >= 1}})))
+"""
+
+
+@pytest.mark.parametrize("layer, allowed", [
+    ("theory", {"theory"}),
+    ("constructions", {"theory", "constructions"}),
+    ("checks", {"theory", "constructions", "checks"}),
+])
+def test_dependencies_point_one_way(layer, allowed):
+    """theory <- constructions <- checks <- figures <- cli: no layer imports one above it."""
+    proc = run_python(LAYERS.format(layer=layer), ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert set(json.loads(proc.stdout.strip().splitlines()[-1])) <= allowed
+
+
+def test_figures_never_switch_the_matplotlib_backend():
+    code = """
+import importlib, pkgutil, matplotlib
+matplotlib.use("svg")
+import sublevel.figures as figures
+for info in pkgutil.walk_packages(figures.__path__, "sublevel.figures."):
+    importlib.import_module(info.name)
+from sublevel.figures.energy_gap import draw
+print(matplotlib.get_backend())
+"""
+    proc = run_python(code, ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "svg"

@@ -11,13 +11,16 @@ scale that runs on two CPU cores, on MNIST-1D (generated offline) instead of CIF
   growth (Fig. 2), and the PCA plane of the small-batch trajectory (Fig. 9).
 
 Trained weights are cached as .npz in a cache folder and every surface is a resumable file
-there, so an interrupted run continues where it stopped.
+there, so an interrupted run continues where it stopped. :func:`run_all` computes and writes the
+results JSON; it returns a :class:`LandscapeSuite` that
+:func:`sublevel.figures.landscape_plots.draw_suite` turns into the figures (this module draws
+nothing).
 """
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -144,14 +147,30 @@ def _slice(model, data: ImageData, scale: Scale, stem: Path, title: str) -> tupl
     return surface, hessian
 
 
+@dataclass
+class LandscapeSuite:
+    """What the suite computed, for drawing: ResNet slices and Hessian-ratio maps by title, the
+    widths and depth that select the panels, and the VGG pieces (interpolation curves by weight
+    decay, weight histograms and norms by run, the PCA-plane slice with the trajectory)."""
+
+    results: dict[str, Any]
+    surfaces: dict[str, Surface] = field(default_factory=dict)
+    hessians: dict[str, Surface] = field(default_factory=dict)
+    width: int = 0
+    wide_width: int = 0
+    deepest: int = 0
+    interpolations: dict[str, tuple[np.ndarray, dict[str, np.ndarray], str]] = field(default_factory=dict)
+    histograms: dict[str, np.ndarray] = field(default_factory=dict)
+    norms: dict[str, list[float]] = field(default_factory=dict)
+    pca: tuple[str, Surface, np.ndarray] | None = None
+
+
 def run_all(scale: Scale, out_dir: str | os.PathLike = "figures",
-            cache_dir: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Run the suite; write figures and ``landscape_results.json`` into ``out_dir``.
+            cache_dir: str | os.PathLike | None = None) -> LandscapeSuite:
+    """Run the suite; write ``landscape_results.json`` into ``out_dir``.
 
     Trained weights and surfaces go to ``cache_dir`` (default ``<out_dir>/landscape_runs``).
     """
-    from sublevel.figures.landscape_plots import plot_grid, plot_surface
-
     out = Path(out_dir)
     runs = Path(cache_dir) if cache_dir is not None else out / "landscape_runs"
     runs.mkdir(parents=True, exist_ok=True)
@@ -177,29 +196,20 @@ def run_all(scale: Scale, out_dir: str | os.PathLike = "figures",
                       "component_quantiles": components["quantiles"],
                       "components_estimated_on_grid": components["components"],
                       "hessian_ratio": ratio_statistics(hessian)})
-    narrow = {k: v for k, v in surfaces.items() if f" w{scale.width} " in k}
-    plot_grid(narrow, out / "landscape_resnet_depths.png", kind="contour", columns=2)
-    deepest = max(scale.depths)
-    pair = {k: v for k, v in narrow.items() if k.startswith(f"ResNet-{deepest} ")}
-    plot_grid(pair, out / "landscape_skip_vs_noskip.png", kind="contour", columns=2)
-    plot_grid({k: v for k, v in surfaces.items() if f" w{scale.wide_width} " in k},
-              out / "landscape_resnet_wide.png", kind="contour", columns=2)
-    plot_grid({k: v for k, v in hessians.items() if k in pair}, out / "landscape_hessian_ratio.png",
-              kind="heatmap", metric="ratio", columns=2)
-    plot_surface(next(iter(pair.values())), out / "landscape_surface3d.png", kind="surface3d")
-    vgg = _vgg_experiments(scale, data, runs, out)
+    suite = LandscapeSuite({}, surfaces, hessians, scale.width, scale.wide_width, max(scale.depths))
+    vgg = _vgg_experiments(scale, data, runs, suite)
     results = {"scale": asdict(scale), "table": table, "vgg": vgg,
                "note": "components are estimated on the grid (4-neighbour labelling of grid points "
                        "below each quantile level of the slice); neither bound is certified"}
     with atomic_output(out / "landscape_results.json") as tmp:
         tmp.write_text(json.dumps(results, indent=1))
-    return results
+    suite.results = results
+    return suite
 
 
-def _vgg_experiments(scale: Scale, data: ImageData, runs: Path, out: Path) -> dict[str, Any]:
-    """Small vs large batch, weight decay 0 vs 5e-4: interpolation, weights, PCA trajectory."""
-    from sublevel.figures.landscape_plots import plot_grid, plot_interpolation, plot_weights
-
+def _vgg_experiments(scale: Scale, data: ImageData, runs: Path, suite: LandscapeSuite) -> dict[str, Any]:
+    """Small vs large batch, weight decay 0 vs 5e-4: interpolation, weights, PCA trajectory
+    (the drawable pieces go into ``suite``)."""
     summary, histograms, norms, trained_models = {}, {}, {}, {}
     for wd in (0.0, 5e-4):
         for batch in (scale.batch_small, scale.batch_large):
@@ -222,10 +232,10 @@ def _vgg_experiments(scale: Scale, data: ImageData, runs: Path, out: Path) -> di
                              "test": (data.x_test, data.y_test)},
                             alphas=np.linspace(-0.5, 1.5, 2 * scale.grid - 1),
                             statistics_data=(data.x_train, data.y_train))
-        plot_interpolation(curve.alphas, curve.curves, out / f"landscape_vgg_interpolation_wd{wd:g}.png",
-                           title=f"VGG-9 w{scale.vgg_width}: batch {scale.batch_small} (0) to {scale.batch_large} (1), wd {wd:g}")
+        suite.interpolations[f"{wd:g}"] = (curve.alphas, curve.curves, f"VGG-9 w{scale.vgg_width}: batch "
+                                            f"{scale.batch_small} (0) to {scale.batch_large} (1), wd {wd:g}")
         summary[f"interpolation wd {wd:g}"] = {k: [float(v.min()), float(v.max())] for k, v in curve.curves.items()}
-    plot_weights(histograms, norms, out / "landscape_vgg_weights.png")
+    suite.histograms, suite.norms = histograms, norms
     small = trained_models[(0.0, scale.batch_small)]
     pca = pca_directions(small.trajectory)
     x, y = data.x_train[:scale.eval_samples], data.y_train[:scale.eval_samples]
@@ -234,8 +244,6 @@ def _vgg_experiments(scale: Scale, data: ImageData, runs: Path, out: Path) -> di
                               Grid.regular(2, -reach, reach, scale.grid),
                               path=runs / f"vgg_w{scale.vgg_width}_n{scale.samples}_e{scale.vgg_epochs}_g{scale.grid}_pca_loss.npz",
                               metadata={"title": "VGG-9 PCA plane"})
-    plot_grid({f"PCA plane, explained {pca.explained_variance_ratio.sum():.0%}": surface},
-              out / "landscape_vgg_pca.png", kind="contour", columns=1,
-              paths={f"PCA plane, explained {pca.explained_variance_ratio.sum():.0%}": pca.coordinates})
+    suite.pca = (f"PCA plane, explained {pca.explained_variance_ratio.sum():.0%}", surface, pca.coordinates)
     summary["pca_explained_variance_ratio"] = pca.explained_variance_ratio.tolist()
     return summary

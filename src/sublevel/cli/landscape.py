@@ -154,8 +154,11 @@ def _experiments(args: argparse.Namespace) -> int:
     scale = dataclasses.replace(SCALES[args.scale], **{k: v for k, v in overrides.items() if v is not None})
     if scale.hessian_grid < 1 or scale.hessian_iterations < 1:
         raise InputError("--hessian-grid and --hessian-iterations must be >= 1")
-    results = run_all(scale, args.out_dir, args.cache_dir)
-    print(json.dumps(results["table"], indent=1))
+    from sublevel.figures.landscape_plots import draw_suite
+
+    suite = run_all(scale, args.out_dir, args.cache_dir)
+    draw_suite(suite, args.out_dir)
+    print(json.dumps(suite.results["table"], indent=1))
     return 0
 
 
