@@ -40,7 +40,8 @@ import torch
 from networkx.utils import UnionFind
 from scipy import ndimage
 
-from sublevel.checks.certify.segments import INTERVAL_INFLATION, _activation_kind
+from sublevel.checks.certify.intervals import (Box, activation_kind, box_activation, box_affine, box_mul, inflation,
+                                               square_range, widen)
 from sublevel.theory.errors import Contradiction, InputError
 from sublevel.theory.problems import Problem
 
@@ -55,34 +56,6 @@ class BoxFunction(Protocol):
 
     def enclose(self, centre: torch.Tensor, radius: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Over the cells centre +- radius (M, d): lo, hi (M,) and gradient bounds glo, ghi (M, d)."""
-
-
-# --------------------------------------------------------------------------- intervals
-def _widen(c: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    return r * (1 + INTERVAL_INFLATION) + INTERVAL_INFLATION * c.abs()
-
-
-def _mul(a, b):
-    """Product of centre-radius intervals."""
-    c = a[0] * b[0]
-    return c, _widen(c, a[0].abs() * b[1] + a[1] * b[0].abs() + a[1] * b[1])
-
-
-def _matmul(h, w):
-    """h @ w^T for interval h (M, N, i) and interval w (M, o, i)."""
-    c = h[0] @ w[0].transpose(-1, -2)
-    r = h[0].abs() @ w[1].transpose(-1, -2) + h[1] @ (w[0].abs() + w[1]).transpose(-1, -2)
-    return c, _widen(c, r + INTERVAL_INFLATION * (h[0].abs() @ w[0].abs().transpose(-1, -2)))
-
-
-def _add(a, b):
-    c = a[0] + b[0]
-    return c, _widen(c, a[1] + b[1])
-
-
-def _square_range(a):
-    lo, hi = torch.relu(a[0].abs() - a[1]).square(), (a[0].abs() + a[1]).square()
-    return lo, hi * (1 + INTERVAL_INFLATION)
 
 
 @dataclass(frozen=True)
@@ -110,7 +83,7 @@ class SliceLoss:
         problem.architecture.check_params(directions)
         if not (torch.isfinite(origin).all() and torch.isfinite(directions).all()):
             raise InputError("slice origin or directions contain NaN or inf")
-        _activation_kind(problem.architecture)
+        activation_kind(problem.architecture)
         object.__setattr__(self, "problem", problem)
         object.__setattr__(self, "origin", origin)
         object.__setattr__(self, "directions", directions)
@@ -131,63 +104,57 @@ class SliceLoss:
         return self.problem.loss(self.origin + torch.as_tensor(points, dtype=torch.float64) @ self.directions)
 
     def enclose(self, centre: torch.Tensor, radius: torch.Tensor):
-        arch, problem = self.problem.architecture, self.problem
-        kind = _activation_kind(arch)
+        """Loss and gradient enclosures over the cells centre +- radius, through the shared
+        interval library (:mod:`sublevel.checks.certify.intervals`): the parameters form a box,
+        the network is evaluated on it with forward-mode derivatives along each direction, and
+        L = (1/N) sum |e|^2 + kappa |theta|^2 is bounded from both sides."""
+        problem, arch = self.problem, self.problem.architecture
+        kind = activation_kind(arch)
+        delta = inflation(problem)
+        d, n = self.dim, problem.num_samples
         theta_c = self.origin + centre @ self.directions
-        theta = (theta_c, _widen(theta_c, radius @ self.directions.abs()))
-        m, d, n = centre.shape[0], self.dim, problem.num_samples
-        views_c, views_r = arch.layers(theta[0]), arch.layers(theta[1])
+        magnitude = self.origin.abs() + centre.abs() @ self.directions.abs()
+        theta_r = widen(theta_c, radius @ self.directions.abs() + delta * magnitude, delta)
+        views_c, views_r = arch.layers(theta_c), arch.layers(theta_r)
         views_d = [arch.layers(self.directions[i]) for i in range(d)]
-        x = problem.x.expand(m, -1, -1)
-        h = (x, torch.zeros_like(x))
-        dh = [(torch.zeros_like(x), torch.zeros_like(x)) for _ in range(d)]
+        x = problem.x.expand(centre.shape[0], -1, -1)
+        h: Box = (x, torch.zeros_like(x))
+        dh: list[Box] = []  # the inputs do not move
         for layer in range(arch.depth):
             vc, vr = views_c[layer], views_r[layer]
-            w = (vc.weight, vr.weight)
-            z = _matmul(h, w)
-            if vc.bias is not None:
-                z = _add(z, (vc.bias.unsqueeze(1), vr.bias.unsqueeze(1)))
+            zeros = vc.weight.new_zeros(vc.weight.shape[:-1])
+            bias = (zeros, zeros) if vc.bias is None else (vc.bias, vr.bias)
+            z = box_affine(vc.weight, vr.weight, bias, h, delta)
             dz = []
             for i in range(d):
+                # d/ds_i (W h + b) = D_i h + W dh/ds_i + e_i, with D_i and e_i the exact direction.
                 vd = views_d[i][layer]
-                moved = _matmul(h, (vd.weight.expand_as(vc.weight), torch.zeros_like(vc.weight)))
-                term = _add(_matmul(dh[i], w), moved)
-                if vd.bias is not None:
-                    term = (term[0] + vd.bias, term[1])
-                dz.append(term)
+                e = zeros if vd.bias is None else vd.bias.expand_as(zeros)
+                moved = box_affine(vd.weight.expand_as(vc.weight), None, (e, zeros), h, delta)
+                if dh:
+                    inner = box_affine(vc.weight, vr.weight, (zeros, zeros), dh[i], delta)
+                    moved = (moved[0] + inner[0], widen(moved[0] + inner[0], moved[1] + inner[1], delta))
+                dz.append(moved)
             if layer == arch.depth - 1:
                 h, dh = z, dz
-                break
-            if kind == "relu":
-                lo, hi = torch.relu(z[0] - z[1]), torch.relu(z[0] + z[1])
-                slope = ((z[0] - z[1] > 0).to(lo.dtype) + (z[0] + z[1] >= 0).to(lo.dtype)) / 2
-                slope = (slope, (z[0] + z[1] >= 0).to(lo.dtype) - slope)
-                h = ((lo + hi) / 2, _widen(hi, (hi - lo) / 2))
-                dh = [_mul(slope, g) for g in dz]
-            elif kind == "quadratic":
-                lo, hi = _square_range(z)
-                h = ((lo + hi) / 2, _widen(hi, (hi - lo) / 2))
-                dh = [_mul((2 * z[0], 2 * z[1]), g) for g in dz]
             else:
-                h, dh = z, dz
-        e = (h[0] - problem.y, _widen(h[0] - problem.y, h[1]))
-        sq_lo, sq_hi = _square_range(e)
-        lo = sq_lo.sum(dim=(1, 2)) / n
-        hi = sq_hi.sum(dim=(1, 2)) / n
-        grads = [_mul(e, g) for g in dh]
+                h, dh = box_activation(z, dz, kind, delta)
+        residual = (h[0] - problem.y, widen(h[0] - problem.y, h[1], delta))
+        sq_lo, sq_hi = square_range(residual)
+        lo, hi = sq_lo.sum(dim=(1, 2)) / n, sq_hi.sum(dim=(1, 2)) / n
+        grads = [box_mul(residual, g, delta) for g in dh]
         g_c = torch.stack([2 * g[0].sum(dim=(1, 2)) / n for g in grads], 1)
-        g_r = torch.stack([2 * (g[1].sum(dim=(1, 2)) + INTERVAL_INFLATION * g[0].abs().sum(dim=(1, 2))) / n
-                           for g in grads], 1)
+        g_r = torch.stack([2 * (g[1].sum(dim=(1, 2)) + delta * g[0].abs().sum(dim=(1, 2))) / n for g in grads], 1)
         if problem.kappa:
-            r_lo, r_hi = _square_range(theta)
+            r_lo, r_hi = square_range((theta_c, theta_r))
             lo = lo + problem.kappa * r_lo.sum(1)
             hi = hi + problem.kappa * r_hi.sum(1)
             for i in range(d):
-                t = _mul(theta, (self.directions[i].expand_as(theta[0]), torch.zeros_like(theta[0])))
+                t = box_mul((theta_c, theta_r), (self.directions[i].expand_as(theta_c), torch.zeros_like(theta_c)), delta)
                 g_c[:, i] += 2 * problem.kappa * t[0].sum(1)
-                g_r[:, i] += 2 * problem.kappa * (t[1].sum(1) + INTERVAL_INFLATION * t[0].abs().sum(1))
-        lo = lo * (1 - INTERVAL_INFLATION)
-        hi = hi * (1 + INTERVAL_INFLATION)
+                g_r[:, i] += 2 * problem.kappa * (t[1].sum(1) + delta * t[0].abs().sum(1))
+        lo = lo * (1 - delta)
+        hi = hi * (1 + delta)
         return lo, hi, g_c - g_r, g_c + g_r
 
 

@@ -32,16 +32,12 @@ from dataclasses import dataclass
 
 import torch
 
+from sublevel.checks.certify.intervals import (EPS, INTERVAL_INFLATION, Box, activation_kind, box_activation,
+                                               box_affine, box_mul, inflation, widen)
 from sublevel.theory.errors import InputError
-from sublevel.theory.networks import ACTIVATIONS, Architecture
+from sublevel.theory.networks import Architecture
 from sublevel.theory.problems import Problem
 
-EPS = float(torch.finfo(torch.float64).eps)
-INTERVAL_INFLATION = 1e-12
-"""Relative widening of every interval radius (at least; see :func:`_inflation`): float64
-without directed rounding commits a relative error of at most gamma_n = n eps / (1 - n eps) in
-a dot product of length n, below 1e-12 for n up to ~4000 terms; the widening is taken relative
-to the magnitudes |W| |h| that the rounding is relative to, so cancellation cannot defeat it."""
 
 DROP_RELATIVE = 1e-14
 """Leading derivative coefficients below this fraction of the derivative's coefficient mass are
@@ -174,7 +170,7 @@ def segment_maxima(problem: Problem, start: torch.Tensor, end: torch.Tensor, *,
     if not atol >= 0 or not max_splits >= 0:
         raise InputError(f"atol must be >= 0 and max_splits >= 0, got atol={atol}, max_splits={max_splits}")
     arch = problem.architecture
-    kind = _activation_kind(arch)
+    kind = activation_kind(arch)
     if a.shape[0] == 0:
         empty = a.new_zeros(0)
         return SegmentBound(empty, empty, empty, arch.depth <= 2)
@@ -203,7 +199,7 @@ def loss_upper_bounds(problem: Problem, theta: torch.Tensor) -> torch.Tensor:
     """
     problem = problem.to(dtype=torch.float64)
     a, _, single = _check_segments(problem, theta, theta)
-    kind = _activation_kind(problem.architecture)
+    kind = activation_kind(problem.architecture)
     if a.shape[0] == 0:
         return a.new_zeros(0)
     arch = problem.architecture
@@ -250,20 +246,6 @@ def _check_segments(problem: Problem, start, end) -> tuple[torch.Tensor, torch.T
         raise InputError("segment end points contain NaN or inf")
     single = a.ndim == 1
     return a.reshape(-1, a.shape[-1]), b.reshape(-1, b.shape[-1]), single
-
-
-def _activation_kind(arch: Architecture) -> str:
-    """Name of a certifiable activation; the callable is matched by identity so that
-    ``torch.relu`` passed directly is recognised as ``"relu"``."""
-    if arch.depth == 1:
-        return "linear"  # no hidden layer: the activation is never applied
-    for name, fn in ACTIVATIONS.items():
-        if arch.activation == name or arch.activation is fn:
-            return name
-    raise InputError(
-        f"cannot certify segment maxima for activation {arch.activation_name!r}: only linear, "
-        "relu and quadratic have exact or interval bounds"
-    )
 
 
 # ------------------------------------------------------------------ polynomial arithmetic
@@ -576,71 +558,6 @@ def _companion_roots(deriv: torch.Tensor, eff: torch.Tensor) -> torch.Tensor:
 
 
 # --------------------------------------------------------------- interval method (deeper)
-Box = tuple[torch.Tensor, torch.Tensor]
-"""An interval vector in centre-radius form (c, r): the set {v : |v - c| <= r}."""
-
-
-def _inflation(problem: Problem) -> float:
-    """Relative widening delta covering float64 rounding in the interval method.
-
-    Each dot product of length n commits a relative error of at most gamma_n = n eps /
-    (1 - n eps) against the sum of the absolute terms; the longest sums are over a layer's
-    inputs, over the N n_L loss terms and over the P ridge terms. ``INTERVAL_INFLATION``
-    (1e-12) covers them up to ~4000 terms; longer sums raise delta to 2 n eps.
-    """
-    arch = problem.architecture
-    longest = max(arch.widths) + problem.num_samples * arch.widths[-1] + arch.num_params + 8
-    return max(INTERVAL_INFLATION, 2 * longest * EPS)
-
-
-def _widen(c: torch.Tensor, r: torch.Tensor, delta: float) -> torch.Tensor:
-    """Radius widened to cover float64 rounding of quantities of magnitude |c| + r."""
-    return r * (1 + delta) + delta * c.abs()
-
-
-def _box_mul(x: Box, y: Box, delta: float) -> Box:
-    """Elementwise product of two boxes (Rump's centre-radius rule)."""
-    c = x[0] * y[0]
-    return c, _widen(c, x[0].abs() * y[1] + x[1] * (y[0].abs() + y[1]), delta)
-
-
-def _box_affine(wc: torch.Tensor, wr: torch.Tensor | None, b: Box, h: Box, delta: float) -> Box:
-    """W h + b for W in wc +- wr (wr None: W = wc exactly), b in b, h in h.
-
-    Shapes (I, o, i), (I, o), (I, N, i) -> (I, N, o). Rump: |W h - wc hc| <= |wc| hr +
-    wr (|hc| + hr). The rounding widening of |wc| |hc| is folded into the |wc| product
-    (hr + delta |hc|) so it costs no extra matrix product.
-    """
-    c = h[0] @ wc.transpose(-1, -2) + b[0].unsqueeze(-2)
-    r = (h[1] + delta * h[0].abs()) @ wc.abs().transpose(-1, -2) + (b[1] + delta * b[0].abs()).unsqueeze(-2)
-    if wr is not None:
-        r = r + (h[0].abs() + h[1]) @ wr.transpose(-1, -2)
-    return c, _widen(c, r, delta)
-
-
-def _box_activation(z: Box, dz: Box | None, kind: str, delta: float) -> tuple[Box, Box | None]:
-    """sigma(z) and its t-derivative sigma'(z) dz as boxes (dz None: no derivative wanted).
-
-    ReLU is monotone, so its range is [relu(lo), relu(hi)]; its derivative lies in [0, 1]
-    where the box straddles 0 (an enclosure of the Clarke derivative, enough for the mean
-    value form since L(theta(t)) is Lipschitz in t). The square has range
-    [relu(|c| - r)^2, (|c| + r)^2] and derivative 2 z dz.
-    """
-    c, r = z
-    if kind == "linear":
-        return z, dz
-    if kind == "relu":
-        lo, hi = torch.relu(c - r), torch.relu(c + r)
-        out = ((lo + hi) / 2, _widen(hi, (hi - lo) / 2, delta))
-        if dz is None:
-            return out, None
-        s_lo, s_hi = (c - r > 0).to(c.dtype), (c + r >= 0).to(c.dtype)
-        return out, _box_mul(((s_lo + s_hi) / 2, (s_hi - s_lo) / 2), dz, delta)
-    low, high = torch.relu(c.abs() - r).square(), (c.abs() + r).square()
-    out = ((low + high) / 2, _widen(high, (high - low) / 2, delta))
-    return out, (None if dz is None else _box_mul((2 * c, 2 * r), dz, delta))
-
-
 def _interval_bounds(problem: Problem, a: torch.Tensor, d: torch.Tensor, mid: torch.Tensor,
                      rad: torch.Tensor, kind: str, slope: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Loss bound and |dL/dt| bound over t in [mid - rad, mid + rad], batched over intervals.
@@ -662,10 +579,10 @@ def _interval_bounds(problem: Problem, a: torch.Tensor, d: torch.Tensor, mid: to
         max |dL/dt| over the interval, from dL/dt = (2/N) sum (H - y) dH/dt + 2 kappa theta.d.
     """
     arch = problem.architecture
-    delta = _inflation(problem)
+    delta = inflation(problem)
     theta_c = a + mid.unsqueeze(1) * d
     # delta (|a| + |d|) covers the rounding of a + mid d and of d = b - a itself (mid <= 1).
-    theta_r = _widen(theta_c, rad.unsqueeze(1) * d.abs() + delta * (a.abs() + d.abs()), delta)
+    theta_r = widen(theta_c, rad.unsqueeze(1) * d.abs() + delta * (a.abs() + d.abs()), delta)
     views_c, views_r, views_d = arch.layers(theta_c), arch.layers(theta_r), arch.layers(d)
     x = problem.x.expand(a.shape[0], -1, -1)
     h: Box = (x, torch.zeros_like(x))
@@ -673,28 +590,29 @@ def _interval_bounds(problem: Problem, a: torch.Tensor, d: torch.Tensor, mid: to
     for layer, (vc, vr, vd) in enumerate(zip(views_c, views_r, views_d), start=1):
         zeros = vc.weight.new_zeros(vc.weight.shape[:-1])
         bias = (zeros, zeros) if vc.bias is None else (vc.bias, vr.bias)
-        z = _box_affine(vc.weight, vr.weight, bias, h, delta)
+        z = box_affine(vc.weight, vr.weight, bias, h, delta)
         dz = None
         if slope:
             # d/dt (W h + b) = D h + W dh/dt + e, with D and e the (exact) direction.
             e = zeros if vd.bias is None else vd.bias
-            dz = _box_affine(vd.weight, None, (e, zeros), h, delta)
+            dz = box_affine(vd.weight, None, (e, zeros), h, delta)
             if dh is not None:
-                inner = _box_affine(vc.weight, vr.weight, (zeros, zeros), dh, delta)
-                dz = (dz[0] + inner[0], _widen(dz[0] + inner[0], dz[1] + inner[1], delta))
+                inner = box_affine(vc.weight, vr.weight, (zeros, zeros), dh, delta)
+                dz = (dz[0] + inner[0], widen(dz[0] + inner[0], dz[1] + inner[1], delta))
         if layer == arch.depth:
             h, dh = z, dz
         else:
-            h, dh = _box_activation(z, dz, kind, delta)
+            h, moved = box_activation(z, [] if dz is None else [dz], kind, delta)
+            dh = moved[0] if moved else None
     n = problem.num_samples
-    residual = (h[0] - problem.y, _widen(h[0] - problem.y, h[1], delta))
+    residual = (h[0] - problem.y, widen(h[0] - problem.y, h[1], delta))
     upper = (residual[0].abs() + residual[1]).square().sum(dim=(1, 2)) / n
     upper = upper + problem.kappa * (theta_c.abs() + theta_r).square().sum(dim=1)
     upper = upper * (1 + delta)
     if not slope:
         return upper, None
-    prod = _box_mul(residual, dh, delta)
-    ridge = _box_mul((theta_c, theta_r), (d, torch.zeros_like(d)), delta)
+    prod = box_mul(residual, dh, delta)
+    ridge = box_mul((theta_c, theta_r), (d, torch.zeros_like(d)), delta)
     g_c = 2 * prod[0].sum(dim=(1, 2)) / n + 2 * problem.kappa * ridge[0].sum(dim=1)
     g_r = 2 * prod[1].sum(dim=(1, 2)) / n + 2 * problem.kappa * ridge[1].sum(dim=1)
     magnitude = 2 * (prod[0].abs() + prod[1]).sum(dim=(1, 2)) / n \
@@ -719,7 +637,7 @@ def _interval_upper(problem: Problem, a: torch.Tensor, d: torch.Tensor, t0: torc
         mid, rad = (lo + hi) / 2, (hi - lo) / 2
         natural, slope = _interval_bounds(problem, ai, di, mid, rad, kind, slope=True)
         centre, _ = _interval_bounds(problem, ai, di, mid, torch.zeros_like(rad), kind, slope=False)
-        mean_value = (centre + rad * slope) * (1 + _inflation(problem))
+        mean_value = (centre + rad * slope) * (1 + inflation(problem))
         parts.append(torch.minimum(natural, mean_value))
     return torch.cat(parts)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 
 from sublevel.checks.certify.boxes import SliceLoss, count_box
-from sublevel.checks.certify.segments import _activation_kind
+from sublevel.checks.certify.intervals import activation_kind
 from sublevel.theory.errors import InputError
 from sublevel.theory.problems import Problem
 
@@ -30,7 +30,7 @@ def applies(problem: Problem) -> bool:
     if not problem.kappa > 0 or problem.num_params > 3:
         return False
     try:
-        _activation_kind(problem.architecture)
+        activation_kind(problem.architecture)
     except InputError:
         return False
     return True
