@@ -40,7 +40,6 @@ different separator signs, a segment maximum below a loss on the segment) raises
 """
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -52,6 +51,7 @@ from scipy.sparse.csgraph import minimum_spanning_tree
 from scipy.spatial.distance import pdist, squareform
 from sklearn.neighbors import NearestNeighbors
 
+from sublevel.checks.counting.kruskal import lazy_kruskal, spanning_forest
 from sublevel.checks.counting.sampling import LevelSample, SampleSettings, descend, merge_samples, sample_sublevel
 from sublevel.checks.certify.segments import loss_upper_bounds, path_maximum, segment_maxima
 from sublevel.constructions.certificates import Separator, sign_patterns
@@ -254,10 +254,9 @@ def merge_forest(problem: Problem, sample: LevelSample, levels: Sequence[float],
 
     Notes
     -----
-    Keys start at max(L_i, L_j) <= w_ij, so when the smallest key in the heap is a certified
-    weight it is the smallest weight left: the sweep is exactly Kruskal's on the certified
-    weights, but only edges that can still merge two components are ever certified. Segments
-    are certified ``batch`` at a time in one call.
+    :func:`~sublevel.checks.counting.kruskal.lazy_kruskal` with keys max(L_i, L_j) <= w_ij:
+    exactly Kruskal's sweep on the certified weights, but only edges that can still merge two
+    components are ever certified, ``batch`` segments per call.
     """
     exact = problem.to(device="cpu", dtype=torch.float64)
     pairs = candidate_edges(sample, levels, k)
@@ -266,35 +265,24 @@ def merge_forest(problem: Problem, sample: LevelSample, levels: Sequence[float],
     if seen is not None:
         seen.update(map(tuple, pairs.tolist()))
     forest = MergeForest(sample.points, torch.from_numpy(losses), candidate_edges=len(pairs if seen is None else seen))
-    top = max(levels)
     known = {} if known is None else known
-    heap = [(known.get((int(i), int(j)), max(losses[i], losses[j])), (int(i), int(j)) in known, int(i), int(j))
-            for i, j in pairs]
-    heapq.heapify(heap)
-    components = UnionFind(range(len(losses)))
-    while heap and heap[0][0] <= top:
-        key, certified, i, j = heapq.heappop(heap)
-        if components[i] == components[j]:
-            continue
-        if certified:
-            components.union(i, j)
-            forest.merges.append((key, i, j))
-            continue
-        todo = [(key, i, j)]
-        while heap and len(todo) < batch and not heap[0][1]:
-            key2, _, i2, j2 = heapq.heappop(heap)
-            if components[i2] != components[j2]:
-                todo.append((key2, i2, j2))
-        a = torch.tensor([i for _, i, _ in todo])
-        b = torch.tensor([j for _, _, j in todo])
-        upper = certifier(exact, sample.points[a], sample.points[b]).tolist()
-        forest.certified_edges += len(todo)
-        for (key2, i2, j2), bound in zip(todo, upper):
-            if bound < max(computed[i2], computed[j2]):
-                raise Contradiction(f"certified segment maximum {bound:.17g} is below the loss "
-                                    f"{max(computed[i2], computed[j2]):.17g} at one of its end points")
-            known[(i2, j2)] = max(key2, bound)
-            heapq.heappush(heap, (known[(i2, j2)], True, i2, j2))
+    ii, jj = pairs[:, 0], pairs[:, 1]
+    done = np.array([(int(i), int(j)) in known for i, j in pairs], dtype=bool)
+    lower = np.array([known.get((int(i), int(j)), max(losses[i], losses[j])) for i, j in pairs], dtype=float)
+
+    def certify(chunk: np.ndarray) -> np.ndarray:
+        bounds = np.asarray(certifier(exact, sample.points[ii[chunk]], sample.points[jj[chunk]]).tolist(), dtype=float)
+        ends = np.maximum(computed[ii[chunk]], computed[jj[chunk]])
+        if (bounds < ends).any():
+            k = int(np.argmax(bounds < ends))
+            raise Contradiction(f"certified segment maximum {bounds[k]:.17g} is below the loss {ends[k]:.17g} at "
+                                f"one of its end points")
+        forest.certified_edges += len(chunk)
+        weights = np.maximum(bounds, lower[chunk])
+        known.update({(int(ii[e]), int(jj[e])): float(w) for e, w in zip(chunk, weights)})
+        return weights
+
+    forest.merges = lazy_kruskal(lower, ii, jj, len(losses), certify, known=done, stop=max(levels), batch=batch)
     return forest
 
 
@@ -437,13 +425,9 @@ def join_with_paths(problem: Problem, forest: MergeForest, found: Sequence[Brack
             new.append((max(path.maximum, float(forest.losses[reps[a]]), float(forest.losses[reps[b]])),
                         reps[a], reps[b]))
     if new:
-        components = UnionFind(range(len(forest.losses)))
-        merges = []
-        for weight, i, j in sorted(forest.merges + new):
-            if components[i] != components[j]:
-                components.union(i, j)
-                merges.append((weight, i, j))
-        forest.merges = merges
+        edges = sorted(forest.merges + new)
+        weights, ii, jj = (np.array(column) for column in zip(*edges))
+        forest.merges = [edges[e] for e in spanning_forest(weights, ii, jj, len(forest.losses))]
         forest.path_edges += len(new)
     return len(new)
 

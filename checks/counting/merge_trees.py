@@ -31,7 +31,6 @@ components of Omega(lambda) hold them): paths prove connection, failures prove n
 """
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -43,6 +42,7 @@ from tqdm import tqdm
 from sublevel.checks.counting.components import MergeForest
 from sublevel.checks.paths.base import PathFinder, check_endpoints, get_finder, train_beads
 from sublevel.checks.certify.segments import segment_maxima
+from sublevel.checks.counting.kruskal import lazy_kruskal, spanning_forest
 from sublevel.theory.errors import InputError
 from sublevel.theory.problems import Problem
 
@@ -217,7 +217,8 @@ def merge_tree(problem: Problem, points, finder: PathFinder | str = "dss", *, pa
         for start in range(0, len(ii), batch):
             search(np.arange(start, min(start + batch, len(ii))))
     else:
-        _lazy_kruskal(ii, jj, floor, weights, m, search, slack, batch)
+        lazy_kruskal(floor, ii, jj, m, lambda chunk: search(chunk) or weights[chunk], tolerance=slack, batch=batch,
+                     speculative=True)
     bar.close()
     # Only searched pairs have certified barriers; the tree is built from them alone.
     done = np.flatnonzero(searched)
@@ -246,64 +247,9 @@ def single_linkage(points: torch.Tensor, losses: torch.Tensor, edges: np.ndarray
     """
     tree = tree if tree is not None else MergeTree(points, losses, candidate_edges=len(edges))
     ii, jj = edges[:, 0], edges[:, 1]
-    chosen = _kruskal(weights, ii, jj, len(losses))
+    chosen = spanning_forest(weights, ii, jj, len(losses))
     tree.merges = [(float(weights[e]), int(ii[e]), int(jj[e])) for e in chosen]
     tree.certified_edges = len(tree.searched)
     kept = set(chosen) | set(np.flatnonzero(keep if keep is not None else np.ones(len(edges), bool)).tolist())
     tree.barriers = {(int(ii[e]), int(jj[e])): float(weights[e]) for e in sorted(kept)}
     return tree
-
-
-def _lazy_kruskal(ii, jj, floor, weights, m: int, search, tolerance: float, batch: int) -> None:
-    """Kruskal over all pairs with lazily searched barriers (see the module docstring).
-    ``search(chunk)`` fills ``weights`` for the pair indices in ``chunk``."""
-    heap = [(float(floor[e]), False, int(e)) for e in range(len(ii))]
-    heapq.heapify(heap)
-    components = UnionFind(range(m))
-    merged = 0
-    while heap and merged < m - 1:
-        key, done, e = heapq.heappop(heap)
-        if components[int(ii[e])] == components[int(jj[e])]:
-            continue
-        if done:
-            components.union(int(ii[e]), int(jj[e]))
-            merged += 1
-            continue
-        # Speculative batch: pairs joining distinct components if all searches succeed.
-        trial = UnionFind()
-        trial.union(components[int(ii[e])], components[int(jj[e])])
-        chunk, deferred = [e], []
-        while heap and len(chunk) < batch and not heap[0][1]:
-            item = heapq.heappop(heap)
-            a, b = components[int(ii[item[2]])], components[int(jj[item[2]])]
-            if a == b:
-                continue
-            if trial[a] == trial[b]:
-                deferred.append(item)
-                continue
-            trial.union(a, b)
-            chunk.append(item[2])
-        search(np.array(chunk))
-        for e2 in sorted(chunk, key=lambda k: weights[k]):
-            if weights[e2] <= floor[e2] + tolerance:
-                if components[int(ii[e2])] != components[int(jj[e2])]:
-                    components.union(int(ii[e2]), int(jj[e2]))
-                    merged += 1
-            else:
-                heapq.heappush(heap, (float(weights[e2]), True, e2))
-        for item in deferred:
-            heapq.heappush(heap, item)
-
-
-def _kruskal(weights: np.ndarray, ii: np.ndarray, jj: np.ndarray, m: int) -> list[int]:
-    """Edge indices of a minimum spanning forest, in increasing weight (ties by index)."""
-    components = UnionFind(range(m))
-    chosen = []
-    for e in np.argsort(weights, kind="stable"):
-        i, j = int(ii[e]), int(jj[e])
-        if components[i] != components[j]:
-            components.union(i, j)
-            chosen.append(int(e))
-            if len(chosen) == m - 1:
-                break
-    return chosen
