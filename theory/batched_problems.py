@@ -21,7 +21,7 @@ import torch
 
 from sublevel.theory.errors import InputError
 from sublevel.theory.networks import Architecture
-from sublevel.theory.problems import DEFAULT_CHUNK_ELEMENTS, Problem
+from sublevel.theory.problems import DEFAULT_CHUNK_ELEMENTS, Problem, mean_square_loss
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,9 @@ class BatchedProblems:
                              f"got {tuple(self.x.shape)} and {tuple(self.y.shape)}")
         self.architecture.check_inputs(self.x[0])
         self.architecture.check_targets(self.y[0])
-        if self.kappa < 0:
+        if not (torch.isfinite(self.x).all() and torch.isfinite(self.y).all()):
+            raise InputError("batched data contain NaN or inf")
+        if not self.kappa >= 0:
             raise InputError(f"ridge kappa must be >= 0, got {self.kappa}")
 
     @classmethod
@@ -114,38 +116,14 @@ class BatchedProblems:
     def forward_sample_major(self, theta: torch.Tensor) -> torch.Tensor:
         """Outputs laid out (K, N, S, n_L), the layout the loss works in.
 
-        The layout of :meth:`Architecture.forward_sample_major`, batched over data sets: the
-        first layer of all S networks of problem k is one GEMM [X_k, 1] @ [W_1 | b_1]^T
-        (bias folded in by a column of ones), K of them in one ``bmm``; a one-output layer is
-        a multiply and a sum over the hidden units; wider layers are one ``bmm`` over the K S
-        networks. Without autograd the activations run in place.
+        :meth:`Architecture.forward_sample_major` on the K data sets at once (the one forward
+        pass the single-problem loss uses too).
         """
         arch = self.architecture
         arch.check_params(theta)
         if theta.ndim != 3 or theta.shape[0] != self.count:
             raise InputError(f"parameters must have shape (K={self.count}, S, P), got {tuple(theta.shape)}")
-        k, s = theta.shape[:2]
-        n = self.num_samples
-        in_place = not (torch.is_grad_enabled() and theta.requires_grad)
-        views = arch.layers(theta)
-        first = views[0]
-        x, weight = self.x, first.weight
-        if first.bias is not None:
-            x = torch.cat([x, x.new_ones(k, n, 1)], dim=2)
-            weight = torch.cat([weight, first.bias.unsqueeze(-1)], dim=-1)
-        z = torch.bmm(x, weight.reshape(k, s * arch.widths[1], -1).transpose(1, 2)).view(k, n, s, arch.widths[1])
-        for view in views[1:]:
-            h = arch.activate(z, in_place)
-            if view.weight.shape[2] == 1:
-                w = view.weight[:, :, 0].unsqueeze(1)
-                z = (h.mul_(w) if in_place else h * w).sum(-1, keepdim=True)
-            else:
-                flat = h.permute(0, 2, 1, 3).reshape(k * s, n, -1)
-                z = torch.bmm(flat, view.weight.reshape((k * s,) + view.weight.shape[2:]).transpose(1, 2))
-                z = z.view(k, s, n, -1).transpose(1, 2)
-            if view.bias is not None:
-                z = z + view.bias.unsqueeze(1)
-        return z
+        return arch.forward_sample_major(theta, self.x)
 
     def chunk_size(self, max_elements: int = DEFAULT_CHUNK_ELEMENTS) -> int:
         """Networks per problem evaluated together: the K-problem hidden tensor of a chunk
@@ -165,14 +143,8 @@ class BatchedProblems:
         """
         theta = torch.as_tensor(theta, dtype=self.dtype, device=self.device)
         step = chunk or self.chunk_size()
-        parts = []
-        for i in range(0, theta.shape[1], step):
-            block = theta[:, i:i + step]
-            residual = self.forward_sample_major(block) - self.y.unsqueeze(2)
-            value = residual.square().sum(dim=(1, 3)) / self.num_samples
-            if self.kappa:
-                value = value + self.kappa * block.square().sum(dim=2)
-            parts.append(value)
+        parts = [mean_square_loss(self.forward_sample_major(theta[:, i:i + step]), self.y, theta[:, i:i + step],
+                                  self.kappa) for i in range(0, theta.shape[1], step)]
         return torch.cat(parts, dim=1) if parts else theta.new_zeros(self.count, 0)
 
     def flops(self, networks: int) -> float:

@@ -235,33 +235,41 @@ class Architecture:
         return out.reshape(theta.shape[:-1] + out.shape[1:])
 
     def forward_sample_major(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """Outputs of K networks laid out (N, K, n_L): the layout the batched loss works in.
+        """Outputs of S networks laid out sample-major: the layout the batched losses work in.
 
-        Hidden activations stay (N, K, n_l), so the first layer of all K networks is one
-        contiguous GEMM [X, 1] @ [W_1 | b_1]^T of shape (N x (n_0 + 1)) @ ((n_0 + 1) x K n_1):
-        X is shared, and appending a column of ones to X folds the bias into the product. When
-        no gradient is needed, activations and the one-output last layer run in place, so
-        the hidden tensor is written once and read twice. Wider later layers are batched
-        products over K.
+        (S, P), (N, n_0) -> (N, S, n_L); batched over K data sets of one shape:
+        (K, S, P), (K, N, n_0) -> (K, N, S, n_L). One implementation serves both (the first is
+        the case K = 1). Hidden activations stay (K, N, S, n_l), so the first layer of all S
+        networks of data set k is one GEMM [X_k, 1] @ [W_1 | b_1]^T of shape
+        (N x (n_0 + 1)) @ ((n_0 + 1) x S n_1) (bias folded in by a column of ones), K of them in
+        one ``bmm``; a one-output layer is a multiply and a sum over the hidden units; wider
+        layers are one ``bmm`` over the K S networks. When no gradient is needed, activations
+        and the one-output last layer run in place, so the hidden tensor is written once and
+        read twice.
         """
+        if x.ndim == 2:
+            return self.forward_sample_major(theta.unsqueeze(0), x.unsqueeze(0))[0]
         views = self.layers(theta)
-        k, n = theta.shape[0], x.shape[0]
+        k, s = theta.shape[:2]
+        n = x.shape[1]
         in_place = not (torch.is_grad_enabled() and (theta.requires_grad or x.requires_grad))
         first = views[0]
         weight = first.weight
         if first.bias is not None:
-            x = torch.cat([x, x.new_ones(n, 1)], dim=1)
+            x = torch.cat([x, x.new_ones(k, n, 1)], dim=2)
             weight = torch.cat([weight, first.bias.unsqueeze(-1)], dim=-1)
-        z = (x @ weight.reshape(k * self.widths[1], -1).T).view(n, k, self.widths[1])
+        z = torch.bmm(x, weight.reshape(k, s * self.widths[1], -1).transpose(1, 2)).view(k, n, s, self.widths[1])
         for view in views[1:]:
             h = self.activate(z, in_place)
-            if view.weight.shape[1] == 1:
-                product = h.mul_(view.weight[:, 0]) if in_place else h * view.weight[:, 0]
-                z = product.sum(-1, keepdim=True)
+            if view.weight.shape[2] == 1:
+                w = view.weight[:, :, 0].unsqueeze(1)
+                z = (h.mul_(w) if in_place else h * w).sum(-1, keepdim=True)
             else:
-                z = torch.bmm(h.transpose(0, 1), view.weight.transpose(1, 2)).transpose(0, 1)
+                flat = h.permute(0, 2, 1, 3).reshape(k * s, n, -1)
+                z = torch.bmm(flat, view.weight.reshape((k * s,) + view.weight.shape[2:]).transpose(1, 2))
+                z = z.view(k, s, n, -1).transpose(1, 2)
             if view.bias is not None:
-                z = z + view.bias
+                z = z + view.bias.unsqueeze(1)
         return z
 
     def activate(self, z: torch.Tensor, in_place: bool = False) -> torch.Tensor:

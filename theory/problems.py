@@ -119,11 +119,7 @@ class Problem:
         return out[0] if single else out
 
     def _loss_block(self, theta: torch.Tensor) -> torch.Tensor:
-        r = self.architecture.forward_sample_major(theta, self.x) - self.y.unsqueeze(1)
-        value = r.square().sum(dim=(0, 2)) / self.num_samples
-        if self.kappa:
-            value = value + self.kappa * theta.square().sum(dim=1)
-        return value
+        return mean_square_loss(self.architecture.forward_sample_major(theta, self.x), self.y, theta, self.kappa)
 
     def loss_and_grad(self, theta: torch.Tensor, chunk: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Losses (K,) and gradients (K, P) through autograd, one backward pass per chunk."""
@@ -139,6 +135,20 @@ class Problem:
             losses.append(value.detach())
             grads.append(grad)
         return torch.cat(losses), torch.cat(grads)
+
+
+def mean_square_loss(outputs: torch.Tensor, y: torch.Tensor, theta: torch.Tensor, kappa: float) -> torch.Tensor:
+    """(1/N) sum_mu ||H(x_mu) - y_mu||^2 + kappa ||theta||^2 from sample-major outputs.
+
+    ``outputs`` (..., N, S, n_L) for targets ``y`` (..., N, n_L) and parameters
+    ``theta`` (..., S, P) -> losses (..., S): the one loss of :class:`Problem` (no leading
+    dimension) and :class:`~sublevel.theory.batched_problems.BatchedProblems` (K data sets).
+    """
+    residual = outputs - y.unsqueeze(-2)
+    value = residual.square().sum(dim=(-3, -1)) / y.shape[-2]
+    if kappa:
+        value = value + kappa * theta.square().sum(dim=-1)
+    return value
 
 
 def _float_dtype(values) -> torch.dtype:
