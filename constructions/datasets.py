@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
-from sublevel.constructions.storage import atomic_output
+from sublevel.constructions.storage import atomic_output, read_npz
 from sublevel.theory.errors import InputError
 from sublevel.theory.networks import Architecture
 from sublevel.theory.problems import Problem
@@ -98,27 +97,8 @@ class Dataset:
             If the file is not a valid data set: not an npz archive, missing X / Y, object
             arrays, non-numeric or non-finite values, shape mismatch, bad metadata.
         """
-        path = os.fspath(path)
-        if not os.path.exists(path):
-            raise FileNotFoundError(2, "No such file or directory", path)
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                names = set(archive.files)
-                missing = {"X", "Y"} - names
-                if missing:
-                    raise InputError(f"{path}: not a sublevel data set (missing {', '.join(sorted(missing))})")
-                x, y = archive["X"], archive["Y"]
-                meta_text = str(archive["metadata"]) if "metadata" in names else "{}"
-        except InputError:
-            raise
-        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
-            raise InputError(f"{path}: cannot read as .npz ({err.__class__.__name__}: {err})") from None
-        try:
-            metadata = json.loads(meta_text)
-        except json.JSONDecodeError:
-            raise InputError(f"{path}: metadata is not valid JSON") from None
-        if not isinstance(metadata, dict):
-            raise InputError(f"{path}: metadata must be a JSON object")
+        arrays, metadata = read_npz(path, "sublevel data set", ("X", "Y"))
+        x, y = arrays["X"], arrays["Y"]
         try:
             return cls(x, y, metadata)
         except InputError as err:

@@ -1,16 +1,30 @@
-"""Write output files all at once or not at all.
+"""Files: written all at once or not at all, and .npz archives read without unpickling.
 
 Every file the package writes goes through :func:`atomic_output`: the content goes to a
 temporary file beside the target, which replaces the target only when writing succeeded, so an
-error or an interrupt never leaves a partial file behind.
+error or an interrupt never leaves a partial file behind; the file gets the permissions the
+user's umask gives a new file. Every .npz the package reads goes through :func:`read_npz`
+(``allow_pickle=False``, one error line naming the file for anything unreadable).
 """
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
+
+import numpy as np
+
+from sublevel.theory.errors import InputError
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -26,7 +40,44 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; a new file gets the umask's mode
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def read_npz(path: str | os.PathLike, what: str, required: tuple[str, ...] = ()) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Arrays and JSON metadata (the ``metadata`` entry, ``{}`` if absent) of an .npz file.
+
+    Never unpickles (``allow_pickle=False``). ``what`` names the kind of file in errors.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    InputError
+        If the file is not a readable .npz, lacks one of ``required``, holds object arrays, or
+        its metadata is not a JSON object.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(2, "No such file or directory", path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [name for name in required if name not in archive.files]
+            if missing:
+                raise InputError(f"{path}: not a {what} (missing {', '.join(missing)})")
+            arrays = {name: archive[name] for name in archive.files if name != "metadata"}
+            meta_text = str(archive["metadata"]) if "metadata" in archive.files else "{}"
+    except InputError:
+        raise
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
+        raise InputError(f"{path}: cannot read as a {what} .npz ({err.__class__.__name__}: {err})") from None
+    try:
+        metadata = json.loads(meta_text)
+    except json.JSONDecodeError:
+        raise InputError(f"{path}: metadata is not valid JSON") from None
+    if not isinstance(metadata, dict):
+        raise InputError(f"{path}: metadata must be a JSON object")
+    return arrays, metadata

@@ -67,3 +67,18 @@ def test_failed_save_leaves_no_file(tmp_path):
     with pytest.raises(InputError):
         Dataset(np.zeros((1, 1)), np.zeros((1, 1)), {"x": Unserialisable()}).save(path)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_written_files_get_the_users_umask(tmp_path, umask, mode):
+    """Atomic writes go through mkstemp (0600); the final file must get what the umask gives."""
+    import os
+
+    from sublevel.constructions import construct
+
+    old = os.umask(umask)
+    try:
+        construct("one-neuron").save(tmp_path / "g2.npz")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "g2.npz").stat().st_mode & 0o777 == mode

@@ -14,7 +14,6 @@ Takes a :class:`~sublevel.constructions.datasets.Dataset` and an architecture an
 """
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import numpy as np

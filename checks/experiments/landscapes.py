@@ -36,7 +36,7 @@ from sublevel.checks.landscapes.quantify import ratio_statistics, slice_componen
 from sublevel.checks.landscapes.surfaces import Grid, Surface, compute_surface
 from sublevel.checks.landscapes.trajectories import pca_directions
 from sublevel.constructions.image_data import ImageData, mnist1d
-from sublevel.constructions.storage import atomic_output
+from sublevel.constructions.storage import atomic_output, read_npz
 
 
 @dataclass(frozen=True)
@@ -108,13 +108,12 @@ def _cached_training(path: Path, factory, data: ImageData, keep_trajectory: bool
     """Train, or reload weights, buffers, norms (and the trajectory if kept) from ``path``."""
     model = factory()
     if path.exists():
-        with np.load(path, allow_pickle=False) as archive:
-            state = {k[len("state/"):]: torch.as_tensor(archive[k]) for k in archive.files if k.startswith("state/")}
-            model.load_state_dict(state)
-            names = [name for name, _ in model.named_parameters()]
-            steps = int(archive["steps"])
-            trajectory = [{n: torch.as_tensor(archive[f"traj{t}/{n}"]) for n in names} for t in range(steps)]
-            meta = json.loads(str(archive["metadata"]))
+        archive, meta = read_npz(path, "cached training run", ("steps",))
+        state = {k[len("state/"):]: torch.as_tensor(archive[k]) for k in archive if k.startswith("state/")}
+        model.load_state_dict(state)
+        names = [name for name, _ in model.named_parameters()]
+        steps = int(archive["steps"])
+        trajectory = [{n: torch.as_tensor(archive[f"traj{t}/{n}"]) for n in names} for t in range(steps)]
         model.eval()
         return Trained(model, meta["norms"], trajectory, meta["test_error"], meta["train_loss"])
     result = train(model, data, **options)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
@@ -24,7 +23,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from sublevel.constructions.storage import atomic_output
+from sublevel.constructions.storage import atomic_output, read_npz
 from sublevel.theory.errors import InputError
 
 FORMAT_VERSION = 1
@@ -116,22 +115,10 @@ class Surface:
         InputError
             If the file is not a surface file.
         """
-        path = os.fspath(path)
-        if not os.path.exists(path):
-            raise FileNotFoundError(2, "No such file or directory", path)
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                files = set(archive.files)
-                if "mask" not in files or "axis_0" not in files or "metadata" not in files:
-                    raise InputError(f"{path}: not a sublevel surface file")
-                axes = tuple(archive[f"axis_{k}"] for k in range(2) if f"axis_{k}" in files)
-                values = {name[len("value_"):]: archive[name] for name in sorted(files) if name.startswith("value_")}
-                mask = archive["mask"]
-                metadata = json.loads(str(archive["metadata"]))
-        except InputError:
-            raise
-        except (ValueError, OSError, zipfile.BadZipFile, EOFError, json.JSONDecodeError) as err:
-            raise InputError(f"{path}: cannot read as a surface .npz ({err.__class__.__name__}: {err})") from None
+        arrays, metadata = read_npz(path, "sublevel surface file", ("mask", "axis_0"))
+        axes = tuple(arrays[f"axis_{k}"] for k in range(2) if f"axis_{k}" in arrays)
+        values = {name[len("value_"):]: arrays[name] for name in sorted(arrays) if name.startswith("value_")}
+        mask = arrays["mask"]
         grid = Grid(axes)
         if mask.dtype != bool or mask.shape != grid.shape or any(v.shape != grid.shape for v in values.values()):
             raise InputError(f"{path}: mask and values do not match the grid {grid.shape}")

@@ -183,21 +183,12 @@ def _factory(spec: str):
 
 
 def _arrays(path: str) -> dict:
-    import os
-    import zipfile
-
-    import numpy as np
     import torch
 
-    from sublevel.theory.errors import InputError
+    from sublevel.constructions.storage import read_npz
 
-    if not os.path.exists(path):
-        raise FileNotFoundError(2, "No such file or directory", path)
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {name: torch.as_tensor(archive[name]) for name in archive.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
-        raise InputError(f"{path}: cannot read as .npz of named arrays ({err})") from None
+    arrays, _ = read_npz(path, "file of named arrays")
+    return {name: torch.as_tensor(array) for name, array in arrays.items()}
 
 
 def _train(net, loss_fn, x, y, steps: int) -> None:
