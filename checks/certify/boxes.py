@@ -43,6 +43,7 @@ from scipy import ndimage
 from sublevel.checks.certify.intervals import (Box, activation_kind, box_activation, box_affine, box_mul, inflation,
                                                square_range, widen)
 from sublevel.theory.errors import Contradiction, InputError
+from sublevel.theory.levels import check_levels
 from sublevel.theory.problems import Problem
 
 
@@ -275,11 +276,11 @@ def count_box(f: BoxFunction, low: Sequence[float], high: Sequence[float], level
     d = f.dim
     low_t = torch.as_tensor(low, dtype=torch.float64).reshape(-1)
     high_t = torch.as_tensor(high, dtype=torch.float64).reshape(-1)
-    levels = [float(v) for v in levels]
+    levels = check_levels(levels, nonnegative=False)
     if low_t.shape != (d,) or high_t.shape != (d,) or not (high_t > low_t).all():
         raise InputError(f"the box needs {d} lows below {d} highs, got {list(low)} and {list(high)}")
-    if not all(np.isfinite(levels)) or resolution < 1 or depth < 0:
-        raise InputError("levels must be finite, resolution >= 1 and depth >= 0")
+    if resolution < 1 or depth < 0:
+        raise InputError("resolution must be >= 1 and depth >= 0")
     fine = resolution * 2 ** depth
     if fine ** d > 1 << 24:
         raise InputError(f"the finest grid would have {fine ** d} cells; lower resolution or depth")

@@ -56,6 +56,7 @@ from sublevel.checks.counting.sampling import LevelSample, SampleSettings, desce
 from sublevel.checks.certify.segments import loss_upper_bounds, path_maximum, segment_maxima
 from sublevel.constructions.certificates import Separator, sign_patterns
 from sublevel.theory.errors import Contradiction
+from sublevel.theory.levels import check_levels
 from sublevel.theory.problems import Problem
 
 Certifier = Callable[[Problem, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -463,7 +464,7 @@ def count_components(problem: Problem, levels: Sequence[float], settings: Sample
     >>> [b.describe() for b in count.brackets]
     ['2 (exact)', '1 (exact)']
     """
-    levels = sorted(levels)
+    levels = sorted(check_levels(levels, nonnegative=False))  # below 0 the count is simply 0
     if sample is None:
         sample = sample_sublevel(problem, max(levels), settings, extra_points)
     known: dict[tuple[int, int], float] = {}

@@ -33,6 +33,7 @@ import torch
 
 from sublevel.checks.certify.segments import SegmentBound, segment_maxima
 from sublevel.theory.errors import InputError
+from sublevel.theory.levels import check_levels
 from sublevel.theory.problems import Problem
 
 
@@ -200,9 +201,8 @@ def check_endpoints(problem: Problem, starts, ends, level=None) -> tuple[torch.T
     floor = torch.maximum(problem.loss(a), problem.loss(b)) if a.shape[0] else a.new_zeros(0)
     if level is None:
         return a, b, floor
-    levels = torch.as_tensor(level, dtype=torch.float64, device=a.device).reshape(-1).expand(a.shape[0]).clone()
-    if not torch.isfinite(levels).all() or (levels < 0).any():
-        raise InputError(f"levels must be finite and >= 0, got {level}")
+    values = check_levels(torch.as_tensor(level, dtype=torch.float64).reshape(-1).tolist())
+    levels = torch.tensor(values, dtype=torch.float64, device=a.device).expand(a.shape[0]).clone()
     low = floor > levels
     if low.any():
         i = int(torch.nonzero(low)[0])

@@ -42,6 +42,7 @@ from typing import Any
 from sublevel.checks.counting.sampling import SampleSettings
 from sublevel.constructions.registry import get_family
 from sublevel.theory.errors import InputError
+from sublevel.theory.levels import check_levels
 from sublevel.theory.networks import ACTIVATIONS
 
 METHODS = ("sampled-graph",)
@@ -175,11 +176,9 @@ def _family(entry: Any, index: int) -> FamilySpec:
         raise InputError(f"{where}: kappa must be a number >= 0, got {kappa!r}")
     widths = _int_list(entry["widths"], f"{where} widths", minimum=1)
     levels = entry["levels"]
-    if not isinstance(levels, list) or not levels:
+    if not isinstance(levels, list):
         raise InputError(f"{where} levels must be a non-empty list of numbers")
-    for level in levels:
-        if not isinstance(level, (int, float)) or isinstance(level, bool) or not math.isfinite(level) or level < 0:
-            raise InputError(f"{where} levels must be finite numbers >= 0, got {level!r}")
+    levels = check_levels(levels, f"{where} levels")
     relative = entry.get("relative_levels", False)
     if not isinstance(relative, bool):
         raise InputError(f"{where}: relative_levels must be true or false, got {relative!r}")

@@ -22,7 +22,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from sublevel.cli.options import add_problem_arguments, load_problem, option_type, parse_levels
+from sublevel.cli.options import add_problem_arguments, load_problem, option_type
+from sublevel.theory.levels import parse_levels
 
 HELP = "count components of sublevel sets of a data set's loss, as certified brackets"
 

@@ -24,7 +24,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from sublevel.cli.options import add_problem_arguments, load_problem, parse_levels
+from sublevel.cli.options import add_problem_arguments, load_problem
+from sublevel.theory.levels import parse_levels
 
 HELP = "proven bounds on component counts of sublevel sets inside a 2-D/3-D box (interval bounds, refined grid)"
 
