@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sublevel.cli import main
-from sublevel.checks.counting.components import Bracket
+from sublevel.theory.bounds import Bracket
 from sublevel.checks.counting.datasets import count_dataset
 from sublevel.checks.certify.boxes import SliceLoss, count_box
 from sublevel.checks.counting.sampling import SampleSettings

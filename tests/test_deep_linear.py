@@ -116,7 +116,8 @@ def test_verify_refutes_the_non_strict_form_as_expected():
 
 
 def test_judge_can_fail():
-    from sublevel.theory.claims import ComponentBracket, Verdict
+    from sublevel.theory.bounds import Bracket as ComponentBracket
+    from sublevel.theory.claims import Verdict
 
     claim = get_claim("deep-linear-strict")
     assert claim.judge([ComponentBracket(0.5, 2, 2, None, 10)]) is Verdict.REFUTED

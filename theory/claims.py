@@ -15,6 +15,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from sublevel.theory.bounds import Bracket
 from sublevel.theory.errors import InputError
 from sublevel.theory.networks import Architecture
 
@@ -52,19 +53,6 @@ class Instance:
 
 
 @dataclass(frozen=True)
-class ComponentBracket:
-    """What a components runner observed at one level: ``lower <= N_lambda`` (proven),
-    ``sampled`` (components of the certified graph over sampled points, an estimate),
-    ``upper >= N_lambda`` (proven, or None) and the number of sampled points inside."""
-
-    level: float
-    lower: int
-    sampled: int
-    upper: int | None
-    points: int
-
-
-@dataclass(frozen=True)
 class Claim:
     """A statement of the lecture with its hypotheses and its falsifiable prediction.
 
@@ -95,7 +83,7 @@ class Claim:
     prediction: str
     max_components: int | None = None
 
-    def judge(self, observed: Sequence[ComponentBracket]) -> Verdict:
+    def judge(self, observed: Sequence[Bracket]) -> Verdict:
         """Verdict of a ``components`` claim from the bounds observed at each level.
 
         Refuted when a proven lower bound exceeds ``max_components`` at some level; proven when

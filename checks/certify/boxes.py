@@ -42,7 +42,8 @@ from scipy import ndimage
 
 from sublevel.checks.certify.intervals import (Box, activation_kind, box_activation, box_affine, box_mul, inflation,
                                                square_range, widen)
-from sublevel.theory.errors import Contradiction, InputError
+from sublevel.theory.bounds import check_bounds, count_status
+from sublevel.theory.errors import InputError
 from sublevel.theory.levels import check_levels
 from sublevel.theory.problems import Problem
 
@@ -226,15 +227,13 @@ class GridCount:
     suspect_cells: int
 
     def __post_init__(self) -> None:
-        if self.lower < 0 or (self.upper is not None and not 0 <= self.lower <= self.upper):
-            raise Contradiction(f"level {self.level:.17g}: grid-count bounds disagree (lower {self.lower}, "
-                                f"upper {self.upper})")
+        check_bounds(self.level, self.lower, self.upper, self.in_cells, self.undecided_cells, self.suspect_cells)
 
     @property
     def status(self) -> str:
-        if self.upper is None:
-            return "lower bound"
-        return "exact" if self.upper == self.lower else "bounded"
+        """``exact``, ``bounded`` or ``lower bound`` (:func:`~sublevel.theory.bounds.count_status`;
+        a box count with no upper bound is a lower bound even at 0)."""
+        return count_status(self.lower, self.upper) if self.upper is not None else "lower bound"
 
     def describe(self) -> str:
         if self.status == "exact":

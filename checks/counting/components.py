@@ -55,6 +55,7 @@ from sublevel.checks.counting.kruskal import lazy_kruskal, spanning_forest
 from sublevel.checks.counting.sampling import LevelSample, SampleSettings, descend, merge_samples, sample_sublevel
 from sublevel.checks.certify.segments import loss_upper_bounds, path_maximum, segment_maxima
 from sublevel.constructions.certificates import Separator, sign_patterns
+from sublevel.theory.bounds import Bracket
 from sublevel.theory.errors import Contradiction
 from sublevel.theory.levels import check_levels
 from sublevel.theory.problems import Problem
@@ -71,82 +72,6 @@ parameter space (upper None when the argument gives none), e.g. the exact counts
 def exact_certifier(problem: Problem, start: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
     """Certified segment maxima: exact for one hidden layer, a rigorous bound deeper."""
     return segment_maxima(problem, start, end).upper
-
-
-@dataclass(frozen=True)
-class Bracket:
-    """What is known of N_level, the number of components of Omega(level).
-
-    Attributes
-    ----------
-    level : float
-    lower : int
-        Rigorous: N_level >= lower.
-    sampled : int
-        Components of the certified graph over the sampled points below the level: an estimate.
-    upper : int or None
-        Rigorous: N_level <= upper; None when nothing proves an upper bound.
-    points : int
-        Sampled points proven to lie in Omega(level).
-
-    Raises
-    ------
-    Contradiction
-        On a negative count or ``lower > upper``.
-    """
-
-    level: float
-    lower: int
-    sampled: int
-    upper: int | None
-    points: int
-
-    def __post_init__(self) -> None:
-        counts = (self.lower, self.sampled, self.points) + (() if self.upper is None else (self.upper,))
-        if min(counts) < 0:
-            raise Contradiction(f"level {self.level:.17g}: negative count (lower {self.lower}, sampled {self.sampled}, "
-                                f"upper {self.upper})")
-        if self.upper is not None and self.lower > self.upper:
-            raise Contradiction(f"level {self.level:.17g}: proven lower bound {self.lower} exceeds proven upper bound "
-                                f"{self.upper}")
-
-    @property
-    def status(self) -> str:
-        """``exact``, ``bounded``, ``lower bound`` or ``estimate`` (see the module docstring)."""
-        if self.upper is not None:
-            return "exact" if self.upper == self.lower else "bounded"
-        return "lower bound" if self.lower >= 1 else "estimate"
-
-    @property
-    def exact(self) -> bool:
-        return self.status == "exact"
-
-    @property
-    def open(self) -> bool:
-        """Whether more work could still tighten it: not exact, and the graph has components
-        that no proof has shown to be distinct."""
-        return not self.exact and self.sampled > self.lower
-
-    @property
-    def best(self) -> int:
-        """The best single number: the exact count, else ``sampled`` moved into [lower, upper]."""
-        estimate = max(self.sampled, self.lower)
-        return estimate if self.upper is None else min(estimate, self.upper)
-
-    def describe(self) -> str:
-        if self.exact:
-            return f"{self.lower} (exact)"
-        if self.status == "bounded":
-            return f"{self.lower} to {self.upper} (bounded; sampled {self.sampled})"
-        if self.status == "lower bound":
-            return f">= {self.lower} (lower bound; sampled {self.sampled}, no upper bound proven)"
-        if self.points == 0:
-            return "unknown (estimate: no sampled point proven inside, nothing proven)"
-        return f"~{self.sampled} (estimate from sampled points; nothing proven)"
-
-    def to_json(self) -> dict:
-        return {"level": self.level, "lower": self.lower, "sampled": self.sampled, "upper": self.upper,
-                "status": self.status, "points": self.points, "components": self.best}
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Callable, Iterable, Iterator
 from sublevel.checks.counting.datasets import count_dataset
 from sublevel.checks.counting.sampling import SampleSettings
 from sublevel.constructions.registry import construct
-from sublevel.theory.claims import Claim, ComponentBracket, Instance, Verdict, all_claims, get_claim
+from sublevel.theory.claims import Claim, Instance, Verdict, all_claims, get_claim
 
 
 @dataclass(frozen=True)
@@ -70,9 +70,8 @@ def run_components(claim: Claim, instance: Instance) -> Row:
     arch = instance.architecture()
     settings = SampleSettings(**instance.options.get("sampling", {}))
     count = count_dataset(dataset, arch, instance.levels, instance.kappa, settings)
-    observed = [ComponentBracket(b.level, b.lower, b.sampled, b.upper, b.points) for b in count.brackets]
     return Row.of(claim, instance, "; ".join(f"lambda={b.level:g}: {b.describe()}" for b in count.brackets),
-                  claim.judge(observed), count.to_json())
+                  claim.judge(count.brackets), count.to_json())
 
 
 def iter_rows(claim_ids: Iterable[str] | None = None) -> Iterator[tuple[int, int, Row]]:

@@ -25,7 +25,7 @@ except metadata.PackageNotFoundError:  # running from a source tree that was nev
     __version__ = "0+unknown"
 
 if TYPE_CHECKING:
-    from sublevel.checks.counting.components import Bracket, ComponentCount, count_components
+    from sublevel.checks.counting.components import ComponentCount, count_components
     from sublevel.checks.counting.datasets import count_dataset as count
     from sublevel.checks.counting.merge_trees import merge_tree
     from sublevel.checks.paths import Path, get_finder
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from sublevel.checks.verdicts.verify import verify
     from sublevel.constructions.datasets import Dataset
     from sublevel.constructions.registry import construct
+    from sublevel.theory.bounds import Bracket
     from sublevel.theory.claims import all_claims
     from sublevel.theory.errors import Contradiction, InputError
     from sublevel.theory.networks import Architecture
@@ -49,7 +50,7 @@ _PUBLIC = {
     "construct": ("sublevel.constructions.registry", "construct"),
     "count": ("sublevel.checks.counting.datasets", "count_dataset"),
     "count_components": ("sublevel.checks.counting.components", "count_components"),
-    "Bracket": ("sublevel.checks.counting.components", "Bracket"),
+    "Bracket": ("sublevel.theory.bounds", "Bracket"),
     "ComponentCount": ("sublevel.checks.counting.components", "ComponentCount"),
     "SampleSettings": ("sublevel.checks.counting.sampling", "SampleSettings"),
     "segment_maxima": ("sublevel.checks.certify.segments", "segment_maxima"),
