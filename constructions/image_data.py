@@ -55,7 +55,10 @@ class ImageData:
 
 def mnist1d(num_samples: int = 4000, seed: int = 0) -> ImageData:
     """MNIST-1D with ``num_samples`` signals (80% train, 20% test), generated offline."""
-    from mnist1d.data import get_dataset_args, make_dataset
+    try:
+        from mnist1d.data import get_dataset_args, make_dataset
+    except ImportError:
+        raise InputError("MNIST-1D needs the mnist1d package: pip install 'sublevel[landscapes]'") from None
 
     args = get_dataset_args()
     args.num_samples = int(num_samples)

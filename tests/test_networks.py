@@ -4,7 +4,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strategies import problems
+from sublevel.theory.strategies import problems
 from sublevel.theory import Architecture, InputError, Problem
 
 

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from sublevel.checks.counting.symmetries import canonicalise, count_minima, permute
 from sublevel.constructions import construct
-from strategies import architectures, problems
+from sublevel.theory.strategies import architectures, problems
 from sublevel.theory.errors import InputError
 from sublevel.theory.networks import Architecture
 

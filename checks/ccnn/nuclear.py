@@ -309,7 +309,10 @@ def solve_cvxpy(features: np.ndarray, labels: np.ndarray, n_classes: int, radius
     A reference for small instances only (the nuclear norm becomes a semidefinite constraint of
     size m + KP). Returns ``(A, objective, seconds)``; ``seconds`` is the solver's own time.
     """
-    import cvxpy as cp
+    try:
+        import cvxpy as cp
+    except ImportError:
+        raise InputError("the cvxpy reference solve needs cvxpy: pip install 'sublevel[ccnn]'") from None
 
     n, p, m = features.shape
     a = cp.Variable((m, n_classes * p))
