@@ -10,7 +10,7 @@ in-place steps and an off-by-one on even columns (offsets 1..51 instead of 0..50
 second direction); we evaluate exactly the points it visits. Printed: max relative difference
 of the values (target 1e-5) and the ratio of the best-of-``repeats`` wall times (theirs / ours;
 targets: >= 10 for small nets (N <= 256, <= 10^4 parameters), >= 5 for the 784-100-10 MLP,
-never < 1). The small nets are THEORY.md's (one hidden ReLU or squaring layer, deep linear)
+never < 1). The small nets are docs/claims.rst's (one hidden ReLU or squaring layer, deep linear)
 and, held to the same 10x, generic two-hidden-layer ReLU MLPs. Times are interleaved so that
 load from other processes hits both sides alike. "Ours" includes building the evaluator
 (first-layer products, checks).
@@ -53,7 +53,7 @@ class Case:
     widths: tuple[int, ...]
     samples: int
     target: float  # required speed ratio
-    activation: str = "relu"  # or "linear" (deep linear nets, THEORY.md section 1), "quadratic" (section 4)
+    activation: str = "relu"  # or "linear" (deep linear nets, docs/claims.rst, section 1), "quadratic" (section 4)
 
     def build(self) -> tuple[torch.nn.Module, torch.nn.Module, torch.Tensor, torch.Tensor]:
         torch.manual_seed(0)

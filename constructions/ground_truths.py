@@ -1,4 +1,4 @@
-"""Exact ground truths G1 and G2 (THEORY.md section 0).
+"""Exact ground truths G1 and G2 (docs/claims.rst, section 0).
 
 G1, ``scalar-linear``: H = w_2 w_1 x on the single datum (x, y) = (1, t), so
 L = (w_1 w_2 - t)^2. For t != 0, Omega(lambda) has two components (the branches of the

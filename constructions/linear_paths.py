@@ -3,7 +3,7 @@
 For H(x) = W_2 W_1 x the loss depends on theta only through the product W = W_2 W_1 and is
 convex in W (Freeman & Bruna 2017, arXiv:1611.01540, proof of Prop. 2.2). Given theta_A and
 theta_B with hidden width n_1 > min(n_0, n_2), the path below never rises above
-max(L_A, L_B) (THEORY.md section 1). Write the factor with more rows than columns as A
+max(L_A, L_B) (docs/claims.rst, section 1). Write the factor with more rows than columns as A
 (A = W_1 when n_1 > n_0; otherwise work with the transposed net, A = W_2^T, B = W_1^T), so
 W = B A:
 
@@ -46,7 +46,7 @@ class ConstructedPath:
 def deep_linear_path(problem: Problem, theta_a: torch.Tensor, theta_b: torch.Tensor, *,
                      fibre_beads: int = 16, tol: float = 1e-6, max_refinements: int = 12,
                      seed: int = 0) -> ConstructedPath:
-    """Build the path of THEORY.md section 1 between two parameter points of a 2-layer linear net.
+    """Build the path of docs/claims.rst, section 1 between two parameter points of a 2-layer linear net.
 
     Raises
     ------

@@ -1,6 +1,6 @@
 """``teacher-mixture``: labels from one of two ReLU teachers, chosen at random per sample.
 
-THEORY.md section 2 (after Freeman & Bruna 2017, arXiv:1611.01540, section 2.3). Inputs
+docs/claims.rst, section 2 (after Freeman & Bruna 2017, arXiv:1611.01540, section 2.3). Inputs
 x ~ N(0, I_{n_0}); each label comes from teacher theta_1 with probability pi, else from theta_2:
 
     y = z H(x; theta_1) + (1 - z) H(x; theta_2),     z ~ Bernoulli(pi) independent of x.

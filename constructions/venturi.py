@@ -1,7 +1,7 @@
 """``venturi``: a spurious local minimum of a ReLU net narrower than its input (p < n).
 
 Reconstructed after Venturi, Bandeira & Bruna, "Spurious valleys in two-layer neural network
-optimization landscapes" (arXiv:1802.06384), their lower bound for p < n; THEORY.md section 2
+optimization landscapes" (arXiv:1802.06384), their lower bound for p < n; docs/claims.rst, section 2
 notes that the reconstruction comes from a reproduction, not from the paper's text.
 
 Data, n >= 3 and 2 <= p <= n - 1: with probability 1/2, x = (G, 0) with G ~ N(0, I_{n-1});

@@ -1,4 +1,4 @@
-"""Freeman & Bruna's deep-linear claim (THEORY.md section 1): strict width condition.
+"""Freeman & Bruna's deep-linear claim (docs/claims.rst, section 1): strict width condition.
 
 Property tests: random deep linear problems meeting n_l > min(n_0, n_L) show one certified
 component at random levels, and the constructive path never rises above max(L_A, L_B).

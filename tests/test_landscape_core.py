@@ -40,7 +40,7 @@ def _curve(model, x, y, normalization):
 
 
 def test_filter_normalised_curve_is_invariant_under_layer_rescaling():
-    """THEORY.md 7: scale layer k by c and layer k+1 by 1/c; the filter-normalised curve stays
+    """docs/claims.rst, section 7: scale layer k by c and layer k+1 by 1/c; the filter-normalised curve stays
     the same to 1e-5, the unnormalised one moves."""
     model = _relu_net()
     x, y = _data()

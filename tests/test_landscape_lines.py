@@ -178,7 +178,7 @@ def test_float32_models_agree_with_their_forward_pass():
 @settings(max_examples=40, deadline=None)
 @given(st.data())
 def test_deep_linear_polynomial_sweep_equals_forward_passes(data):
-    """Deep linear nets (THEORY.md section 1) of 3-5 layers after the first, with or without bias:
+    """Deep linear nets (docs/claims.rst, section 1) of 3-5 layers after the first, with or without bias:
     the degree-L polynomial along each line equals the forward passes."""
     widths = data.draw(st.lists(st.integers(1, 5), min_size=5, max_size=7))
     bias = data.draw(st.booleans())

@@ -123,14 +123,14 @@ def test_no_hidden_layer_is_exact(seed, bias, n0, nl, kappa):
 
 
 def g2_problem(a: float = 2.0) -> Problem:
-    """THEORY.md G2: H = v relu(w x), data (1, 1) and (-1, a)."""
+    """docs/claims.rst, G2: H = v relu(w x), data (1, 1) and (-1, a)."""
     x = torch.tensor([[1.0], [-1.0]], dtype=torch.float64)
     y = torch.tensor([[1.0], [a]], dtype=torch.float64)
     return Problem(Architecture((1, 1, 1), "relu", bias=False), x, y)
 
 
 def test_g2_segment_crosses_the_ridge_w_equals_zero():
-    """THEORY.md G2 with a = 2: on w = 0 the loss is (1 + a^2)/2 = 2.5, higher than both ends."""
+    """docs/claims.rst, G2 with a = 2: on w = 0 the loss is (1 + a^2)/2 = 2.5, higher than both ends."""
     problem = g2_problem()
     start, end = torch.tensor([1.0, 1.0]), torch.tensor([-1.0, 2.0])
     bound = segment_maxima(problem, start, end)

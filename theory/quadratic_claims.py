@@ -1,7 +1,7 @@
 """Quadratic activations: each published width threshold as its own claim.
 
 One hidden layer, H(x) = sum_{j <= p} a_j (w_j.x)^2 = x^T M x with M = sum_j a_j w_j w_j^T, on
-N samples in R^n (THEORY.md section 4). The lecture (slide "quadratic activation network:
+N samples in R^n (docs/claims.rst, section 4). The lecture (slide "quadratic activation network:
 single component") states n_l >= 3 N^(2^l) for deep nets and "n > 2N" for one hidden layer,
 with ambiguous symbols; the published thresholds differ. Each reading is registered with its own
 symbols and a width function T(n, N): the claim is "p >= T(n, N) => no spurious valleys".
@@ -99,7 +99,7 @@ _threshold_claim(
 _threshold_claim(
     "quadratic-samples", Threshold(lambda n, N: N, "N"),
     "With p >= N the empirical risk has no spurious valleys (any activation).",
-    "span argument for the empirical risk (Venturi et al. 2018, section on finite samples; THEORY.md section 4)",
+    "span argument for the empirical risk (Venturi et al. 2018, section on finite samples; docs/claims.rst, section 4)",
     "one hidden layer, trainable output weights, empirical square loss on N samples",
     {})
 

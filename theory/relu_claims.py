@@ -3,7 +3,7 @@
 Lecture 11, "ReLU network: multiple components" and "ReLU activation network: nearly
 connected"; Freeman & Bruna 2017 (arXiv:1611.01540), section 2.3 (Prop 2.3, Thm 2.4,
 Cor. 2.5); Venturi, Bandeira & Bruna 2018 (arXiv:1802.06384); Safran & Shamir 2018
-(arXiv:1712.08968). THEORY.md sections 2 and 3 give the constructions and the checks.
+(arXiv:1712.08968). docs/claims.rst, sections 2 and 3 give the constructions and the checks.
 
 Runner kinds (:mod:`sublevel.checks.verdicts.relu_runners`):
 
@@ -63,7 +63,7 @@ register(Claim(
     statement="ReLU nets have spurious local minima: the constructions' theta_bad are local minima with loss above "
               "a point of lower loss, and for k >= 6 the Safran-Shamir population loss has spurious local minima.",
     reference="Venturi, Bandeira & Bruna 2018 (arXiv:1802.06384), p < n; Safran & Shamir, ICML 2018 "
-              "(arXiv:1712.08968); THEORY.md G2",
+              "(arXiv:1712.08968); docs/claims.rst, G2",
     hypotheses="ReLU, no bias; venturi: n >= 3, 2 <= p <= n - 1, beta > alpha > 0; safran-shamir: k >= 6, "
                "output weights fixed to 1, population loss",
     symbols={"theta_bad": "the construction's candidate spurious minimum",

@@ -4,7 +4,7 @@ Zhang, Liang & Wainwright (2017), arXiv:1609.01000, Algorithm 1 (one layer) and 
 (greedy layer-wise training): fit the whitening and the feature map phi on training patches,
 solve the nuclear-norm-constrained softmax program for A, then take a rank-r factorisation
 A ~ U V^T. The columns of U (top-r left singular vectors of the m x KP matrix A, i.e. the
-right singular vectors of the KP x m orientation used in THEORY.md section 8) are r filters in
+right singular vectors of the KP x m orientation used in docs/claims.rst, section 8) are r filters in
 feature space: the layer's output map at patch p is
 h_j(x)_p = <phi(z_p(x)), U_j>, average-pooled, and it is the input of the next layer.
 """

@@ -1,4 +1,4 @@
-"""Certified component counts of sublevel sets in a low-dimensional box (THEORY.md G3).
+"""Certified component counts of sublevel sets in a low-dimensional box (docs/claims.rst, G3).
 
 For a function f on a box B in R^d (d = 2 or 3): the loss of a problem with d parameters, or
 the loss on a d-dimensional affine slice theta = theta_0 + sum_i s_i v_i of any problem

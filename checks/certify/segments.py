@@ -5,7 +5,7 @@ On the segment theta(t) = a + t (b - a), t in [0, 1], we want max_t L(theta(t)),
     L(theta) = (1/N) sum_mu ||H(x_mu; theta) - y_mu||^2 + kappa ||theta||^2.
 
 A graph edge between two parameter points is only *certified* to lie inside the sublevel set
-Omega(lambda) when this maximum is known to be <= lambda, not merely sampled (THEORY.md
+Omega(lambda) when this maximum is known to be <= lambda, not merely sampled (docs/claims.rst,
 section 6; Freeman & Bruna, "Topology and geometry of half-rectified network optimization",
 ICLR 2017, arXiv:1611.01540, whose Dynamic String Sampling joins minima by such segments).
 
@@ -119,7 +119,7 @@ def segment_maxima(problem: Problem, start: torch.Tensor, end: torch.Tensor, *,
 
     Notes
     -----
-    Exact methods (THEORY.md section 6). With d = end - start, each layer is affine in t:
+    Exact methods (docs/claims.rst, section 6). With d = end - start, each layer is affine in t:
     W_l(t) = W_l^a + t D_l. For one hidden layer the pre-activations z_{mu j}(t) = z0 + t z1 are
     linear in t. For ReLU, sample mu's output is a quadratic in t that changes only at the
     sample's own breakpoints -z0/z1 in (0, 1); it is obtained on each of the sample's n_1 + 1
@@ -135,11 +135,11 @@ def segment_maxima(problem: Problem, start: torch.Tensor, end: torch.Tensor, *,
     float64 rounding bound, so ``upper - lower`` is at rounding level and ``exact`` is True.
 
     Interval method (deeper nets). On t in [t0, t1] each parameter lies in mid +- rad with
-    mid = a + (t0+t1)/2 d and rad = (t1-t0)/2 |d|. Boxes in centre-radius form propagate
-    through W h + b by Rump's rule (mid = W_m c, rad = |W_m| r + W_r (|c| + r)), through the
+    mid = a + (t0+t1)/2 d and rad = (t1-t0)/2 abs(d). Boxes in centre-radius form propagate
+    through W h + b by Rump's rule (mid = W_m c, rad = abs(W_m) r + W_r (abs(c) + r)), through the
     monotone activations (linear, relu) by their end points and through the square by the
-    interval square; the loss is bounded by (1/N) sum (|c - y| + r)^2 + kappa sum
-    (|mid| + rad)^2. Sub-intervals whose bound exceeds the best attained value (evaluated at
+    interval square; the loss is bounded by (1/N) sum (abs(c - y) + r)^2 + kappa sum
+    (abs(mid) + rad)^2. Sub-intervals whose bound exceeds the best attained value (evaluated at
     sub-interval midpoints) by more than ``atol`` are bisected, best first, for up to
     ``max_splits`` rounds. The arithmetic is plain float64 without directed rounding, so
     every radius is widened by delta = max(1e-12, 2 n eps) relative to the magnitudes

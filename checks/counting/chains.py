@@ -19,22 +19,22 @@ C <= lambda), and Omega(lambda) = {w : w_1 ... w_L in I}.
 * 0 not in I: I lies on one side of 0, so the sign of the product is fixed and no coordinate
   can vanish inside Omega (it would make the product 0). Each sign orthant with the right
   parity of negative entries (2^(L-1) of them) meets Omega, and its part is connected: in the
-  variables u_l = log |w_l| it is the slab {sum u_l in log |I|}, which is convex. N = 2^(L-1).
+  variables u_l = log abs(w_l) it is the slab {sum u_l in log abs(I)}, which is convex. N = 2^(L-1).
 
 Proof, ReLU chains (L >= 2). The hidden value after layer 1 is relu(w_1 x) >= 0, and each
 further hidden layer passes it on as w_l h when w_l > 0 and kills it when w_l <= 0. Hence
 H = p relu(x) with p = w_L ... w_1 when w_1 > 0 and w_2 .. w_{L-1} > 0, H = p' relu(-x) with
-p' = w_L ... w_2 |w_1| when w_1 < 0 and w_2 .. w_{L-1} > 0, and H = 0 otherwise. On the two
-regions the loss is a quadratic q_+(p), q_-(p') as above (with relu(x), relu(-x) in place of x),
-with sublevel intervals I_+, I_-, and q_+(0) = q_-(0) = C.
+p' = w_L ... w_2 abs(w_1) when w_1 < 0 and w_2 .. w_{L-1} > 0, and H = 0 otherwise. On the two
+regions the loss is a quadratic q+(p), q-(p') as above (with relu(x), relu(-x) in place of x),
+with sublevel intervals I+, I-, and q+(0) = q-(0) = C.
 
 * C > lambda: the set {H = 0} misses Omega, so the regions cannot be left inside Omega; each
-  region's part {w_1 ... w_{L-1} free in its orthant, w_L in I_+- / (w_2 ... w_{L-1} |w_1|)} is
+  region's part {w_1 ... w_{L-1} free in its orthant, w_L in I+ or I- / (w_2 ... w_{L-1} abs(w_1))} is
   connected (a continuous family of intervals over a connected base) when the interval is
-  non-empty. N = [I_+ non-empty] + [I_- non-empty].
+  non-empty. N = [I+ non-empty] + [I- non-empty].
 * C <= lambda: {H = 0} = {w_1 = 0} union {some middle w_l <= 0} union {w_L = 0} is connected
   (each piece is connected and meets w_1 = w_L = 0) and lies in Omega; every point of a region
-  joins it by s -> (s w_1, w_2, ...), whose product stays between 0 and p, inside I_+-. N = 1.
+  joins it by s -> (s w_1, w_2, ...), whose product stays between 0 and p, inside I+ or I-. N = 1.
 
 Every decision above (is I empty, is 0 in I) is a comparison of rationals: the float64 data,
 the level and the sums are converted to exact fractions, so the count is exact even at a

@@ -2,7 +2,7 @@
 
 Freeman & Bruna 2017 (arXiv:1611.01540), Thm 2.4 / Cor. 2.5: for H = W_2 relu(W_1 x) any two
 points of Omega(lambda) are joined inside Omega(max(lambda, eps)) with eps -> 0 as m grows; the
-lecture quotes eps ~ m^(-1/n) for inputs in R^n. Measured here (THEORY.md section 3):
+lecture quotes eps ~ m^(-1/n) for inputs in R^n. Measured here (docs/claims.rst, section 3):
 
     eps_emp(m) = max_t L(path(t)) - max(L(theta_A), L(theta_B)),
 

@@ -1,6 +1,6 @@
 """Spurious local minima of one-hidden-layer quadratic nets against the width p.
 
-H(x) = sum_{j <= p} a_j (w_j.x)^2 = x^T M x, M = sum_j a_j w_j w_j^T (THEORY.md section 4). The
+H(x) = sum_{j <= p} a_j (w_j.x)^2 = x^T M x, M = sum_j a_j w_j w_j^T (docs/claims.rst, section 4). The
 loss is convex in M, and every symmetric M is reachable once p >= n (trainable a) or once there
 are n units of each sign (fixed a): then the global minimum is the least-squares fit over
 symmetric matrices, computed exactly (``numpy.linalg.lstsq`` on the n(n+1)/2 features

@@ -99,7 +99,7 @@ class VGG(nn.Module):
 
 
 class Square(nn.Module):
-    """sigma(h) = h^2, the quadratic activation of THEORY.md section 4 (Venturi et al.)."""
+    """sigma(h) = h^2, the quadratic activation of docs/claims.rst, section 4 (Venturi et al.)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.square()

@@ -1,6 +1,6 @@
 """The straight segment theta(t) = theta_A + t (theta_B - theta_A): the baseline finder.
 
-Its certified maximum is exact for nets with at most one hidden layer (THEORY.md section 6);
+Its certified maximum is exact for nets with at most one hidden layer (docs/claims.rst, section 6);
 on a convex loss it is already the minimax path.
 """
 from __future__ import annotations
