@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from tqdm import tqdm
+
 from sublevel.checks.landscapes.directions import parameters_of, random_direction
 from sublevel.checks.landscapes.evaluation import SliceEvaluator
 from sublevel.checks.landscapes.hessian import HessianEvaluator
@@ -165,8 +167,9 @@ class LandscapeSuite:
 
 
 def run_all(scale: Scale, out_dir: str | os.PathLike = "figures",
-            cache_dir: str | os.PathLike | None = None) -> LandscapeSuite:
-    """Run the suite; write ``landscape_results.json`` into ``out_dir``.
+            cache_dir: str | os.PathLike | None = None, progress: bool = False) -> LandscapeSuite:
+    """Run the suite; write ``landscape_results.json`` into ``out_dir`` (a tqdm bar of the
+    training runs on stderr with ``progress``).
 
     Trained weights and surfaces go to ``cache_dir`` (default ``<out_dir>/landscape_runs``).
     """
@@ -179,6 +182,7 @@ def run_all(scale: Scale, out_dir: str | os.PathLike = "figures",
     configs = [(d, scale.width, skip) for d in scale.depths for skip in (True, False)]
     middle = scale.depths[len(scale.depths) // 2]
     configs += [(middle, scale.wide_width, skip) for skip in (True, False)]
+    runs_bar = tqdm(total=len(configs) + 4, desc="landscape runs", unit="run", disable=not progress)
     for depth, width, skip in configs:
         name = f"resnet{depth}_w{width}_{'skip' if skip else 'noskip'}_n{scale.samples}_e{scale.epochs}"
         torch.manual_seed(depth * 100 + width)
@@ -195,8 +199,10 @@ def run_all(scale: Scale, out_dir: str | os.PathLike = "figures",
                       "component_quantiles": components["quantiles"],
                       "components_estimated_on_grid": components["components"],
                       "hessian_ratio": ratio_statistics(hessian)})
+        runs_bar.update(1)
     suite = LandscapeSuite({}, surfaces, hessians, scale.width, scale.wide_width, max(scale.depths))
-    vgg = _vgg_experiments(scale, data, runs, suite)
+    vgg = _vgg_experiments(scale, data, runs, suite, runs_bar)
+    runs_bar.close()
     results = {"scale": asdict(scale), "table": table, "vgg": vgg,
                "note": "components are estimated on the grid (4-neighbour labelling of grid points "
                        "below each quantile level of the slice); neither bound is certified"}
@@ -206,7 +212,7 @@ def run_all(scale: Scale, out_dir: str | os.PathLike = "figures",
     return suite
 
 
-def _vgg_experiments(scale: Scale, data: ImageData, runs: Path, suite: LandscapeSuite) -> dict[str, Any]:
+def _vgg_experiments(scale: Scale, data: ImageData, runs: Path, suite: LandscapeSuite, bar) -> dict[str, Any]:
     """Small vs large batch, weight decay 0 vs 5e-4: interpolation, weights, PCA trajectory
     (the drawable pieces go into ``suite``)."""
     summary, histograms, norms, trained_models = {}, {}, {}, {}
@@ -225,6 +231,7 @@ def _vgg_experiments(scale: Scale, data: ImageData, runs: Path, suite: Landscape
             histograms[label] = torch.cat([p.detach().reshape(-1) for n, p in trained.model.named_parameters()
                                            if p.dim() > 1]).numpy()
             norms[label] = trained.norms
+            bar.update(1)
         small, large = trained_models[(wd, scale.batch_small)], trained_models[(wd, scale.batch_large)]
         curve = interpolate(small.model, large.model, torch.nn.CrossEntropyLoss(),
                             {"train": (data.x_train[:scale.eval_samples * 4], data.y_train[:scale.eval_samples * 4]),

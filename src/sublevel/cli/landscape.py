@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 
 HELP = "loss-landscape slices, interpolations and Hessian maps of torch models (Li et al. 2018)"
 
@@ -142,6 +141,7 @@ def _plot(args: argparse.Namespace) -> int:
 
 def _experiments(args: argparse.Namespace) -> int:
     import dataclasses
+    import os
 
     import torch
 
@@ -156,9 +156,13 @@ def _experiments(args: argparse.Namespace) -> int:
         raise InputError("--hessian-grid and --hessian-iterations must be >= 1")
     from sublevel.figures.landscape_plots import draw_suite
 
-    suite = run_all(scale, args.out_dir, args.cache_dir)
-    draw_suite(suite, args.out_dir)
-    print(json.dumps(suite.results["table"], indent=1))
+    suite = run_all(scale, args.out_dir, args.cache_dir, progress=True)
+    written = draw_suite(suite, args.out_dir)
+    print(f"{'model':<28} {'test error':>10} {'train loss':>10} {'min slice loss':>14}")
+    for row in suite.results["table"]:
+        print(f"{row['model']:<28} {row['test_error']:>10.4f} {row['train_loss']:>10.4g} {row['slice_min_loss']:>14.4g}")
+    print(f"wrote {os.path.join(args.out_dir, 'landscape_results.json')} (every number) and {len(written)} figures "
+          f"in {args.out_dir}")
     return 0
 
 
