@@ -258,7 +258,10 @@ class Architecture:
         if first.bias is not None:
             x = torch.cat([x, x.new_ones(k, n, 1)], dim=2)
             weight = torch.cat([weight, first.bias.unsqueeze(-1)], dim=-1)
-        z = torch.bmm(x, weight.reshape(k, s * self.widths[1], -1).transpose(1, 2)).view(k, n, s, self.widths[1])
+        if k == 1:  # one data set: a plain GEMM (bmm of batch 1 would sum in another order)
+            z = (x[0] @ weight.reshape(s * self.widths[1], -1).T).view(1, n, s, self.widths[1])
+        else:
+            z = torch.bmm(x, weight.reshape(k, s * self.widths[1], -1).transpose(1, 2)).view(k, n, s, self.widths[1])
         for view in views[1:]:
             h = self.activate(z, in_place)
             if view.weight.shape[2] == 1:
