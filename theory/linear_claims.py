@@ -68,5 +68,17 @@ register(Claim(
     instances=(
         Instance("G1 (1-1-1), must fail", "scalar-linear", {"target": 1.0}, "1-1-1", levels=(0.5, 1.5),
                  expect=Verdict.REFUTED),
+        # Square layers give determinant separators with reduced-rank floors c_{n_l - 1}
+        # (sublevel.checks.counting.separators); each level lies below that floor for its data.
+        Instance("linear teacher 2-1-1 (square last layer, floor L(0) = 4.83), must fail", "teacher",
+                 {"arch": "2-1-1", "activation": "linear", "bias": 0, "samples": 32, "seed": 0}, "2-1-1",
+                 levels=(2.4,), expect=Verdict.REFUTED),
+        Instance("linear teacher 2-2-2 (floor c_1 = 0.058), must fail", "teacher",
+                 {"arch": "2-2-2", "activation": "linear", "bias": 0, "samples": 32, "seed": 2}, "2-2-2",
+                 levels=(0.03,), expect=Verdict.REFUTED),
+        Instance("linear teacher 2-2-2-2, depth 3 (floor c_1 = 3.9e-4), must fail", "teacher",
+                 {"arch": "2-2-2-2", "activation": "linear", "bias": 0, "samples": 32, "seed": 1}, "2-2-2-2",
+                 levels=(2e-4,), options={"sampling": {"starts": 24, "steps": 300, "max_points": 300}},
+                 expect=Verdict.REFUTED),
     ),
 ))

@@ -4,7 +4,9 @@ Takes a :class:`~sublevel.constructions.datasets.Dataset` and an architecture an
 :class:`~sublevel.checks.counting.components.ComponentCount`, using only what it can prove itself:
 
 - certificates derived from the architecture (:mod:`sublevel.checks.counting.chains`: exact counts and
-  zero-output separators for bias-free 1-1-...-1 chains, for any data) and from a ridge
+  zero-output separators for bias-free 1-1-...-1 chains, for any data;
+  :mod:`sublevel.checks.counting.separators`: determinant separators of the square layers of
+  bias-free linear nets, with reduced-rank floors) and from a ridge
   (:mod:`sublevel.checks.counting.ridge_boxes`: certified boxes that hold all of Omega(lambda), for problems
   with at most 3 parameters);
 - a construction's certificates (separators, loss floor, named points) only after rebuilding
@@ -21,6 +23,7 @@ import torch
 
 from sublevel.checks.counting import ridge_boxes
 from sublevel.checks.counting.components import ComponentCount, count_components
+from sublevel.checks.counting.separators import linear_separators
 from sublevel.checks.counting.sampling import LevelSample, SampleSettings
 from sublevel.checks.counting.chains import chain_count, chain_separators, is_scalar_chain
 from sublevel.constructions.certificates import separators_for
@@ -68,7 +71,7 @@ def count_dataset(dataset: Dataset, architecture: Architecture, levels: Sequence
     brackets; see :func:`sublevel.checks.counting.components.count_components`)."""
     problem = dataset.problem(architecture, kappa)
     rebuilt, note = rebuilt_construction(dataset)
-    separators = chain_separators(problem)
+    separators = chain_separators(problem) if is_scalar_chain(problem) else linear_separators(problem)
     floor, points = None, None
     if rebuilt is not None:
         points = named_points(rebuilt, architecture)
