@@ -129,6 +129,6 @@ def test_judge_can_fail():
     assert claim.judge([ComponentBracket(0.5, 2, 1, 2, 10)]) is Verdict.REFUTED
     assert claim.judge([ComponentBracket(0.5, 1, 3, None, 10)]) is Verdict.INCONCLUSIVE
     assert claim.judge([ComponentBracket(0.5, 0, 0, None, 0)]) is Verdict.INCONCLUSIVE
-    assert claim.judge([ComponentBracket(0.5, 1, 1, None, 10)]) is Verdict.HOLDS
+    assert claim.judge([ComponentBracket(0.5, 1, 1, None, 10)]) is Verdict.SUPPORTED
     assert claim.judge([ComponentBracket(0.5, 1, 3, 1, 10)]) is Verdict.PROVEN
-    assert claim.judge([ComponentBracket(0.5, 1, 1, 1, 10), ComponentBracket(0.7, 1, 1, None, 10)]) is Verdict.HOLDS
+    assert claim.judge([ComponentBracket(0.5, 1, 1, 1, 10), ComponentBracket(0.7, 1, 1, None, 10)]) is Verdict.SUPPORTED

@@ -62,7 +62,7 @@ def test_cheap_must_fail_instances_are_refuted(claim_id):
 
 
 def test_kernel_claim_holds_on_its_instances():
-    assert [row.verdict for row in rows_of("relu-kernel-inequality", must_fail=False)] == ["holds"]
+    assert [row.verdict for row in rows_of("relu-kernel-inequality", must_fail=False)] == ["supported"]
 
 
 def test_spurious_point_claims():
@@ -70,13 +70,13 @@ def test_spurious_point_claims():
     cheap = [i for i in claim.instances if "point" in i.options]
     rows = {i.name: RUNNERS[claim.kind](claim, i) for i in cheap}
     for name, row in rows.items():
-        expected = "refuted" if "must fail" in name else "holds"
+        expected = "refuted" if "must fail" in name else "supported"
         assert row.verdict == expected, (name, row.observed)
 
 
 def test_disconnection_claim_and_its_must_fail_instance():
     rows = rows_of("relu-disconnection", must_fail=False) + rows_of("relu-disconnection", must_fail=True)
-    assert [row.verdict for row in rows] == ["holds", "refuted"]
+    assert [row.verdict for row in rows] == ["proven", "refuted"]
     assert not any(row.contradiction for row in rows)
 
 

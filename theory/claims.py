@@ -21,10 +21,16 @@ from sublevel.theory.networks import Architecture
 
 
 class Verdict(str, enum.Enum):
-    """Outcome of checking a claim on one instance."""
+    """Outcome of checking a claim on one instance.
+
+    ``proven``: a certificate covers the claim on the instance. ``refuted``: a certified
+    counterexample. ``supported``: evidence only (searches that found no counterexample, sampled
+    counts); the row states its strength. ``inconclusive``: neither. A row whose verdict differs
+    from an instance's expected one is a contradiction (exit status 1 of ``sublevel verify``).
+    """
 
     PROVEN = "proven"
-    HOLDS = "holds"
+    SUPPORTED = "supported"
     REFUTED = "refuted"
     INCONCLUSIVE = "inconclusive"
 
@@ -87,8 +93,8 @@ class Claim:
         """Verdict of a ``components`` claim from the bounds observed at each level.
 
         Refuted when a proven lower bound exceeds ``max_components`` at some level; proven when
-        at every level a proven upper bound is at most ``max_components``; holds (evidence only)
-        when at every level the certified graph over sampled points has at most
+        at every level a proven upper bound is at most ``max_components``; supported (evidence
+        only) when at every level the certified graph over sampled points has at most
         ``max_components`` components and some level has sampled points; inconclusive otherwise.
         """
         if self.max_components is None:
@@ -98,7 +104,7 @@ class Claim:
         if observed and all(b.upper is not None and b.upper <= self.max_components for b in observed):
             return Verdict.PROVEN
         if all(b.sampled <= self.max_components for b in observed) and any(b.points for b in observed):
-            return Verdict.HOLDS
+            return Verdict.SUPPORTED
         return Verdict.INCONCLUSIVE
 
 

@@ -13,7 +13,7 @@ are refuted by a verified spurious local minimum. Claims about valleys or connec
 (``about = "valleys"``) are refuted only by a *candidate spurious valley*: a verified spurious
 local minimum from which a path finder found no certified path to the best minimum inside
 Omega(L_s + slack) (evidence, not a certificate); a spurious minimum joined by such a path is a
-plateau, consistent with the claim. Nothing found -> holds on the starts tried. Every claim also
+plateau, consistent with the claim. Nothing found -> supported on the starts tried. Every claim also
 runs a width below its threshold where candidate valleys were observed: the must-fail instance.
 """
 from __future__ import annotations

@@ -4,7 +4,7 @@
 point is examined (:func:`sublevel.checks.experiments.quadratic_sweep.search_width`). Claims about
 minima are refuted by a verified spurious local minimum; claims about valleys by a candidate
 spurious valley (a spurious minimum with no certified path found to the best minimum at its
-level, :func:`sublevel.checks.experiments.quadratic_sweep.valley_checks`). Otherwise: holds on the
+level, :func:`sublevel.checks.experiments.quadratic_sweep.valley_checks`). Otherwise: supported on the
 starts tried. The row's
 ``applies`` says whether p >= T(n, N), which the claim's structural check cannot know (it does
 not see N). Searches are cached: several claims share their must-fail instance.
@@ -53,10 +53,14 @@ def run_quadratic_threshold(claim: Claim, instance: Instance) -> Row:
     evidence = result.to_json()
     if threshold.about == "valleys" and not (threshold.fixed_output and not below):
         valleys = _valleys(instance.family, tuple(sorted(instance.params.items())), width, instance.kappa)
-        verdict = Verdict.REFUTED if any(not v.joined for v in valleys) else Verdict.HOLDS
+        verdict = Verdict.REFUTED if any(not v.joined for v in valleys) else Verdict.SUPPORTED
         observed += "".join(f"; {v.describe()}" for v in valleys)
         evidence["valleys"] = [v.__dict__ for v in valleys]
     else:
-        verdict = Verdict.REFUTED if result.spurious else Verdict.HOLDS
+        verdict = Verdict.REFUTED if result.spurious else Verdict.SUPPORTED
+    if verdict is Verdict.SUPPORTED:
+        starts = len(result.evidence)
+        observed += (f"; strength: 0 of {starts} starts ended in a spurious minimum, so a spurious basin reached "
+                     f"by more than {1 - 0.05 ** (1 / starts):.0%} of random starts would have been seen (95%)")
     return Row.of(claim, instance, observed, verdict, evidence,
                   applies=claim.applies(arch, instance.kappa) and width >= required)

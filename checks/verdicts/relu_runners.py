@@ -4,11 +4,11 @@ Each runner observes, then judges what it observed:
 
 - ``disconnection``: component brackets at levels below / above rho* (lower bound from the
   determinant separator, :mod:`sublevel.checks.counting.components`) and the best certified path between theta_A
-  and theta_B (straight segment and AutoNEB). Refuted by a certified path below a level; holds
+  and theta_B (straight segment and AutoNEB). Refuted by a certified path below a level; proven
   when the certified lower bound is >= 2 at every level; inconclusive otherwise.
-- ``spurious-minima``: :func:`sublevel.checks.verdicts.spurious.examine` at a named point (holds when it passes,
+- ``spurious-minima``: :func:`sublevel.checks.verdicts.spurious.examine` at a named point (supported when it passes,
   refuted when it fails: not critical, a descent direction, or not above the best known point),
-  or :func:`sublevel.checks.verdicts.spurious.search` on the Safran-Shamir population loss (holds when a spurious
+  or :func:`sublevel.checks.verdicts.spurious.search` on the Safran-Shamir population loss (supported when a spurious
   minimum is found, inconclusive otherwise).
 - ``kernel-inequality``: Prop 2.3 on random Gaussian (exact) and empirical distributions.
 - ``energy-gap``: the energy-gap experiment (trend and literal bound), or a certified barrier
@@ -62,7 +62,7 @@ def run_disconnection(claim: Claim, instance: Instance) -> Row:
     if connected:
         verdict = Verdict.REFUTED
     elif all(bracket.lower >= 2 for bracket in count.brackets):
-        verdict = Verdict.HOLDS
+        verdict = Verdict.PROVEN  # proven lower bounds: the determinant separator's floor
     else:
         verdict = Verdict.INCONCLUSIVE
     rho_text = "none" if rho is None else f"{rho:.6g} (exact, sample loss)"
@@ -85,7 +85,7 @@ def run_spurious_minima(claim: Claim, instance: Instance) -> Row:
     floor = dataset.metadata.get("loss_floor")
     best = min(known + ([float(floor)] if floor is not None else []))
     evidence = examine(problem.loss, torch.as_tensor(dataset.points()[name]), best, ProbeSettings())
-    verdict = Verdict.HOLDS if evidence.spurious else Verdict.REFUTED
+    verdict = Verdict.SUPPORTED if evidence.spurious else Verdict.REFUTED
     source = "certified loss floor" if floor is not None and best == floor else "loss of a named point"
     return Row.of(claim, instance, f"{name}: {evidence.describe()} [best known = {source}]", verdict, evidence.to_json())
 
@@ -96,7 +96,7 @@ def _population_search(claim: Claim, instance: Instance) -> Row:
     generator = torch.Generator().manual_seed(seed)
     starts = torch.randn(instance.options["starts"], k * k, generator=generator, dtype=torch.float64) / k ** 0.5
     result = search(lambda w: population_loss(w.reshape(-1, k, k), teacher), starts, global_minimum=0.0)
-    verdict = Verdict.HOLDS if result.spurious else Verdict.INCONCLUSIVE
+    verdict = Verdict.SUPPORTED if result.spurious else Verdict.INCONCLUSIVE
     return Row.of(claim, instance, f"k={k}, exact population loss: {result.summary()}", verdict, result.to_json())
 
 
@@ -130,7 +130,7 @@ def run_kernel_inequality(claim: Claim, instance: Instance) -> Row:
         worst_gap = min(worst_gap, margin)
         if margin < -KERNEL_TOLERANCE:
             violations.append({"trial": trial, "n": n, "lower": lower, "value": bounds.value, "upper": bounds.upper})
-    verdict = Verdict.REFUTED if violations else Verdict.HOLDS
+    verdict = Verdict.REFUTED if violations else Verdict.SUPPORTED
     observed = (f"{len(violations)} violations in {trials} (distribution, angle) trials, exact evaluation "
                 f"(Gaussian kernel / finite sums); smallest slack {worst_gap:.3g}")
     return Row.of(claim, instance, observed, verdict, {"violations": violations[:20], "smallest_slack": worst_gap})
@@ -158,11 +158,11 @@ def run_energy_gap(claim: Claim, instance: Instance) -> Row:
                              tuple(instance.options["widths"]), instance.options["pairs"])
     if instance.options.get("literal"):
         over = [(r.width, r.gap) for r in result.rows if r.gap > r.width ** (-1.0 / n)]
-        verdict = Verdict.INCONCLUSIVE if over else Verdict.HOLDS
+        verdict = Verdict.INCONCLUSIVE if over else Verdict.SUPPORTED
         observed = (f"{len(over)} of {len(result.rows)} measured gaps (certified upper bounds) exceed m^(-1/n)"
                     + (f" (e.g. m={over[0][0]}: {over[0][1]:.3g}; a better path may exist)" if over else ""))
     else:
         falling = result.slope is not None and result.slope < 0
-        verdict = Verdict.HOLDS if falling else Verdict.INCONCLUSIVE
+        verdict = Verdict.SUPPORTED if falling else Verdict.INCONCLUSIVE
         observed = result.describe()
     return Row.of(claim, instance, observed, verdict, result.to_json())
