@@ -22,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
     import time
+    from collections import Counter
 
     from sublevel.checks.verdicts.verify import iter_rows
     from sublevel.constructions.storage import atomic_output
@@ -42,5 +43,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report))
     else:
-        print(f"{len(rows)} rows, {report['contradictions']} contradictions")
+        tally = Counter(row.verdict + (" (must-fail, expected)" if row.expected and not row.contradiction else "")
+                        for row in rows)
+        print(f"{len(rows)} rows: " + ", ".join(f"{n} {verdict}" for verdict, n in sorted(tally.items()))
+              + f"; {report['contradictions']} contradictions")
     return 1 if report["contradictions"] else 0
