@@ -310,3 +310,31 @@ def test_bad_inputs_raise_input_error():
         q = tanh.num_params
         with pytest.raises(InputError, match="cannot certify"):
             segment_maxima(tanh, torch.zeros(q), torch.ones(q))
+
+
+@settings(max_examples=30, deadline=None)
+@given(deep, st.floats(0.0, 0.9), st.floats(0.01, 0.5))
+def test_interval_slope_encloses_the_derivative(case, t0, width):
+    """The t-derivative enclosure behind the mean value form contains dL/dt at points of the
+    interval (ReLU units straddling 0 must contribute their whole [0, 1] slope range)."""
+    from sublevel.checks.certify.intervals import activation_kind
+    from sublevel.checks.certify.segments import _interval_bounds
+
+    problem = deep_problem(case)
+    start, end = random_segments(problem, case["seed"], 1)
+    if case["activation"] == "relu":
+        # Centre the interval on a kink of a first-layer unit, where a unit straddles 0.
+        first = problem.architecture.layers(start)[0], problem.architecture.layers(end - start)[0]
+        z0 = problem.x @ first[0].weight[0].T + (0 if first[0].bias is None else first[0].bias[0])
+        z1 = problem.x @ first[1].weight[0].T + (0 if first[1].bias is None else first[1].bias[0])
+        kinks = (-z0 / z1)[(z1 != 0) & (-z0 / z1 > 0.01) & (-z0 / z1 < 0.99)]
+        if len(kinks):
+            t0 = float(kinks[0]) - width * 1e-2
+            width = width * 2e-2
+    t1 = min(1.0, t0 + width)
+    mid, rad = torch.tensor([(t0 + t1) / 2], dtype=torch.float64), torch.tensor([(t1 - t0) / 2], dtype=torch.float64)
+    _, slope = _interval_bounds(problem, start, end - start, mid, rad, activation_kind(problem.architecture), slope=True)
+    ts = torch.linspace(t0, t1, 41, dtype=torch.float64).requires_grad_(True)
+    losses = problem.loss(start + ts[:, None] * (end - start))
+    (derivative,) = torch.autograd.grad(losses.sum(), ts)
+    assert (derivative.abs() <= slope * (1 + 1e-9) + 1e-12).all()

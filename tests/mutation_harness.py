@@ -1,0 +1,162 @@
+"""Mutation harness: break the core logic on purpose and see who notices.
+
+Each mutant replaces one exact piece of source text (a sign, a term, a bound, a comparison) in
+one file. For every mutant the harness runs the test suite (the tests named for it first, then,
+with ``--full``, the whole default suite) and ``sublevel verify`` alone, and prints whether
+each caught it: pytest fails, or verify exits non-zero (a contradiction, a crash). Source files
+are restored after every mutant, also on Ctrl-C. Not part of the default test run:
+
+    .venv/bin/python tests/mutation_harness.py              # every mutant, targeted tests + verify
+    .venv/bin/python tests/mutation_harness.py --no-verify  # pytest only (faster)
+    .venv/bin/python tests/mutation_harness.py --only chain-parity --full
+
+A mutant whose text is not found is an error (the harness is out of date), never "caught".
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    path: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+
+
+CORE = ("tests/test_certified_counts.py", "tests/test_ground_truths.py")
+MUTANTS = (
+    # whole-space proofs
+    Mutant("chain-parity", "checks/counting/chains.py", "2 ** (arch.depth - 1)", "2 ** arch.depth", CORE),
+    Mutant("chain-wall-strict", "checks/counting/chains.py", "if plus.c <= lam:", "if plus.c < lam:", CORE),
+    Mutant("chain-nonempty-strict", "checks/counting/chains.py",
+           "return self.a * (level - self.c) + self.b * self.b >= 0",
+           "return self.a * (level - self.c) + self.b * self.b > 0", CORE),
+    Mutant("chain-one-side", "checks/counting/chains.py",
+           "return int(plus.sublevel_nonempty(lam)) + int(minus.sublevel_nonempty(lam))",
+           "return int(plus.sublevel_nonempty(lam))", CORE),
+    Mutant("ridge-box-small", "checks/counting/ridge_boxes.py",
+           "radius = math.sqrt(level / problem.kappa) * (1 + RADIUS_MARGIN)",
+           "radius = math.sqrt(level / problem.kappa) * (1 + RADIUS_MARGIN) / 3", CORE),
+    Mutant("ridge-without-ridge", "checks/counting/ridge_boxes.py",
+           "if not problem.kappa > 0 or problem.num_params > 3:", "if problem.num_params > 3:", CORE),
+    # separators and floors
+    Mutant("separator-active-always", "constructions/certificates.py",
+           "active = [sep for sep in separators if sep.floor > level]", "active = list(separators)", CORE),
+    Mutant("linear-floor-rank", "checks/counting/separators.py",
+           "floor = reduced_rank_floor(problem, n_out - 1) - FLOOR_MARGIN * zero",
+           "floor = reduced_rank_floor(problem, n_out) - FLOOR_MARGIN * zero + 0.5 * zero",
+           ("tests/test_linear_separators.py", "tests/test_deep_linear.py")),
+    Mutant("reduced-rank-tail", "checks/counting/separators.py",
+           "np.square(singular[rank:]).sum()", "np.square(singular[rank + 1:]).sum()",
+           ("tests/test_linear_separators.py",)),
+    Mutant("chain-floor-up", "checks/counting/chains.py", "floor = round_down(zero_output_loss(problem))",
+           "floor = 2 * float(zero_output_loss(problem))", CORE),
+    # membership, edges, union-find
+    Mutant("membership-slack", "checks/certify/segments.py", "    bound = torch.maximum(bound, problem.loss(a))\n",
+           "    bound = problem.loss(a) * (1 - 1e-9)\n", CORE + ("tests/test_segments.py",)),
+    Mutant("edge-slack", "checks/counting/components.py", "            if weight <= level:",
+           "            if weight <= level + 1e-12 * (1 + abs(level)):", CORE),
+    Mutant("kruskal-joins-above", "checks/counting/kruskal.py",
+           "            if tolerance is None or weight > lower[e2] + tolerance:",
+           "            if False:", CORE + ("tests/test_merge_trees.py",)),
+    Mutant("counts-ignore-weights", "checks/counting/components.py",
+           "return [int((losses <= lam).sum()) - int((weights <= lam).sum()) for lam in levels]",
+           "return [int((losses <= lam).sum()) - len(weights) for lam in levels]", CORE),
+    Mutant("exact-when-sampled-meets", "theory/bounds.py",
+           'return "exact" if upper == lower else "bounded"', 'return "exact" if upper >= lower else "bounded"', CORE),
+    Mutant("no-contradiction-check", "theory/bounds.py", "    if upper is not None and lower > upper:",
+           "    if False:", CORE),
+    Mutant("metadata-trusted", "checks/counting/datasets.py",
+           "and np.array_equal(rebuilt.x, dataset.x) and np.array_equal(rebuilt.y, dataset.y)", "", CORE),
+    # segment maxima and intervals
+    Mutant("segment-ignores-breakpoints", "checks/certify/segments.py",
+           "inside = (z1 != 0) & (ratio > 0) & (ratio < 1)", "inside = (z1 != 0) & (ratio > 2)",
+           ("tests/test_segments.py",)),
+    Mutant("interval-bound-lowered", "checks/certify/segments.py", "    upper = upper * (1 + delta)\n",
+           "    upper = upper * (1 - 1e-6)\n", ("tests/test_segments.py", "tests/test_certified_counts.py")),
+    Mutant("interval-relu-derivative", "checks/certify/intervals.py", "s_lo, s_hi = (c - r > 0).to(c.dtype), (c + r >= 0).to(c.dtype)",
+           "s_lo, s_hi = (c > 0).to(c.dtype), (c > 0).to(c.dtype)", ("tests/test_segments.py", "tests/test_grid_count.py")),
+    # verdict rules
+    Mutant("judge-proven-from-sampled", "theory/claims.py",
+           "if observed and all(b.upper is not None and b.upper <= self.max_components for b in observed):",
+           "if observed and all(b.sampled <= self.max_components for b in observed):", ("tests/test_deep_linear.py",)),
+    Mutant("judge-never-refutes", "theory/claims.py", "        if any(b.lower > self.max_components for b in observed):",
+           "        if False:", ("tests/test_deep_linear.py",)),
+    # the kernel lemma
+    Mutant("kernel-correction-halved", "checks/verdicts/kernel_inequality.py",
+           "    correction = 2 * sigma * ((1 - cos_a) / 2 + sin2)\n    return KernelBounds((1 + cos_a) / 2 * k[2, 2]",
+           "    correction = sigma * ((1 - cos_a) / 2 + sin2)\n    return KernelBounds((1 + cos_a) / 2 * k[2, 2]",
+           ("tests/test_relu_claims.py",)),
+    Mutant("kernel-no-sin2", "checks/verdicts/kernel_inequality.py",
+           "    correction = 2 * sigma * ((1 - cos_a) / 2 + sin2)\n    return KernelBounds((1 + cos_a) / 2 * norm_m",
+           "    correction = 2 * sigma * ((1 - cos_a) / 2)\n    return KernelBounds((1 + cos_a) / 2 * norm_m",
+           ("tests/test_relu_claims.py",)),
+    # convexified CNN, landscapes, sweeps
+    Mutant("nuclear-projection-shift", "checks/ccnn/nuclear.py", "theta = (cumulative[rho] - radius) / (rho + 1)",
+           "theta = (cumulative[rho] - radius) / (rho + 2)", ("tests/test_ccnn_nuclear.py",)),
+    Mutant("filter-normalisation-off", "checks/landscapes/directions.py",
+           "scale = (t_norm / (d_norm + _EPS)).reshape((-1,) + (1,) * (theta.dim() - 1))",
+           "scale = (t_norm.mean() / (d_norm + _EPS)).reshape((-1,) + (1,) * (theta.dim() - 1))",
+           ("tests/test_landscape_core.py",)),
+    Mutant("store-forgets-finished", "checks/sweeps/store.py",
+           'done.update(row[0] for row in self._db.execute(f"SELECT key FROM results WHERE key IN ({marks})", part))',
+           "pass", ("tests/test_sweeps.py",)),
+)
+
+
+def run(command: list[str], timeout: int) -> int:
+    try:
+        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout).returncode
+    except subprocess.TimeoutExpired:
+        return 124
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", action="append", help="run only this mutant (repeatable)")
+    parser.add_argument("--no-verify", action="store_true", help="do not run `sublevel verify` per mutant")
+    parser.add_argument("--full", action="store_true", help="also run the whole default suite when the named "
+                                                            "tests miss a mutant")
+    args = parser.parse_args()
+    chosen = [m for m in MUTANTS if not args.only or m.name in args.only]
+    caught_tests = caught_verify = 0
+    for mutant in chosen:
+        path = ROOT / mutant.path
+        original = path.read_text()
+        if original.count(mutant.old) != 1:
+            print(f"{mutant.name}: the text to mutate is not found exactly once in {mutant.path}", file=sys.stderr)
+            return 2
+        start = time.monotonic()
+        try:
+            path.write_text(original.replace(mutant.old, mutant.new))
+            tests = run([PYTHON, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *mutant.tests], 1800) != 0
+            if not tests and args.full:
+                tests = run([PYTHON, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-n", "2"], 3600) != 0
+            verify = None if args.no_verify else run([PYTHON, "-m", "sublevel", "verify"], 1800) != 0
+        finally:
+            path.write_text(original)
+        caught_tests += tests
+        caught_verify += bool(verify)
+        verify_text = "" if verify is None else f"; verify {'caught' if verify else 'missed'}"
+        print(f"{mutant.name:<28} pytest {'caught' if tests else 'MISSED'}{verify_text} "
+              f"({time.monotonic() - start:.0f} s)", flush=True)
+    total = len(chosen)
+    print(f"score: pytest caught {caught_tests}/{total} ({caught_tests / total:.0%})"
+          + ("" if args.no_verify else f"; sublevel verify alone caught {caught_verify}/{total} "
+                                       f"({caught_verify / total:.0%})"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
