@@ -357,3 +357,17 @@ def test_ridge_box_mutant_without_margin_is_caught():
     assert not ridge_boxes.applies(plain.problem(Architecture.parse("2-1", "linear", bias=False)))
     result = count_dataset(plain, Architecture.parse("2-1", "linear", bias=False), [0.5], settings=FAST)
     assert result.brackets[0].upper is None
+
+
+def test_verify_ground_truth_rows_are_proven_and_notice_a_broken_count(monkeypatch):
+    """`sublevel verify` itself notices a count that misses a known ground truth: with the
+    chain proof broken (one more component), its ground-truth rows become contradictions."""
+    from sublevel.checks.counting import datasets
+    from sublevel.checks.verdicts.verify import verify
+
+    rows = verify(["ground-truth-counts"])
+    assert [row.verdict for row in rows] == ["proven"] * 3 and not any(row.contradiction for row in rows)
+    honest = datasets.chain_count
+    monkeypatch.setattr(datasets, "chain_count", lambda problem, level: honest(problem, level) + 1)
+    broken = verify(["ground-truth-counts"])
+    assert all(row.verdict == "refuted" and row.contradiction for row in broken)

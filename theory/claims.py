@@ -118,7 +118,7 @@ def register(claim: Claim) -> Claim:
 def all_claims() -> dict[str, Claim]:
     """Every registered claim, by id, in registration order."""
     # The claim modules register on import (add new ones here); they import this module.
-    from sublevel.theory import linear_claims, quadratic_claims, relu_claims  # noqa: F401
+    from sublevel.theory import ground_truth_claims, linear_claims, quadratic_claims, relu_claims  # noqa: F401
 
     return dict(CLAIMS)
 

@@ -88,3 +88,24 @@ def iter_rows(claim_ids: Iterable[str] | None = None) -> Iterator[tuple[int, int
 def verify(claim_ids: Iterable[str] | None = None) -> list[Row]:
     """Rows for every instance of the chosen claims (all registered claims by default)."""
     return [row for _, _, row in iter_rows(claim_ids)]
+
+
+@runner("ground-truth")
+def run_ground_truth(claim: Claim, instance: Instance) -> Row:
+    """Count at the instance's levels and compare with the known counts: refuted when a proven
+    bound excludes the truth or an exact count differs from it, proven when every count is
+    exact and equal to it, supported when the truth only lies within the bounds."""
+    dataset = construct(instance.family, **instance.params)
+    settings = SampleSettings(**instance.options.get("sampling", {}))
+    count = count_dataset(dataset, instance.architecture(), instance.levels, instance.kappa, settings)
+    truth = instance.options["truth"]
+    wrong = [(b, n) for b, n in zip(count.brackets, truth)
+             if b.lower > n or (b.upper is not None and b.upper < n)]
+    if wrong:
+        verdict = Verdict.REFUTED
+    elif all(b.exact for b in count.brackets):
+        verdict = Verdict.PROVEN
+    else:
+        verdict = Verdict.SUPPORTED
+    observed = "; ".join(f"lambda={b.level:.15g}: {b.describe()} (truth {n})" for b, n in zip(count.brackets, truth))
+    return Row.of(claim, instance, observed, verdict, dict(count.to_json(), truth=list(truth)))

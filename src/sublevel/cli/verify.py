@@ -33,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"[{index}/{total}, {time.monotonic() - start:.0f} s] {row.claim} | {row.instance}: {row.verdict}",
               file=sys.stderr, flush=True)
         if not args.json:
-            flag = "CONTRADICTION" if row.contradiction else ("expected (must-fail instance)" if row.expected else "")
+            flag = ("CONTRADICTION" if row.contradiction else "expected (must-fail instance)" if row.expected == "refuted"
+                    else "as expected" if row.expected else "")
             print(f"{row.claim} | {row.instance}\n  predicted: {row.predicted}\n  observed:  {row.observed}\n"
                   f"  verdict:   {row.verdict} {flag}".rstrip(), flush=True)
     report = {"rows": [row.to_json() for row in rows], "contradictions": sum(row.contradiction for row in rows)}
@@ -43,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report))
     else:
-        tally = Counter(row.verdict + (" (must-fail, expected)" if row.expected and not row.contradiction else "")
+        tally = Counter(row.verdict + (" (must-fail, expected)" if row.expected == "refuted" and not row.contradiction
+                                       else "")
                         for row in rows)
         print(f"{len(rows)} rows: " + ", ".join(f"{n} {verdict}" for verdict, n in sorted(tally.items()))
               + f"; {report['contradictions']} contradictions")
