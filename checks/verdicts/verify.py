@@ -14,6 +14,11 @@ from sublevel.checks.counting.datasets import count_dataset
 from sublevel.checks.counting.sampling import SampleSettings
 from sublevel.constructions.registry import construct
 from sublevel.theory.claims import Claim, Instance, Verdict, all_claims, get_claim
+from sublevel.theory.errors import Contradiction
+
+
+CONTRADICTION = "contradiction"
+"""The verdict of a row whose computation raised :class:`~sublevel.theory.errors.Contradiction`."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,8 @@ class Row:
 
     @property
     def contradiction(self) -> bool:
+        if self.verdict == CONTRADICTION:
+            return True
         if self.expected is not None:
             return self.verdict != self.expected
         return self.verdict == Verdict.REFUTED.value
@@ -82,7 +89,13 @@ def iter_rows(claim_ids: Iterable[str] | None = None) -> Iterator[tuple[int, int
     chosen = [get_claim(c) for c in claim_ids] if claim_ids else list(all_claims().values())
     jobs = [(claim, instance) for claim in chosen for instance in claim.instances]
     for index, (claim, instance) in enumerate(jobs, start=1):
-        yield index, len(jobs), RUNNERS[claim.kind](claim, instance)
+        try:
+            row = RUNNERS[claim.kind](claim, instance)
+        except Contradiction as err:  # the machinery disagrees with itself: a row, never a result
+            row = Row(claim=claim.id, instance=instance.name, predicted=claim.prediction,
+                      observed=f"internal contradiction: {err}", verdict=CONTRADICTION,
+                      expected=instance.expect.value if instance.expect else None, applies=True, evidence={})
+        yield index, len(jobs), row
 
 
 def verify(claim_ids: Iterable[str] | None = None) -> list[Row]:
