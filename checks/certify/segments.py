@@ -202,8 +202,7 @@ def loss_upper_bounds(problem: Problem, theta: torch.Tensor) -> torch.Tensor:
     kind = activation_kind(problem.architecture)
     if a.shape[0] == 0:
         return a.new_zeros(0)
-    arch = problem.architecture
-    step = max(1, CHUNK_ELEMENTS // (problem.num_samples * max(arch.widths) * 8 + arch.num_params * 6))
+    step = _intervals_per_chunk(problem)
     t, d = a.new_zeros(a.shape[0]), torch.zeros_like(a)
     bound = torch.cat([_interval_bounds(problem, a[i:i + step], d[i:i + step], t[i:i + step], t[i:i + step], kind,
                                         slope=False)[0] for i in range(0, a.shape[0], step)])
@@ -620,6 +619,12 @@ def _interval_bounds(problem: Problem, a: torch.Tensor, d: torch.Tensor, mid: to
     return upper, (g_c.abs() + g_r) * (1 + delta) + delta * magnitude
 
 
+def _intervals_per_chunk(problem: Problem) -> int:
+    """Intervals evaluated together so one chunk's boxes stay near ``CHUNK_ELEMENTS`` entries."""
+    per_interval = problem.num_samples * max(problem.architecture.widths) * 8 + problem.num_params * 6
+    return max(1, CHUNK_ELEMENTS // per_interval)
+
+
 def _interval_upper(problem: Problem, a: torch.Tensor, d: torch.Tensor, t0: torch.Tensor, t1: torch.Tensor,
                     kind: str) -> torch.Tensor:
     """Rigorous upper bound of L on each t-interval [t0, t1] (I intervals).
@@ -628,9 +633,7 @@ def _interval_upper(problem: Problem, a: torch.Tensor, d: torch.Tensor, t0: torc
     mean value form L(t_m) + (t1 - t0)/2 max |L'| (overestimates by O((t1 - t0)^2) near a
     smooth maximum, where the slope enclosure contains 0), both in interval arithmetic.
     """
-    arch = problem.architecture
-    per_interval = problem.num_samples * max(arch.widths) * 8 + arch.num_params * 6
-    step = max(1, CHUNK_ELEMENTS // per_interval)
+    step = _intervals_per_chunk(problem)
     parts = []
     for i in range(0, a.shape[0], step):
         ai, di, lo, hi = a[i:i + step], d[i:i + step], t0[i:i + step], t1[i:i + step]
