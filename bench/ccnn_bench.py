@@ -88,10 +88,9 @@ def main(argv=None) -> int:
               f"cvxpy {r['cvxpy_seconds']:.3f} s, ratio PG/cvxpy {r['time_ratio']:.4f}, "
               f"relative objective difference {r['relative_difference']:.1e}")
     if args.json:
-        from sublevel.constructions.storage import atomic_output
+        from sublevel.constructions.storage import write_json
 
-        with atomic_output(args.json) as tmp:
-            tmp.write_text(json.dumps(report, indent=2))
+        write_json(args.json, report, indent=2)
     return 0
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sublevel.constructions.storage import atomic_output, read_npz
+from sublevel.constructions.storage import read_npz, write_npz
 from sublevel.theory.errors import InputError
 from sublevel.theory.networks import Architecture
 from sublevel.theory.problems import Problem
@@ -81,9 +81,7 @@ class Dataset:
     def save(self, path: str | os.PathLike) -> None:
         """Write ``path`` (.npz) atomically: either the whole file appears or nothing does."""
         meta = dict(self.metadata, format_version=FORMAT_VERSION)
-        with atomic_output(path) as tmp:
-            with open(tmp, "wb") as handle:
-                np.savez(handle, X=self.x, Y=self.y, metadata=np.array(json.dumps(meta, sort_keys=True)))
+        write_npz(path, meta, X=self.x, Y=self.y)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Dataset":

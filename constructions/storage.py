@@ -1,8 +1,10 @@
 """Files: written all at once or not at all, and .npz archives read without unpickling.
 
-Every file the package writes goes through :func:`atomic_output`: the content goes to a
-temporary file beside the target, which replaces the target only when writing succeeded, so an
-error or an interrupt never leaves a partial file behind; the file gets the permissions the
+Every file the package writes goes through :func:`atomic_output` (directly or through
+:func:`write_text`, :func:`write_json` and :func:`write_npz`): the content goes to a temporary
+file beside the target, is flushed to disk (``fsync``), and replaces the target only when
+writing succeeded; the folder is then fsynced too, so an error, an interrupt or a crash leaves
+either the old file or the new one, never a partial file. The file gets the permissions the
 user's umask gives a new file. Every .npz the package reads goes through :func:`read_npz`
 (``allow_pickle=False``, one error line naming the file for anything unreadable).
 """
@@ -41,10 +43,49 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; a new file gets the umask's mode
+        _fsync(tmp)
         os.replace(tmp, target)
+        _fsync(directory)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _fsync(path: str | os.PathLike) -> None:
+    """Flush a file's or a folder's data to disk (folders: where the platform allows it)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # folders cannot be opened on some platforms (Windows)
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse fsync on a folder
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` atomically and durably."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_json(path: str | os.PathLike, data: Any, indent: int | None = 1) -> None:
+    """Write ``data`` as JSON to ``path`` atomically and durably."""
+    write_text(path, json.dumps(data, indent=indent))
+
+
+def write_npz(path: str | os.PathLike, metadata: dict[str, Any] | None = None, **arrays: Any) -> None:
+    """Write ``arrays`` (and ``metadata`` as a JSON string, sorted keys) to an .npz atomically.
+
+    :func:`read_npz` reads it back without unpickling.
+    """
+    if metadata is not None:
+        arrays["metadata"] = np.array(json.dumps(metadata, sort_keys=True))
+    with atomic_output(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
 
 
 def read_npz(path: str | os.PathLike, what: str, required: tuple[str, ...] = ()) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -18,3 +18,12 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def gaussian_problem(architecture, samples: int, generator: torch.Generator, kappa: float = 0.0):
+    """A Problem on standard-normal X and Y (float64) drawn from ``generator``."""
+    from sublevel.theory.problems import Problem
+
+    inputs, outputs = architecture.widths[0], architecture.widths[-1]
+    return Problem(architecture, torch.randn(samples, inputs, generator=generator, dtype=torch.float64),
+                   torch.randn(samples, outputs, generator=generator, dtype=torch.float64), kappa=kappa)

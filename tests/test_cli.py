@@ -45,29 +45,24 @@ def write_npz(path, **arrays):
     return path
 
 
-@pytest.mark.parametrize("case", ["missing", "corrupt", "nan", "inf", "shape", "width", "activation",
-                                  "negative-level", "empty-levels", "bad-level"])
+BAD_COUNT_OPTIONS = {  # case -> the options it changes from a valid `sublevel count` call
+    "missing": {"data": "absent.npz"}, "corrupt": {"data": "corrupt.npz"}, "nan": {"data": "nan.npz"},
+    "inf": {"data": "inf.npz"}, "shape": {"arch": "2-3-1"}, "width": {"arch": "1-0-1"},
+    "activation": {"activation": "sigmoidal"}, "negative-level": {"levels": "0.5,-1"},
+    "empty-levels": {"levels": ","}, "bad-level": {"levels": "half"},
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_COUNT_OPTIONS))
 def test_bad_input_is_one_line_and_status_2(case, g1, tmp_path, capsys):
-    data, arch, activation, levels = str(g1), "1-1-1", "linear", "0.5"
-    if case == "missing":
-        data = str(tmp_path / "absent.npz")
-    elif case == "corrupt":
-        data = str(tmp_path / "corrupt.npz")
-        (tmp_path / "corrupt.npz").write_bytes(b"garbage")
-    elif case in ("nan", "inf"):
-        data = str(write_npz(tmp_path / "nan.npz", X=np.array([[1.0], [float(case)]]), Y=np.ones((2, 1))))
-    elif case == "shape":
-        arch = "2-3-1"
-    elif case == "width":
-        arch = "1-0-1"
-    elif case == "activation":
-        activation = "sigmoidal"
-    elif case == "negative-level":
-        levels = "0.5,-1"
-    elif case == "empty-levels":
-        levels = ","
-    elif case == "bad-level":
-        levels = "half"
+    (tmp_path / "corrupt.npz").write_bytes(b"garbage")
+    for bad in ("nan", "inf"):
+        write_npz(tmp_path / f"{bad}.npz", X=np.array([[1.0], [float(bad)]]), Y=np.ones((2, 1)))
+    options = {"data": str(g1), "arch": "1-1-1", "activation": "linear", "levels": "0.5"}
+    options.update(BAD_COUNT_OPTIONS[case])
+    data, arch, activation, levels = options["data"], options["arch"], options["activation"], options["levels"]
+    if data != str(g1):
+        data = str(tmp_path / data)
     graph = tmp_path / "out.graphml"
     code, out, err = run_cli(capsys, "count", "--data", data, "--arch", arch, "--activation", activation,
                              "--levels", levels, "--graphml", graph)

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from sublevel.theory.strategies import problems
 from sublevel.theory import Architecture, InputError, Problem
+from conftest import gaussian_problem
 
 
 def module_for(arch: Architecture, theta: torch.Tensor) -> torch.nn.Module:
@@ -54,8 +55,7 @@ def test_chunking_does_not_change_results(problem):
 def test_gradients_match_finite_differences():
     arch = Architecture.parse("2-3-1", "quadratic")
     g = torch.Generator().manual_seed(0)
-    problem = Problem(arch, torch.randn(5, 2, generator=g, dtype=torch.float64),
-                      torch.randn(5, 1, generator=g, dtype=torch.float64), kappa=0.1)
+    problem = gaussian_problem(arch, 5, g, kappa=0.1)
     theta = arch.init(3, generator=g)
     _, grad = problem.loss_and_grad(theta)
     eps = 1e-6

@@ -10,6 +10,7 @@ from sublevel.constructions import construct
 from sublevel.theory.strategies import architectures, problems
 from sublevel.theory.errors import InputError
 from sublevel.theory.networks import Architecture
+from conftest import gaussian_problem
 
 ARCHS = architectures(activations=("linear", "relu", "quadratic"), max_depth=3, max_width=4)
 
@@ -54,9 +55,7 @@ def test_idempotent_loss_preserving_and_orbit_invariant(problem, seed):
 def test_ridge_keeps_loss_without_rescaling():
     arch = Architecture.parse("2-3-1", "relu")
     g = torch.Generator().manual_seed(0)
-    from sublevel.theory.problems import Problem
-    problem = Problem(arch, torch.randn(5, 2, generator=g, dtype=torch.float64),
-                      torch.randn(5, 1, generator=g, dtype=torch.float64), kappa=0.1)
+    problem = gaussian_problem(arch, 5, g, kappa=0.1)
     theta = arch.init(4, generator=g)
     canon = canonicalise(arch, theta, rescale_units=False)
     assert torch.allclose(problem.loss(canon), problem.loss(theta), rtol=1e-12)

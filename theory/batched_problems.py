@@ -21,11 +21,11 @@ import torch
 
 from sublevel.theory.errors import InputError
 from sublevel.theory.networks import Architecture
-from sublevel.theory.problems import DEFAULT_CHUNK_ELEMENTS, Problem, mean_square_loss
+from sublevel.theory.problems import DEFAULT_CHUNK_ELEMENTS, DataOnDevice, Problem, mean_square_loss
 
 
 @dataclass(frozen=True)
-class BatchedProblems:
+class BatchedProblems(DataOnDevice):
     """K problems that share an architecture, a data shape and kappa.
 
     Parameters
@@ -87,23 +87,6 @@ class BatchedProblems:
     @property
     def num_samples(self) -> int:
         return self.x.shape[1]
-
-    @property
-    def num_params(self) -> int:
-        return self.architecture.num_params
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.x.dtype
-
-    @property
-    def device(self) -> torch.device:
-        return self.x.device
-
-    def to(self, device=None, dtype=None) -> "BatchedProblems":
-        """The same problems with data on another device / in another dtype."""
-        move = dict(device=device or self.device, dtype=dtype or self.dtype)
-        return BatchedProblems(self.architecture, self.x.to(**move), self.y.to(**move), self.kappa)
 
     def problem(self, k: int) -> Problem:
         """Problem k alone."""

@@ -35,8 +35,38 @@ def as_tensor(values, name: str, dtype: torch.dtype = torch.float64, device="cpu
     return tensor
 
 
+class DataOnDevice:
+    """What a problem (or a stack of them) says about its data: size, dtype, device, moving.
+
+    Shared by :class:`Problem` and :class:`~sublevel.theory.batched_problems.BatchedProblems`,
+    both frozen dataclasses of ``(architecture, x, y, kappa)``.
+    """
+
+    architecture: Architecture
+    x: torch.Tensor
+    y: torch.Tensor
+    kappa: float
+
+    @property
+    def num_params(self) -> int:
+        return self.architecture.num_params
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.x.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.x.device
+
+    def to(self, device=None, dtype=None):
+        """The same problem(s) with data on another device / in another dtype."""
+        move = dict(device=device or self.device, dtype=dtype or self.dtype)
+        return type(self)(self.architecture, self.x.to(**move), self.y.to(**move), self.kappa)
+
+
 @dataclass(frozen=True)
-class Problem:
+class Problem(DataOnDevice):
     """Architecture + data + ridge: the object every check works on.
 
     Parameters
@@ -73,26 +103,8 @@ class Problem:
         object.__setattr__(self, "y", y)
 
     @property
-    def num_params(self) -> int:
-        return self.architecture.num_params
-
-    @property
     def num_samples(self) -> int:
         return self.x.shape[0]
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.x.dtype
-
-    @property
-    def device(self) -> torch.device:
-        return self.x.device
-
-    def to(self, device=None, dtype=None) -> "Problem":
-        """The same problem with data on another device / in another dtype."""
-        x = self.x.to(device=device or self.device, dtype=dtype or self.dtype)
-        y = self.y.to(device=device or self.device, dtype=dtype or self.dtype)
-        return Problem(self.architecture, x, y, self.kappa)
 
     def chunk_size(self, max_elements: int = DEFAULT_CHUNK_ELEMENTS) -> int:
         """How many parameter vectors to evaluate together so hidden tensors stay bounded."""

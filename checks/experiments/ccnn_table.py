@@ -164,7 +164,7 @@ def run_table(config: TableConfig, progress: Callable[[str], None] | None = None
     (atomically) and a rerun with the same configuration skips what the file already holds; the
     caller removes it once the results are saved. ``progress`` receives one line per model and cell.
     """
-    from sublevel.constructions.storage import atomic_output
+    from sublevel.constructions.storage import write_json
 
     config.validate()
     result = TableResult(config, {v: {} for v in config.variations})
@@ -183,9 +183,8 @@ def run_table(config: TableConfig, progress: Callable[[str], None] | None = None
             for model in MODELS:
                 progress(f"{variation} seed {seed} {model}: {errors[model]:.2f}%{resumed}")
         if path is not None and not resumed:
-            with atomic_output(path) as tmp:
-                tmp.write_text(json.dumps({"config": asdict(config), "runs": result.runs,
-                                           "seconds": result.seconds}))
+            write_json(path, {"config": asdict(config), "runs": result.runs, "seconds": result.seconds},
+                       indent=None)
 
     todo = []
     for variation in config.variations:
@@ -208,11 +207,9 @@ def run_table(config: TableConfig, progress: Callable[[str], None] | None = None
 
 def write_outputs(result: TableResult, markdown_path: str | None, json_path: str | None) -> None:
     """Write the markdown and JSON files, each all at once or not at all."""
-    from sublevel.constructions.storage import atomic_output
+    from sublevel.constructions.storage import write_json, write_text
 
     if markdown_path:
-        with atomic_output(markdown_path) as tmp:
-            tmp.write_text(result.markdown())
+        write_text(markdown_path, result.markdown())
     if json_path:
-        with atomic_output(json_path) as tmp:
-            tmp.write_text(json.dumps(result.to_json(), indent=2))
+        write_json(json_path, result.to_json(), indent=2)

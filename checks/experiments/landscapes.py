@@ -18,7 +18,6 @@ nothing).
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -38,7 +37,7 @@ from sublevel.checks.landscapes.quantify import ratio_statistics, slice_componen
 from sublevel.checks.landscapes.surfaces import Grid, Surface, compute_surface
 from sublevel.checks.landscapes.trajectories import pca_directions
 from sublevel.constructions.image_data import ImageData, mnist1d
-from sublevel.constructions.storage import atomic_output, read_npz
+from sublevel.constructions.storage import read_npz, write_json, write_npz
 
 
 @dataclass(frozen=True)
@@ -125,9 +124,7 @@ def _cached_training(path: Path, factory, data: ImageData, keep_trajectory: bool
         arrays.update({f"traj{t}/{n}": v.numpy() for n, v in point.items()})
     meta = {"norms": result.norms, "test_error": result.test_error, "train_loss": result.train_loss,
             "options": {k: v for k, v in options.items()}}
-    with atomic_output(path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, steps=len(kept), metadata=np.array(json.dumps(meta)), **arrays)
+    write_npz(path, meta, steps=len(kept), **arrays)
     return replace(result, trajectory=kept)
 
 
@@ -206,8 +203,7 @@ def run_all(scale: Scale, out_dir: str | os.PathLike = "figures",
     results = {"scale": asdict(scale), "table": table, "vgg": vgg,
                "note": "components are estimated on the grid (4-neighbour labelling of grid points "
                        "below each quantile level of the slice); neither bound is certified"}
-    with atomic_output(out / "landscape_results.json") as tmp:
-        tmp.write_text(json.dumps(results, indent=1))
+    write_json(out / "landscape_results.json", results)
     suite.results = results
     return suite
 

@@ -14,7 +14,6 @@ Any ``evaluate(coefficients (K, m)) -> {metric: (K,)}`` with ``metric_names`` an
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
@@ -23,7 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from sublevel.constructions.storage import atomic_output, read_npz
+from sublevel.constructions.storage import read_npz, write_npz
 from sublevel.theory.errors import InputError
 
 FORMAT_VERSION = 1
@@ -100,9 +99,7 @@ class Surface:
         arrays = {f"axis_{k}": axis for k, axis in enumerate(self.grid.axes)}
         arrays.update({f"value_{name}": value for name, value in self.values.items()})
         meta = dict(self.metadata, format_version=FORMAT_VERSION)
-        with atomic_output(path) as tmp:
-            with open(tmp, "wb") as handle:
-                np.savez(handle, mask=self.mask, metadata=np.array(json.dumps(meta, sort_keys=True)), **arrays)
+        write_npz(path, meta, mask=self.mask, **arrays)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Surface":

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 
 import torch
 
-from sublevel.checks.paths.base import BatchedFinder, Path, certify_chains, jitter, pair_generator, register_finder
+from sublevel.checks.paths.base import JitteredFinder, Path, certify_chains, jitter, register_finder
 from sublevel.theory.errors import InputError
 from sublevel.theory.problems import Problem
 
 
 @register_finder("autoneb")
 @dataclass(frozen=True)
-class AutoNEB(BatchedFinder):
+class AutoNEB(JitteredFinder):
     """Nudged elastic band with pivot insertion at the highest point of each bad segment.
 
     Parameters
@@ -38,8 +38,8 @@ class AutoNEB(BatchedFinder):
     max_beads : int
         At most this many pivots per chain, endpoints included.
     jitter, seed : float, int
-        Initial interior pivots are moved off the segment by random directions of norm
-        ``jitter * ||theta_B - theta_A||`` (seeded), so an exact saddle cannot hold them.
+        Initial interior pivots are moved off the segment by ``jitter * ||theta_B - theta_A||``
+        (:class:`~sublevel.checks.paths.base.JitteredFinder`).
     """
 
     pivots: int = 3
@@ -48,10 +48,9 @@ class AutoNEB(BatchedFinder):
     lr: float = 0.01
     spring: float = 1.0
     max_beads: int = 65
-    jitter: float = 1e-2
-    seed: int = 0
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.pivots < 0 or self.cycles < 0 or self.steps < 0 or self.spring < 0 or not self.lr > 0:
             raise InputError("pivots, cycles, steps and spring must be >= 0 and lr > 0")
         if self.max_beads < self.pivots + 2:
@@ -61,7 +60,7 @@ class AutoNEB(BatchedFinder):
                 levels: torch.Tensor) -> list[Path]:
         s = torch.linspace(0, 1, self.pivots + 2, dtype=starts.dtype, device=starts.device)[1:-1, None]
         chains = [torch.cat([a[None], jitter(a + s * (b - a), (b - a).norm().expand(len(s)), self.jitter,
-                                             pair_generator(self.seed, a, b)), b[None]]) for a, b in zip(starts, ends)]
+                                             self.generator(a, b)), b[None]]) for a, b in zip(starts, ends)]
         spent = [0] * len(chains)
         active = list(range(len(chains)))
         bounds = [None] * len(chains)

@@ -178,6 +178,33 @@ class BatchedFinder:
         raise NotImplementedError
 
 
+@dataclass(frozen=True)
+class JitteredFinder(BatchedFinder):
+    """A finder whose new beads start off the straight line by a seeded random jitter.
+
+    Parameters
+    ----------
+    jitter : float
+        New beads are moved by a random direction of norm ``jitter`` times the length of the
+        segment they split (see :func:`jitter`), so that an exact saddle (zero gradient, such as
+        the origin of G1) cannot hold them.
+    seed : int
+        Seed of the jitter, combined with each pair's endpoints (:func:`pair_generator`): same
+        seed, same paths, whichever other pairs share the batch.
+    """
+
+    jitter: float = 1e-2
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.jitter >= 0:
+            raise InputError(f"jitter must be >= 0, got {self.jitter}")
+
+    def generator(self, a: torch.Tensor, b: torch.Tensor) -> torch.Generator:
+        """The random generator of the pair (a, b)."""
+        return pair_generator(self.seed, a, b)
+
+
 def check_endpoints(problem: Problem, starts, ends, level=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Validated float64 endpoints (M, P) and target levels (M,).
 

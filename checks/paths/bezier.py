@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from sublevel.checks.paths.base import BatchedFinder, Path, certify_paths, jitter, register_finder
+from sublevel.checks.paths.base import JitteredFinder, Path, certify_paths, jitter, register_finder
 from sublevel.theory.errors import InputError
 from sublevel.theory.problems import Problem
 
@@ -29,7 +29,7 @@ def bezier_points(a: torch.Tensor, c: torch.Tensor, b: torch.Tensor, t: torch.Te
 
 @register_finder("bezier")
 @dataclass(frozen=True)
-class BezierCurve(BatchedFinder):
+class BezierCurve(JitteredFinder):
     """Train the control point of a quadratic Bezier curve on the mean loss along it.
 
     Parameters
@@ -52,12 +52,10 @@ class BezierCurve(BatchedFinder):
     samples: int = 16
     beads: int = 16
     refinements: int = 3
-    jitter: float = 1e-2
-    seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.steps < 0 or self.samples < 1 or self.beads < 1 or self.refinements < 0 or self.jitter < 0 \
-                or not self.lr > 0:
+        super().__post_init__()
+        if self.steps < 0 or self.samples < 1 or self.beads < 1 or self.refinements < 0 or not self.lr > 0:
             raise InputError("steps, refinements and jitter must be >= 0, samples and beads >= 1, lr > 0")
 
     def _search(self, problem: Problem, starts: torch.Tensor, ends: torch.Tensor,

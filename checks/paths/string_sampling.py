@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from sublevel.checks.paths.base import (BatchedFinder, Path, certify_chains, jitter, pair_generator, register_finder,
+from sublevel.checks.paths.base import (JitteredFinder, Path, certify_chains, jitter, register_finder,
                                train_beads)
 from sublevel.theory.errors import InputError
 from sublevel.theory.problems import Problem
@@ -30,7 +30,7 @@ the midpoint, so a new bead never duplicates an old one."""
 
 @register_finder("dss")
 @dataclass(frozen=True)
-class DynamicStringSampling(BatchedFinder):
+class DynamicStringSampling(JitteredFinder):
     """Freeman & Bruna's recursive bead insertion with certified segments.
 
     Parameters
@@ -73,13 +73,12 @@ class DynamicStringSampling(BatchedFinder):
     lr: float = 0.01
     max_rounds: int = 8
     max_beads: int = 65
-    jitter: float = 1e-2
-    seed: int = 0
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not 0 < self.alpha <= 1:
             raise InputError(f"alpha must be in (0, 1], got {self.alpha}")
-        if self.steps < 0 or self.max_rounds < 0 or self.max_beads < 2 or not self.lr > 0 or self.jitter < 0:
+        if self.steps < 0 or self.max_rounds < 0 or self.max_beads < 2 or not self.lr > 0:
             raise InputError("steps, max_rounds and jitter must be >= 0, max_beads >= 2 and lr > 0")
 
     def _search(self, problem: Problem, starts: torch.Tensor, ends: torch.Tensor,
@@ -89,7 +88,7 @@ class DynamicStringSampling(BatchedFinder):
         bounds = [None] * len(chains)
         stuck = [False] * len(chains)
         active = list(range(len(chains)))
-        generators = [pair_generator(self.seed, a, b) for a, b in zip(starts, ends)]
+        generators = [self.generator(a, b) for a, b in zip(starts, ends)]
         for round_ in range(self.max_rounds + 1):
             points, owners, growing = [], [], []
             for i, piece in zip(active, certify_chains(problem, [chains[i] for i in active])):

@@ -13,27 +13,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sublevel.cli.options import comma_list, subcommands
+
 HELP = "convexified CNNs: the MNIST-variations table and the solver's agreement with cvxpy"
-
-
-def _csv(kind):
-    def parse(text: str) -> tuple:
-        try:
-            return tuple(kind(part) for part in text.split(",") if part.strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {kind.__name__}, got {text!r}")
-    return parse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from sublevel.constructions.mnist_variations import VARIATIONS
 
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))
-    actions.required = True
+    actions = subcommands(parser, "action", "ACTION")
     table = actions.add_parser("table", help="CNN-1 / CCNN-1 / CNN-2 / CCNN-2 errors on the five variations")
     table.add_argument("--quick", action="store_true", help="small setting for tests (2 variations, 1 seed)")
-    table.add_argument("--variations", type=_csv(str), help=f"comma list from {','.join(VARIATIONS)}")
-    table.add_argument("--seeds", type=_csv(int), help="comma list of seeds (default 0,1,2,3,4)")
+    table.add_argument("--variations", type=comma_list(str), help=f"comma list from {','.join(VARIATIONS)}")
+    table.add_argument("--seeds", type=comma_list(int), help="comma list of seeds (default 0,1,2,3,4)")
     table.add_argument("--mnist", metavar="DIR", help="directory with the MNIST IDX files (else sklearn digits)")
     table.add_argument("--mnist-samples", type=int, default=3000, help="MNIST images used (default 3000)")
     table.add_argument("--radius", type=float, help="nuclear-norm radius R of every CCNN layer")
@@ -92,10 +84,9 @@ def _agree(args: argparse.Namespace) -> int:
               f"{r['cvxpy']:>12.8f} {r['relative_difference']:>9.1e} {r['max_nuclear_norm']:>10.6f}  "
               f"{r['pg_seconds']:>7.3f} {r['cvxpy_seconds']:>7.3f} {r['time_ratio']:>6.3f}")
     if args.json:
-        from sublevel.constructions.storage import atomic_output
+        from sublevel.constructions.storage import write_json
 
-        with atomic_output(args.json) as tmp:
-            tmp.write_text(json.dumps(rows, indent=2))
+        write_json(args.json, rows, indent=2)
     worst = max(r["relative_difference"] for r in rows)
     print(f"worst relative difference {worst:.1e} (tolerance 1e-4)")
     return 0 if worst <= 1e-4 else 1

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import argparse
 
+from sublevel.cli.options import subcommands
+
 HELP = "write a data set (ground truths, adversarial constructions, random data) to .npz"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from sublevel.constructions.registry import all_families
 
-    families = parser.add_subparsers(dest="family", metavar="FAMILY", parser_class=type(parser))
-    families.required = True
+    families = subcommands(parser, "family", "FAMILY")
     for family in all_families().values():
         sub = families.add_parser(family.name, help=family.help, description=family.help)
         for param in family.params:

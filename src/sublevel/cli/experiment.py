@@ -17,29 +17,14 @@ import argparse
 import json
 from pathlib import Path
 
+from sublevel.cli.options import positive_ints, subcommands
 from sublevel.theory.errors import InputError
 
 HELP = "run the energy-gap or quadratic-threshold experiment; write JSON results and a figure"
 
 
-def _ints(text: str) -> tuple[int, ...]:
-    """``"2,4,8"`` or ``"1-10"`` -> a tuple of positive ints."""
-    try:
-        if "-" in text and "," not in text:
-            low, high = (int(part) for part in text.split("-"))
-            values = tuple(range(low, high + 1))
-        else:
-            values = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise InputError(f"expected integers like 2,4,8 or a range like 1-10, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise InputError(f"expected positive integers, got {text!r}")
-    return values
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    experiments = parser.add_subparsers(dest="experiment", metavar="EXPERIMENT", parser_class=type(parser))
-    experiments.required = True
+    experiments = subcommands(parser, "experiment", "EXPERIMENT")
     gap = experiments.add_parser("energy-gap", help="energy gap eps_emp(m) of two-layer ReLU nets vs width m")
     gap.add_argument("--widths", default="2,4,8,16,32,64", help="hidden widths m (default: 2,4,8,16,32,64)")
     gap.add_argument("--pairs", type=int, default=5, help="pairs of trained minima per width (default: 5)")
@@ -60,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from sublevel.constructions.storage import atomic_output
+    from sublevel.constructions.storage import write_json
 
     for target in (args.out, args.figure):
         Path(target).parent.mkdir(parents=True, exist_ok=True)
@@ -73,20 +58,19 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("inputs and samples must be >= 1")
         data = construct("teacher", arch=f"{args.inputs}-4-1", activation="quadratic", samples=args.samples,
                          seed=args.seed)
-        result = energy_gap(data, EnergyGapSettings(widths=_ints(args.widths), pairs=args.pairs, seed=args.seed),
+        result = energy_gap(data, EnergyGapSettings(widths=positive_ints(args.widths), pairs=args.pairs, seed=args.seed),
                             progress=tqdm.write)
         summary = result.describe()
     else:
         from sublevel.checks.experiments.quadratic_sweep import quadratic_sweep
         from sublevel.figures.quadratic_thresholds import draw
 
-        result = quadratic_sweep(args.inputs, _ints(args.samples), _ints(args.widths), args.starts, args.seed,
+        result = quadratic_sweep(args.inputs, positive_ints(args.samples), positive_ints(args.widths), args.starts, args.seed,
                                  progress=tqdm.write)
         clean = result.to_json()["clean_from"]
         summary = "; ".join(f"N = {n}: no spurious minimum found from p = {p} (observed)" for n, p in clean.items())
     report = result.to_json()
-    with atomic_output(args.out) as tmp:
-        tmp.write_text(json.dumps(report, indent=1))
+    write_json(args.out, report)
     draw(report, args.figure)
     print(summary)
     print(f"wrote {args.out} and {args.figure}")

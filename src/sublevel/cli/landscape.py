@@ -16,12 +16,13 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from sublevel.cli.options import subcommands
+
 HELP = "loss-landscape slices, interpolations and Hessian maps of torch models (Li et al. 2018)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))
-    actions.required = True
+    actions = subcommands(parser, "action", "ACTION")
     surface = actions.add_parser("surface", help="a 1-D or 2-D filter-normalised slice of a model's loss")
     surface.add_argument("--data", required=True, metavar="FILE.npz", help="data set (X, Y) as written by `sublevel construct`")
     model = surface.add_mutually_exclusive_group(required=True)

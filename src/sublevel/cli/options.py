@@ -1,4 +1,4 @@
-"""Parsers for option values shared by several subcommands (levels, widths, devices)."""
+"""Option parsers and argparse helpers shared by several subcommands (lists, problems, actions)."""
 from __future__ import annotations
 
 import argparse
@@ -20,6 +20,40 @@ def option_type(parse: Callable[[str], T]) -> Callable[[str], T]:
 
     parse_option.__name__ = parse.__name__
     return parse_option
+
+
+def subcommands(parser: argparse.ArgumentParser, dest: str, metavar: str):
+    """A required sub-choice of a subcommand (``sublevel ccnn table``, ``sublevel construct g1``)."""
+    choices = parser.add_subparsers(dest=dest, metavar=metavar, parser_class=type(parser))
+    choices.required = True
+    return choices
+
+
+def comma_list(kind: Callable[[str], T]) -> Callable[[str], tuple[T, ...]]:
+    """An argparse ``type=`` for ``a,b,c``: a tuple of ``kind`` values."""
+
+    def parse(text: str) -> tuple[T, ...]:
+        try:
+            return tuple(kind(part) for part in text.split(",") if part.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {kind.__name__}, got {text!r}") from None
+
+    return parse
+
+
+def positive_ints(text: str) -> tuple[int, ...]:
+    """``"2,4,8"`` or ``"1-10"`` -> a tuple of positive ints."""
+    try:
+        if "-" in text and "," not in text:
+            low, high = (int(part) for part in text.split("-"))
+            values = tuple(range(low, high + 1))
+        else:
+            values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise InputError(f"expected integers like 2,4,8 or a range like 1-10, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise InputError(f"expected positive integers, got {text!r}")
+    return values
 
 
 def add_problem_arguments(parser: argparse.ArgumentParser) -> None:

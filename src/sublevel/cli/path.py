@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from sublevel.checks.paths import check_endpoints, get_finder
-    from sublevel.constructions.storage import atomic_output
+    from sublevel.constructions.storage import write_npz
 
     dataset, architecture, problem = load_problem(args)
     a, b = parse_point(args.start, dataset.points()), parse_point(args.end, dataset.points())
@@ -66,9 +66,7 @@ def run(args: argparse.Namespace) -> int:
         for path in paths:
             arrays.update({f"{path.finder}_beads": path.beads.numpy(), f"{path.finder}_upper": path.upper.numpy(),
                            f"{path.finder}_lower": path.lower.numpy()})
-        with atomic_output(args.out) as tmp:
-            with open(tmp, "wb") as handle:
-                np.savez(handle, **arrays)
+        write_npz(args.out, **arrays)
     if args.json:
         print(json.dumps({"level": level, "paths": [dict(p.to_json(), inside=p.inside(level)) for p in paths]}))
         return 0

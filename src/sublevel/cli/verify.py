@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from collections import Counter
 
     from sublevel.checks.verdicts.verify import iter_rows
-    from sublevel.constructions.storage import atomic_output
+    from sublevel.constructions.storage import write_json
 
     rows, start = [], time.monotonic()
     for index, total, row in iter_rows(args.claim):
@@ -39,8 +39,7 @@ def run(args: argparse.Namespace) -> int:
                   f"  verdict:   {row.verdict} {flag}".rstrip(), flush=True)
     report = {"rows": [row.to_json() for row in rows], "contradictions": sum(row.contradiction for row in rows)}
     if args.out:
-        with atomic_output(args.out) as tmp:
-            tmp.write_text(json.dumps(report, indent=1))
+        write_json(args.out, report)
     if args.json:
         print(json.dumps(report))
     else:
