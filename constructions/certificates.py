@@ -10,6 +10,8 @@ Kinds:
 - ``coordinate``: g = theta[index] (G1: g = w_1, floor = target^2; G2: g = w, floor (1+a^2)/2).
 - ``determinant``: g = det W_layer for a square W_layer (ReLU teacher permutation,
   Freeman & Bruna 2017, section 2.3.1).
+- ``hyperplane``: g = <W_L ... W_{layer+1}, u> for a hidden layer of width one, whose later
+  layers multiply to one column, and a unit vector ``direction`` u (bias-free linear nets).
 
 Each separator also names the architecture its proof is for; it is only applied to problems
 with exactly that architecture.
@@ -30,16 +32,18 @@ class Separator:
 
     Parameters
     ----------
-    kind : {"coordinate", "determinant"}
+    kind : {"coordinate", "determinant", "hyperplane"}
     floor : float
         Proven lower bound of L on the zero set of g.
     architecture : str
         Width spec (e.g. ``"1-1-1"``), activation and bias the proof assumes, as
         ``"1-1-1/relu/nobias"``.
     index : int
-        Coordinate index (``coordinate``) or 1-based layer (``determinant``).
+        Coordinate index (``coordinate``) or 1-based layer (``determinant``, ``hyperplane``).
     proof : str
         One sentence saying why the floor holds.
+    direction : tuple of float
+        The vector u of a ``hyperplane`` separator (length n_L); empty otherwise.
     """
 
     kind: str
@@ -47,10 +51,14 @@ class Separator:
     architecture: str
     index: int = 0
     proof: str = ""
+    direction: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.kind not in ("coordinate", "determinant"):
+        if self.kind not in ("coordinate", "determinant", "hyperplane"):
             raise InputError(f"unknown separator kind {self.kind!r}")
+        object.__setattr__(self, "direction", tuple(float(v) for v in self.direction))
+        if (self.kind == "hyperplane") != bool(self.direction):
+            raise InputError("a hyperplane separator needs a direction, and only it has one")
 
     @staticmethod
     def architecture_key(architecture: Architecture) -> str:
@@ -63,6 +71,15 @@ class Separator:
         """g at each row of theta (K, P) -> (K,)."""
         if self.kind == "coordinate":
             return theta[..., self.index]
+        if self.kind == "hyperplane":
+            later = [layer.weight for layer in architecture.layers(theta)[self.index:]]
+            if architecture.widths[self.index] != 1 or len(self.direction) != architecture.widths[-1]:
+                raise InputError(f"hyperplane separator needs width 1 at layer {self.index} and a direction "
+                                 f"of length n_L = {architecture.widths[-1]}")
+            column = later[0]
+            for weight in later[1:]:
+                column = weight @ column
+            return column[..., 0] @ torch.tensor(self.direction, dtype=theta.dtype, device=theta.device)
         weight = architecture.layers(theta)[self.index - 1].weight
         if weight.shape[-1] != weight.shape[-2]:
             raise InputError(f"determinant separator needs a square W_{self.index}, got {tuple(weight.shape[-2:])}")

@@ -87,6 +87,9 @@ MUTANTS = (
            "    upper = upper * (1 - 1e-6)\n", ("tests/test_segments.py", "tests/test_certified_counts.py")),
     Mutant("interval-relu-derivative", "checks/certify/intervals.py", "s_lo, s_hi = (c - r > 0).to(c.dtype), (c + r >= 0).to(c.dtype)",
            "s_lo, s_hi = (c > 0).to(c.dtype), (c > 0).to(c.dtype)", ("tests/test_segments.py", "tests/test_grid_count.py")),
+    Mutant("hyperplane-floor-no-residual", "checks/counting/separators.py",
+           "    residual = projected - x @ coefficients", "    residual = projected",
+           ("tests/test_linear_separators.py",)),
     # verdict rules
     Mutant("judge-proven-from-sampled", "theory/claims.py",
            "if observed and all(b.upper is not None and b.upper <= self.max_components for b in observed):",

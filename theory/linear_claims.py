@@ -50,8 +50,13 @@ register(Claim(
     prediction="N_lambda <= 1 at every level",
     instances=(
         Instance("G1 width 2 (1-2-1)", "scalar-linear", {"target": 1.0}, "1-2-1", levels=(0.05, 0.5, 0.99, 1.5)),
-        Instance("gaussian 2-3-1", "gaussian", GAUSSIAN, "2-3-1", levels=(1.0, 1.5, 3.0)),
-        Instance("gaussian 2-2-3-1 (depth 3)", "gaussian", GAUSSIAN, "2-2-3-1", levels=(1.5, 3.0)),
+        # Above L(0) every linear net is connected whatever its widths (scale the output layer
+        # to 0 and back), so the levels that test the claim lie between the least loss (0.602 on
+        # this data) and L(0) = 1.013, where the non-strict widths split.
+        Instance("gaussian 2-3-1, levels between min L = 0.60 and L(0) = 1.01", "gaussian", GAUSSIAN, "2-3-1",
+                 levels=(0.7, 0.9)),
+        Instance("gaussian 2-2-3-1 (depth 3), levels between min L = 0.60 and L(0) = 1.01", "gaussian", GAUSSIAN,
+                 "2-2-3-1", levels=(0.7, 0.9)),
     ),
 ))
 
@@ -79,6 +84,11 @@ register(Claim(
         Instance("linear teacher 2-2-2-2, depth 3 (floor c_1 = 3.9e-4), must fail", "teacher",
                  {"arch": "2-2-2-2", "activation": "linear", "bias": 0, "samples": 32, "seed": 1}, "2-2-2-2",
                  levels=(2e-4,), options={"sampling": {"starts": 24, "steps": 300, "max_points": 300}},
+                 expect=Verdict.REFUTED),
+        # A width-one hidden layer gives a hyperplane separator <W_2, u*> = 0 whose floor 2.19 lies
+        # above the least loss 1.94 on this data (sublevel.checks.counting.separators).
+        Instance("gaussian 3-1-2 (width-one layer, floor 2.19 > min L = 1.94), must fail", "gaussian",
+                 {"inputs": 3, "outputs": 2, "samples": 20, "seed": 0}, "3-1-2", levels=(2.07,),
                  expect=Verdict.REFUTED),
     ),
 ))

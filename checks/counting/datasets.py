@@ -5,14 +5,19 @@ Takes a :class:`~sublevel.constructions.datasets.Dataset` and an architecture an
 
 - certificates derived from the architecture (:mod:`sublevel.checks.counting.chains`: exact counts and
   zero-output separators for bias-free 1-1-...-1 chains, for any data;
-  :mod:`sublevel.checks.counting.separators`: determinant separators of the square layers of
-  bias-free linear nets, with reduced-rank floors) and from a ridge
+  :mod:`sublevel.checks.counting.separators`: determinant separators of the square layers and
+  hyperplane separators of the width-one layers of bias-free linear nets, with closed-form
+  floors) and from a ridge
   (:mod:`sublevel.checks.counting.ridge_boxes`: certified boxes that hold all of Omega(lambda), for problems
   with at most 3 parameters);
 - a construction's certificates (separators, loss floor, named points) only after rebuilding
   the construction from the metadata's family and parameters (seed included) and finding X and
   Y equal to the file's bit for bit. A file's metadata is never believed as such: a forged or
   edited certificate is ignored, and the count says so in its notes.
+
+Every separator that is active at a requested level is re-checked first by a search of its zero
+set (:mod:`sublevel.checks.counting.separator_search`); a point there below the floor is a
+contradiction.
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ import torch
 
 from sublevel.checks.counting import ridge_boxes
 from sublevel.checks.counting.components import ComponentCount, count_components
+from sublevel.checks.counting.separator_search import recheck_floors
 from sublevel.checks.counting.separators import linear_separators
 from sublevel.checks.counting.sampling import LevelSample, SampleSettings
 from sublevel.checks.counting.chains import chain_count, chain_separators, is_scalar_chain
@@ -90,5 +96,7 @@ def count_dataset(dataset: Dataset, architecture: Architecture, levels: Sequence
         whole_space = lambda level: ridge_boxes.ridge_box_bounds(problem, level)  # noqa: E731
         notes.append(f"proven bounds for every level from certified boxes holding all of Omega(lambda) (ridge "
                      f"kappa = {kappa:g} makes the loss coercive; proof in sublevel.checks.counting.ridge_boxes)")
+    for found in recheck_floors(problem, separators, levels, () if points is None else list(points)):
+        notes.append(f"re-checked by a search of its zero set: {found.describe()}")
     return count_components(problem, levels, settings, separators, floor, points, k, sample=sample, finder=finder,
                             whole_space=whole_space, notes=notes)

@@ -19,6 +19,19 @@ inside, X B ranges over the matrices of rank <= r in that space, so Eckart-Young
 second term (reduced-rank regression). With r = 0 this is L(0) = (1/N) ||Y||^2: a zero output.
 g = det W_l is a polynomial in theta, and the floor c_r is the separator's floor.
 
+Width-one hidden layers (e.g. 3-1-2; derived here and checked against direct minimisation in
+the tests). If n_l = 1 for a hidden layer l, then W = a b with the column a = W_L ... W_{l+1}
+(n_L x 1) and the row b = W_l ... W_1. For a unit vector u, g = <a, u> = 0 gives u^T W = 0, so
+the outputs have no component along u and, with P = I - u u^T,
+
+    L = (1/N) (||Y u||^2 + ||Y P - X W^T P||^2) >= (1/N) (||Y u||^2 + ||(I - P_X) Y P||^2),
+
+the second term being the least-squares residual of Y P (any X C is at least that far from it).
+We take u = the top right singular vector of the least-squares fit P_X Y, the output direction of
+the best rank-one map, which makes the floor largest where it matters. Negating W_l and
+W_{l+1} keeps W and flips g, so every minimiser has a twin of the other sign. With n_L = 1,
+u = 1 and the floor is L(0) (a zero output), the same as the determinant of a 1 x 1 last layer.
+
 Why it refutes the non-strict claim: when the least-squares product W* has rank > r, the
 global minimum c_{min width} lies below c_r, and the minimisers come with both signs of
 det W_l (negate one row of W_l and the matching column of W_{l+1}, or of W_l alone when it is
@@ -51,9 +64,34 @@ def reduced_rank_floor(problem: Problem, rank: int) -> float:
     return float((np.square(y - fit).sum() + np.square(singular[rank:]).sum()) / x.shape[0])
 
 
+def output_direction(problem: Problem) -> np.ndarray:
+    """u*: the top right singular vector of the least-squares fit (length n_L), sign fixed so
+    that its largest entry is positive."""
+    x = problem.x.detach().cpu().double().numpy()
+    y = problem.y.detach().cpu().double().numpy()
+    coefficients, *_ = np.linalg.lstsq(x, y, rcond=None)
+    direction = np.linalg.svd(x @ coefficients, full_matrices=False)[2][0]
+    return direction * np.sign(direction[np.argmax(np.abs(direction))])
+
+
+def hyperplane_floor(problem: Problem, direction: np.ndarray) -> float:
+    """(1/N) (||Y u||^2 + ||(I - P_X) Y P||^2), P = I - u u^T: the least loss of a bias-free
+    linear net whose width-one layer has <W_L ... W_{l+1}, u> = 0 (module docstring)."""
+    x = problem.x.detach().cpu().double().numpy()
+    y = problem.y.detach().cpu().double().numpy()
+    u = np.asarray(direction, dtype=np.float64) / np.linalg.norm(direction)
+    along = y @ u
+    projected = y - np.outer(along, u)
+    coefficients, *_ = np.linalg.lstsq(x, projected, rcond=None)
+    residual = projected - x @ coefficients
+    return float((np.square(along).sum() + np.square(residual).sum()) / x.shape[0])
+
+
 def linear_separators(problem: Problem) -> list[Separator]:
-    """One determinant separator per square layer of a bias-free linear net without ridge, with
-    floor c_{n_l - 1} (see the module docstring); empty for other problems."""
+    """The separators of a bias-free linear net without ridge (module docstring): one
+    determinant separator per square layer, floor c_{n_l - 1}, and one hyperplane separator per
+    hidden layer of width one (unless that is a 1 x 1 last layer's determinant again); empty
+    for other problems."""
     arch = problem.architecture
     if arch.bias or arch.activation_name != "linear" or problem.kappa != 0:
         return []
@@ -67,4 +105,14 @@ def linear_separators(problem: Problem) -> list[Separator]:
         if floor > 0 and math.isfinite(floor):
             out.append(Separator("determinant", floor, key, layer,
                                  f"det W_{layer} = 0 forces rank W <= {n_out - 1}: L >= the reduced-rank floor"))
+    widths = arch.widths
+    for layer in range(1, arch.depth):
+        if widths[layer] != 1 or (layer == arch.depth - 1 and widths[-1] == 1):
+            continue
+        direction = output_direction(problem)
+        floor = hyperplane_floor(problem, direction) - FLOOR_MARGIN * zero
+        if floor > 0 and math.isfinite(floor):
+            out.append(Separator("hyperplane", floor, key, layer,
+                                 f"width-one layer {layer}: <W_L...W_{layer + 1}, u*> = 0 removes the output along u*: "
+                                 "L >= ||Y u*||^2/N + the residual of the rest", tuple(direction.tolist())))
     return out
