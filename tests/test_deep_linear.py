@@ -110,14 +110,15 @@ def test_hypotheses():
 
 
 def test_verify_refutes_the_non_strict_form_as_expected():
-    """G1, and linear teachers with square layers (2-1-1, 2-2-2, depth 3 2-2-2-2): each refuted
-    by a proven lower bound >= 2 from the architecture's own separators."""
+    """G1, linear teachers with square layers (2-1-1, 2-2-2, depth 3 2-2-2-2) and 3-1-2 with a
+    width-one layer: each refuted by a proven lower bound >= 2 from the architecture's own
+    separators."""
     rows = verify(["deep-linear-nonstrict"])
-    assert len(rows) == 4
+    assert len(rows) == 5
     for row in rows:
         assert row.verdict == "refuted" and row.expected == "refuted" and not row.contradiction
         assert row.evidence["lower"][0] >= 2
-    assert rows[0].evidence["lower"][0] == 2 and rows[-1].evidence["lower"][0] == 4
+    assert rows[0].evidence["lower"][0] == 2 and rows[3].evidence["lower"][0] == 4
 
 
 def test_judge_can_fail():
