@@ -1,8 +1,9 @@
 """ReLU claims: Prop 2.3 as a property test, and every claim's runner on a must-fail instance.
 
-A must-fail instance applies a claim outside its hypotheses (a level above the straight
-segment's maximum, a global minimum offered as spurious, the lemma without its correction
-term, the lecture's bound with no constant on labels scaled by 2); its runner must say refuted.
+Must-fail instances: a global minimum offered as spurious, the lemma with its correction
+removed or divided by 10 (inside its hypotheses: a two-point distribution at right angles needs
+a sixth of the correction), the lecture's bound with no constant on labels scaled by 2; their
+runners must say refuted.
 """
 from __future__ import annotations
 
@@ -83,3 +84,29 @@ def test_disconnection_claim_and_its_must_fail_instance():
 def test_energy_gap_and_safran_shamir_runs():
     for claim_id in ("relu-nearly-connected", "relu-spurious-minima"):
         assert not any(row.contradiction for row in verify([claim_id]))
+
+
+@settings(max_examples=50, deadline=None)
+@given(scale=st.floats(1e-3, 1e3), factor=st.floats(0.0, 0.16), n=st.integers(2, 5))
+def test_two_points_at_right_angles_need_a_sixth_of_the_correction(scale, factor, n):
+    """X uniform on {c e_1, c e_2}, w1 = e_1, w2 = e_2: [w1, w2] = 0, ||w_m||^2 = c^2/2,
+    ||Sigma|| = c^2/2, so upper - value = c^2/4 = correction / 6 at every scale c. The lemma holds
+    there (factor 1), and any correction factor below 1/6 is violated: the must-fail of the claim
+    lies inside its own hypotheses (any distribution)."""
+    eye = np.eye(n)
+    x = scale * eye[:2]
+    bounds = bounds_empirical(x, eye[0], eye[1])
+    assert bounds.value == 0.0
+    assert (bounds.upper - bounds.value) / bounds.correction == pytest.approx(1 / 6, rel=1e-12)
+    assert bounds.lower <= bounds.value
+    assert bounds.value < bounds.upper - factor * bounds.correction
+
+
+def test_adversarial_search_finds_the_tight_case_and_refutes_a_tenth():
+    from sublevel.checks.verdicts.kernel_inequality import tightest_lower_bound
+
+    tight = tightest_lower_bound(searches=8)
+    assert 0.16 < tight.ratio <= 1 / 6 + 1e-9
+    rows = {row.instance: row for row in rows_of("relu-kernel-inequality", must_fail=True)}
+    tenth = rows["correction divided by 10, must fail"]
+    assert tenth.verdict == "refuted" and any(v.get("adversarial") for v in tenth.evidence["violations"])
