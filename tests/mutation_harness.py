@@ -90,6 +90,10 @@ MUTANTS = (
     Mutant("hyperplane-floor-no-residual", "checks/counting/separators.py",
            "    residual = projected - x @ coefficients", "    residual = projected",
            ("tests/test_linear_separators.py",)),
+    Mutant("rho-star-misses-roots", "constructions/rank_one_floor.py",
+           "    values = sample_rank_one_loss(x, y, grid)\n    best = int(np.argmin(values))",
+           "    values = sample_rank_one_loss(x, y, grid[:1])\n    best = int(np.argmin(values))",
+           ("tests/test_relu_constructions.py", "tests/test_relu_claims.py")),
     # verdict rules
     Mutant("judge-proven-from-sampled", "theory/claims.py",
            "if observed and all(b.upper is not None and b.upper <= self.max_components for b in observed):",

@@ -52,9 +52,11 @@ register(Claim(
     instances=(
         Instance("relu-permutation 2-2-1, lambda = 0.5 rho*, 0.95 rho*", "relu-permutation", PERMUTATION, "2-2-1",
                  activation="relu", options={"floor_fractions": (0.5, 0.95)}),
-        Instance("relu-permutation 2-2-1, lambda = 1.05 x straight-segment max (above rho*), must fail",
-                 "relu-permutation", PERMUTATION, "2-2-1", activation="relu",
-                 options={"segment_fractions": (1.05,)}, expect=Verdict.REFUTED),
+        # Above the barrier, but below the straight segment's maximum (0.417 = 1.46 rho*): only
+        # a path that a finder bends and the certifier proves below the level can refute here.
+        Instance("relu-permutation 2-2-1, lambda = 1.4 rho* (above the barrier, below the straight segment), "
+                 "must fail", "relu-permutation", PERMUTATION, "2-2-1", activation="relu",
+                 options={"floor_fractions": (1.4,)}, expect=Verdict.REFUTED),
     ),
 ))
 

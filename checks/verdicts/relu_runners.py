@@ -32,6 +32,7 @@ from sublevel.checks.verdicts.verify import Row, runner
 from sublevel.constructions.registry import construct
 from sublevel.constructions.safran_shamir import orthonormal_teacher, population_loss
 from sublevel.theory.claims import Claim, Instance, Verdict
+from sublevel.theory.errors import Contradiction
 
 DISCONNECTION_SAMPLING = SampleSettings(starts=32, steps=200)
 """Sampling budget of the disconnection brackets (2-2-1 nets: cheap)."""
@@ -42,6 +43,9 @@ KERNEL_TOLERANCE = 1e-12
 
 @runner("disconnection")
 def run_disconnection(claim: Claim, instance: Instance) -> Row:
+    """Levels as fractions of the proven barrier rho*: below it, proven when the count's lower
+    bounds are >= 2; refuted when a certified path (straight segment or AutoNEB) stays below a
+    level; a certified path below rho* itself is a contradiction."""
     dataset = construct(instance.family, **instance.params)
     arch = instance.architecture()
     problem = dataset.problem(arch)
@@ -49,15 +53,15 @@ def run_disconnection(claim: Claim, instance: Instance) -> Row:
     a, b = (torch.as_tensor(points[name]) for name in ("theta_A", "theta_B"))
     rho = dataset.metadata.get("rho_star", {}).get("sample", {}).get("value")
     segment = float(segment_maxima(problem, a[None], b[None]).upper[0])
-    if "floor_fractions" in instance.options:
-        if rho is None:
-            return Row.of(claim, instance, "no determinant certificate for this construction", Verdict.INCONCLUSIVE, {})
-        levels = [f * rho for f in instance.options["floor_fractions"]]
-    else:
-        levels = [f * segment for f in instance.options["segment_fractions"]]
+    if rho is None:
+        return Row.of(claim, instance, "no determinant certificate for this construction", Verdict.INCONCLUSIVE, {})
+    levels = [f * rho for f in instance.options["floor_fractions"]]  # from the proven barrier, never the path
     count = count_dataset(dataset, arch, levels, 0.0, DISCONNECTION_SAMPLING)
     path = get_finder("autoneb", seed=0)(problem, a, b, level=max(levels))
     best = min(segment, path.maximum)
+    if best < rho * (1 - 1e-9):
+        raise Contradiction(f"a certified theta_A-theta_B path has maximum {best:.12g}, below the proven barrier "
+                            f"rho* = {rho:.12g}")
     connected = [level for level in levels if best <= level]
     if connected:
         verdict = Verdict.REFUTED
@@ -65,7 +69,7 @@ def run_disconnection(claim: Claim, instance: Instance) -> Row:
         verdict = Verdict.PROVEN  # proven lower bounds: the determinant separator's floor
     else:
         verdict = Verdict.INCONCLUSIVE
-    rho_text = "none" if rho is None else f"{rho:.6g} (exact, sample loss)"
+    rho_text = f"{rho:.6g} (exact, sample loss)"
     observed = ("; ".join(f"lambda={bk.level:.4g}: {bk.describe()}" for bk in count.brackets)
                 + f"; best theta_A-theta_B path max {best:.6g} (certified; straight {segment:.6g}, autoneb "
                   f"{path.maximum:.6g}); rho* = {rho_text}")
