@@ -40,6 +40,34 @@ def test_every_threshold_is_its_own_claim():
     assert claims["quadratic-lecture-samples"].statement != claims["quadratic-lecture-inputs"].statement
 
 
+def test_instances_test_what_each_claim_adds_on_data_of_its_own():
+    """Each claim's main instance sits at p = T(n, N) <= n(n+1)/2 (below it unless the claim is
+    Venturi et al.'s own), on data no other claim uses, and every must-fail has its own seed."""
+    claims = all_claims()
+    mains, must_fails = [], []
+    for claim_id in EXPECTED:
+        for instance in claims[claim_id].instances:
+            n, hidden = instance.architecture().widths[0], instance.architecture().widths[1:-1]
+            if instance.expect is None:
+                if len(hidden) == 1:  # (Venturi et al.'s theorem is about one hidden layer)
+                    assert hidden[0] <= n * (n + 1) // 2, instance.name
+                    assert hidden[0] < n * (n + 1) // 2 or claim_id == "quadratic-intrinsic-dimension", instance.name
+                mains.append(tuple(sorted(instance.params.items())))
+            else:
+                must_fails.append(instance.params["seed"])
+    assert len(set(mains)) == len(mains) and len(set(must_fails)) == len(must_fails)
+    deep = [i for i in claims["quadratic-deep-fb"].instances if len(i.architecture().widths) == 4]
+    assert deep and deep[0].architecture().widths[1:3] == (12, 48)  # 3N^2, 3N^4 at N = 2
+
+
+def test_a_false_threshold_inside_its_own_hypotheses_is_refuted():
+    """p >= n - 1 is false: at p = 3 on 30 samples in R^4 descent ends in verified spurious minima."""
+    claim = get_claim("quadratic-false-threshold")
+    (instance,) = claim.instances
+    row = RUNNERS[claim.kind](claim, instance)
+    assert row.applies and row.verdict == Verdict.REFUTED.value and not row.contradiction
+
+
 def test_convex_minimum_is_the_floor_and_is_reached():
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((30, 3)), rng.standard_normal((30, 1))

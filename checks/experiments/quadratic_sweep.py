@@ -58,27 +58,33 @@ def output_signs(width: int) -> torch.Tensor:
     return signs
 
 
-def quadratic_problem(x: np.ndarray, y: np.ndarray, width: int, kappa: float = 0.0) -> Problem:
-    """The n-p-1 quadratic net without bias on data (x, y)."""
-    return Problem(Architecture((x.shape[1], width, 1), "quadratic", bias=False), torch.as_tensor(x),
+def quadratic_problem(x: np.ndarray, y: np.ndarray, width: int | tuple[int, ...], kappa: float = 0.0) -> Problem:
+    """The n-p-1 quadratic net without bias on data (x, y); a tuple of widths gives a deeper
+    net n-p_1-...-p_k-1."""
+    widths = (width,) if isinstance(width, int) else tuple(width)
+    return Problem(Architecture((x.shape[1], *widths, 1), "quadratic", bias=False), torch.as_tensor(x),
                    torch.as_tensor(y), kappa)
 
 
 def search_width(x: np.ndarray, y: np.ndarray, width: int, starts: int, kappa: float = 0.0,
                  fixed_output: bool = False, seed: int = 0,
                  descent: DescentSettings = SWEEP_DESCENT) -> SpuriousSearch:
-    """Descend from ``starts`` random points of the n-p-1 quadratic net and examine the end points.
+    """Descend from ``starts`` random points of the n-p-1 quadratic net (n-p_1-...-p_k-1 for a
+    tuple of widths) and examine the end points.
 
     The reference minimum is certified (convex least squares) when kappa = 0 and every
     symmetric M is reachable at this width; otherwise it is the lowest loss found. With
     ``fixed_output`` the end points hold the first-layer weights only.
     """
-    if width < 1 or starts < 1:
-        raise InputError(f"width and starts must be >= 1, got {width} and {starts}")
+    widths = (width,) if isinstance(width, int) else tuple(width)
+    if min(widths) < 1 or starts < 1:
+        raise InputError(f"widths and starts must be >= 1, got {width} and {starts}")
+    if fixed_output and len(widths) > 1:
+        raise InputError("fixed output weights are defined for one hidden layer only")
     n = x.shape[1]
-    problem = quadratic_problem(x, y, width, kappa)
+    problem = quadratic_problem(x, y, widths, kappa)
     arch = problem.architecture
-    init = arch.init(starts, generator=torch.Generator().manual_seed(seed * 7919 + width))
+    init = arch.init(starts, generator=torch.Generator().manual_seed(seed * 7919 + widths[0]))
     if fixed_output:
         signs = output_signs(width)
         loss_fn = lambda w: problem.loss(torch.cat([w, signs.expand(w.shape[0], -1)], dim=1))  # noqa: E731
@@ -86,7 +92,7 @@ def search_width(x: np.ndarray, y: np.ndarray, width: int, starts: int, kappa: f
         reachable = int((signs > 0).sum()) >= n and int((signs < 0).sum()) >= n
     else:
         loss_fn = problem.loss
-        reachable = width >= n
+        reachable = len(widths) == 1 and width >= n  # deeper nets: the reference is the best end point
     certified = convex_minimum(x, y) if kappa == 0 and reachable else None
     return search(loss_fn, init, certified, descent, ProbeSettings(seed=seed))
 

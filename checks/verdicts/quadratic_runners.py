@@ -41,14 +41,17 @@ def _valleys(family: str, params: tuple, width: int, kappa: float) -> tuple:
 def run_quadratic_threshold(claim: Claim, instance: Instance) -> Row:
     threshold = THRESHOLDS[claim.id]
     arch = instance.architecture()
-    n, width = arch.widths[0], arch.widths[1]
+    n, hidden = arch.widths[0], arch.widths[1:-1]
+    width = hidden[0] if len(hidden) == 1 else hidden
     samples = instance.params["samples"]
-    required = threshold.width(n, samples)
+    required = threshold.widths(n, samples, len(hidden))
     below = instance.expect is not None
     result = _search(instance.family, tuple(sorted(instance.params.items())), width, instance.kappa,
                      threshold.fixed_output and not below)
     setting = "fixed output weights +-1" if threshold.fixed_output and not below else "trainable output weights"
-    observed = (f"p = {width} (T = {threshold.formula} = {required}), {setting}, kappa = {instance.kappa:g}: "
+    shown = "-".join(map(str, hidden))
+    observed = (f"p = {shown} (T = {threshold.formula} = {'-'.join(map(str, required))}), {setting}, "
+                f"kappa = {instance.kappa:g}: "
                 f"{result.summary()}")
     evidence = result.to_json()
     if threshold.about == "valleys" and not (threshold.fixed_output and not below):
@@ -63,4 +66,4 @@ def run_quadratic_threshold(claim: Claim, instance: Instance) -> Row:
         observed += (f"; strength: 0 of {starts} starts ended in a spurious minimum, so a spurious basin reached "
                      f"by more than {1 - 0.05 ** (1 / starts):.0%} of random starts would have been seen (95%)")
     return Row.of(claim, instance, observed, verdict, evidence,
-                  applies=claim.applies(arch, instance.kappa) and width >= required)
+                  applies=claim.applies(arch, instance.kappa) and all(p >= t for p, t in zip(hidden, required)))
