@@ -110,3 +110,21 @@ def test_adversarial_search_finds_the_tight_case_and_refutes_a_tenth():
     rows = {row.instance: row for row in rows_of("relu-kernel-inequality", must_fail=True)}
     tenth = rows["correction divided by 10, must fail"]
     assert tenth.verdict == "refuted" and any(v.get("adversarial") for v in tenth.evidence["violations"])
+
+
+@settings(max_examples=50, deadline=None)
+@given(rate=st.floats(0.3, 2.0), scale=st.floats(1e-3, 1e3), noise=st.floats(0.0, 0.05), seed=st.integers(0, 100))
+def test_bootstrap_slope_interval_finds_a_falling_trend_and_not_a_flat_one(rate, scale, noise, seed):
+    """Gaps ~ scale * m^-rate (a few percent noise, 6 pairs per width): the 95% interval holds the
+    rate and lies below 0; the same gaps at every width: the interval contains 0."""
+    from sublevel.checks.experiments.energy_gap import bootstrap_slope_interval
+
+    rng = np.random.default_rng(seed)
+    widths = [2, 4, 8, 16, 32]
+    falling = [[scale * m ** -rate * (1 + noise * rng.standard_normal()) for _ in range(6)] for m in widths]
+    low, high = bootstrap_slope_interval(widths, falling, seed, resamples=400)
+    assert high < 0 and low - 0.1 <= -rate <= high + 0.1
+    values = list(scale * rng.uniform(0.5, 1.5, 6))
+    flat = [list(rng.permutation(values)) for _ in widths]
+    low, high = bootstrap_slope_interval(widths, flat, seed, resamples=400)
+    assert low < 0 < high

@@ -75,6 +75,7 @@ class EnergyGapResult:
     widths: tuple[int, ...]
     slope: float | None
     settings: dict
+    slope_interval: tuple[float, float] | None = None
 
     @property
     def reference_slope(self) -> float:
@@ -83,6 +84,7 @@ class EnergyGapResult:
     def to_json(self) -> dict:
         return {"input_dim": self.input_dim, "widths": list(self.widths), "mean_gaps": list(self.mean_gaps),
                 "slope": self.slope, "reference_slope": self.reference_slope,
+                "slope_interval_95": None if self.slope_interval is None else list(self.slope_interval),
                 "slope_status": "estimated (least-squares fit of certified per-pair upper bounds)",
                 "gap_status": "certified upper bound per pair (exact segment maxima)",
                 "rows": [asdict(r) for r in self.rows], "settings": self.settings}
@@ -90,7 +92,10 @@ class EnergyGapResult:
     def describe(self) -> str:
         gaps = ", ".join(f"m={m}: {g:.3g}" for m, g in zip(self.widths, self.mean_gaps))
         slope = "undefined" if self.slope is None else f"{self.slope:.3f}"
-        return (f"mean eps_emp (certified upper bounds) {gaps}; fitted slope {slope} (estimated) "
+        interval = ("" if self.slope_interval is None else
+                    f", 95% bootstrap interval [{self.slope_interval[0]:.3f}, {self.slope_interval[1]:.3f}] over "
+                    f"pairs resampled within each width")
+        return (f"mean eps_emp (certified upper bounds) {gaps}; fitted slope {slope} (estimated{interval}) "
                 f"vs -1/n = {self.reference_slope:.3f}")
 
 
@@ -101,6 +106,24 @@ def fit_slope(widths: list[int], gaps: list[float]) -> float | None:
         return None
     x, y = np.array(pairs).T
     return float(np.polyfit(x, y, 1)[0])
+
+
+def bootstrap_slope_interval(widths: list[int], gaps_per_width: list[list[float]], seed: int = 0,
+                             resamples: int = 2000, level: float = 0.95) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of :func:`fit_slope`: the pairs of each width are resampled
+    with replacement (pairs are independent draws of two minima), the mean gaps refitted.
+    None when fewer than two widths have a positive gap or a width has a single pair."""
+    if fit_slope(widths, [float(np.mean(g)) for g in gaps_per_width]) is None or min(map(len, gaps_per_width)) < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    slopes = []
+    for _ in range(resamples):
+        means = [float(np.mean(rng.choice(g, size=len(g)))) for g in gaps_per_width]
+        value = fit_slope(widths, means)
+        if value is not None:
+            slopes.append(value)
+    low, high = np.quantile(slopes, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
 
 
 def energy_gap(dataset: Dataset, settings: EnergyGapSettings = EnergyGapSettings(), progress=None) -> EnergyGapResult:
@@ -137,5 +160,7 @@ def energy_gap(dataset: Dataset, settings: EnergyGapSettings = EnergyGapSettings
     record = {"widths": list(settings.widths), "pairs": settings.pairs, "descent": asdict(settings.descent),
               "finders": {name: dict(options) for name, options in settings.finders}, "seed": settings.seed,
               "data": dataset.metadata}
+    per_width = [[r.gap for r in rows if r.width == width] for width in settings.widths]
     return EnergyGapResult(n, tuple(rows), tuple(means), tuple(settings.widths),
-                           fit_slope(list(settings.widths), means), record)
+                           fit_slope(list(settings.widths), means), record,
+                           bootstrap_slope_interval(list(settings.widths), per_width, settings.seed))

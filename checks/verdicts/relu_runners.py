@@ -184,7 +184,9 @@ def run_energy_gap(claim: Claim, instance: Instance) -> Row:
         observed = (f"{len(over)} of {len(result.rows)} measured gaps (certified upper bounds) exceed m^(-1/n)"
                     + (f" (e.g. m={over[0][0]}: {over[0][1]:.3g}; a better path may exist)" if over else ""))
     else:
-        falling = result.slope is not None and result.slope < 0
+        # Gaps are upper bounds (a better path may exist), so a rising fit cannot refute; the trend
+        # is supported only when the whole 95% interval of the slope lies below 0.
+        falling = result.slope_interval is not None and result.slope_interval[1] < 0
         verdict = Verdict.SUPPORTED if falling else Verdict.INCONCLUSIVE
-        observed = result.describe()
+        observed = result.describe() + ("" if falling else "; the interval does not exclude a flat or rising trend")
     return Row.of(claim, instance, observed, verdict, result.to_json())
