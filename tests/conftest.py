@@ -3,6 +3,15 @@ import sys
 
 import pytest
 import torch
+from hypothesis import settings
+
+# Hypothesis profiles. "ci" (the default, used by .ci/run): derandomized, so a run is
+# reproducible and a failure shrinks to the same small case on every machine; "explore": random
+# examples, ten times as many, with the example database, for hunting bugs locally:
+#   HYPOTHESIS_PROFILE=explore .venv/bin/python -m pytest -k property
+settings.register_profile("ci", derandomize=True, deadline=None, database=None, print_blob=True)
+settings.register_profile("explore", deadline=None, max_examples=500, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 sys.path.insert(0, os.path.dirname(__file__))
 # One thread: the tests are many small tensor operations, which run faster single-threaded

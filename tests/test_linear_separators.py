@@ -41,7 +41,7 @@ def rank_constrained_minimum(problem: Problem, n_out: int, n_in: int, rank: int,
 
 @given(n_in=st.integers(1, 3), n_out=st.integers(1, 3), rank=st.integers(0, 2), scale=scales(),
        data=st.data())
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=50, deadline=None)
 def test_reduced_rank_floor_is_the_rank_constrained_minimum(n_in, n_out, rank, scale, data):
     rank = min(rank, n_in, n_out)
     x = data.draw(matrices(10, n_in))
@@ -115,7 +115,7 @@ def _on_the_hyperplane(arch: Architecture, theta: torch.Tensor, direction: torch
 
 @given(spec=st.sampled_from(["2-1-2", "3-1-2", "2-1-3", "3-1-2-2", "2-2-1-2"]), samples=st.integers(2, 8),
        scale=scales(), data=st.data())
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=50, deadline=None)
 def test_hyperplane_floor_is_below_every_point_of_its_zero_set(spec, samples, scale, data):
     """Minimise the loss over the zero set {<W_L ... W_{l+1}, u*> = 0} (L-BFGS from several
     starts, each iterate projected onto the set): no point found may lie below the floor. A

@@ -42,7 +42,7 @@ def brute_minimax(m, edges, weights):
     return d
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(st.integers(0, 10**6), st.integers(1, 9))
 def test_levels_match_brute_force_on_random_graphs(seed, m):
     losses, edges, weights = random_graph(seed, m)

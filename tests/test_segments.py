@@ -79,7 +79,7 @@ one_hidden = st.fixed_dictionaries({
 })
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(one_hidden)
 def test_one_hidden_layer_is_exact(case):
     problem = random_problem(case["seed"], (case["n0"], case["n1"], case["nl"]), case["activation"],
@@ -167,7 +167,7 @@ def deep_problem(case) -> Problem:
     return random_problem(case["seed"], widths, case["activation"], case["bias"], case["kappa"])
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(deep)
 def test_deep_interval_bound_without_refinement_is_valid(case):
     """max_splits=0: ``upper`` is the raw interval / mean-value bound on 16 sub-intervals."""
@@ -178,7 +178,7 @@ def test_deep_interval_bound_without_refinement_is_valid(case):
     assert_bracket(problem, start, end, bound)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(deep)
 def test_deep_refinement_closes_the_gap(case):
     """Bisection closes the gap to atol, or to the rounding floor: 1e-9 relative, or twice the
@@ -312,7 +312,7 @@ def test_bad_inputs_raise_input_error():
             segment_maxima(tanh, torch.zeros(q), torch.ones(q))
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(deep, st.floats(0.0, 0.9), st.floats(0.01, 0.5))
 def test_interval_slope_encloses_the_derivative(case, t0, width):
     """The t-derivative enclosure behind the mean value form contains dL/dt at points of the

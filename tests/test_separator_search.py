@@ -23,7 +23,7 @@ def _separators(spec: str, x, y) -> tuple[Problem, list]:
 
 @given(spec=st.sampled_from(["1-1-1", "2-2-2", "3-1-2", "2-1-1", "2-2-1-2"]), samples=st.integers(3, 8),
        scale=scales(), data=st.data())
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=50, deadline=None)
 def test_true_floors_pass_and_raised_floors_are_caught(spec, samples, scale, data):
     arch = Architecture.parse(spec, "linear", bias=False)
     problem, separators = _separators(spec, data.draw(matrices(samples, arch.widths[0])),
