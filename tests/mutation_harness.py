@@ -100,6 +100,11 @@ MUTANTS = (
            "if observed and all(b.sampled <= self.max_components for b in observed):", ("tests/test_deep_linear.py",)),
     Mutant("judge-never-refutes", "theory/claims.py", "        if any(b.lower > self.max_components for b in observed):",
            "        if False:", ("tests/test_deep_linear.py",)),
+    Mutant("paired-supported-by-mean", "checks/verdicts/paired.py", "        if self.low > 0:",
+           "        if self.mean > 0:", ("tests/test_measured_claims.py",)),
+    Mutant("zero-set-search-skipped", "checks/counting/separator_search.py",
+           "        if not separator.floor > min(levels):", "        if True:",
+           ("tests/test_separator_search.py",)),
     # the kernel lemma
     # (A halved correction, or one without its sin^2 term, is not a mutant that can be caught: the
     # tightest distribution found needs 1/6 of the stated correction, and 1/2 without sin^2, so

@@ -76,6 +76,10 @@ class Claim:
     max_components : int or None
         For ``components`` claims: the most components Omega(lambda) may have.
     instances : tuple of Instance
+    empirical : bool
+        A claim about trained models (measured with uncertainty), not a theorem: refuted on an
+        instance is a finding about that instance, not an internal inconsistency of the package.
+        A theorem refuted outside a must-fail instance can only mean a bug: a contradiction.
     """
 
     id: str
@@ -88,6 +92,7 @@ class Claim:
     instances: tuple[Instance, ...]
     prediction: str
     max_components: int | None = None
+    empirical: bool = False
 
     def judge(self, observed: Sequence[Bracket]) -> Verdict:
         """Verdict of a ``components`` claim from the bounds observed at each level.
@@ -118,7 +123,8 @@ def register(claim: Claim) -> Claim:
 def all_claims() -> dict[str, Claim]:
     """Every registered claim, by id, in registration order."""
     # The claim modules register on import (add new ones here); they import this module.
-    from sublevel.theory import ground_truth_claims, linear_claims, quadratic_claims, relu_claims  # noqa: F401
+    from sublevel.theory import (ground_truth_claims, linear_claims, measured_claims,  # noqa: F401
+                                 quadratic_claims, relu_claims)
 
     return dict(CLAIMS)
 

@@ -33,14 +33,18 @@ class Row:
     expected: str | None
     applies: bool
     evidence: dict
+    empirical: bool = False
 
     @property
     def contradiction(self) -> bool:
+        """The machinery disagrees with itself: a runner's contradiction, a must-fail instance that
+        did not fail, or a theorem refuted (an empirical claim refuted on its instance is a
+        finding instead)."""
         if self.verdict == CONTRADICTION:
             return True
         if self.expected is not None:
             return self.verdict != self.expected
-        return self.verdict == Verdict.REFUTED.value
+        return self.verdict == Verdict.REFUTED.value and not self.empirical
 
     def to_json(self) -> dict:
         return dict(asdict(self), contradiction=self.contradiction)
@@ -54,7 +58,7 @@ class Row:
             applies = claim.applies(instance.architecture(), instance.kappa)
         return cls(claim=claim.id, instance=instance.name, predicted=claim.prediction, observed=observed,
                    verdict=verdict.value, expected=instance.expect.value if instance.expect else None,
-                   applies=applies, evidence=evidence)
+                   applies=applies, evidence=evidence, empirical=claim.empirical)
 
 
 Runner = Callable[[Claim, Instance], Row]
@@ -84,7 +88,7 @@ def run_components(claim: Claim, instance: Instance) -> Row:
 def iter_rows(claim_ids: Iterable[str] | None = None) -> Iterator[tuple[int, int, Row]]:
     """(index, total, row) for every instance of the chosen claims, as each one finishes."""
     # The runner modules register further claim kinds on import (add new ones here).
-    from sublevel.checks.verdicts import quadratic_runners, relu_runners  # noqa: F401
+    from sublevel.checks.verdicts import measured_runners, quadratic_runners, relu_runners  # noqa: F401
 
     chosen = [get_claim(c) for c in claim_ids] if claim_ids else list(all_claims().values())
     jobs = [(claim, instance) for claim in chosen for instance in claim.instances]

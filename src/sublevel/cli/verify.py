@@ -34,7 +34,9 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
         if not args.json:
             flag = ("CONTRADICTION" if row.contradiction else "expected (must-fail instance)" if row.expected == "refuted"
-                    else "as expected" if row.expected else "")
+                    else "as expected" if row.expected else
+                    "(on this instance: an empirical claim, not a theorem)" if row.empirical and row.verdict == "refuted"
+                    else "")
             print(f"{row.claim} | {row.instance}\n  predicted: {row.predicted}\n  observed:  {row.observed}\n"
                   f"  verdict:   {row.verdict} {flag}".rstrip(), flush=True)
     report = {"rows": [row.to_json() for row in rows], "contradictions": sum(row.contradiction for row in rows)}
@@ -44,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(report))
     else:
         tally = Counter(row.verdict + (" (must-fail, expected)" if row.expected == "refuted" and not row.contradiction
-                                       else "")
+                                       else " (empirical claim, on its instance)" if row.empirical
+                                       and row.verdict == "refuted" else "")
                         for row in rows)
         print(f"{len(rows)} rows: " + ", ".join(f"{n} {verdict}" for verdict, n in sorted(tally.items()))
               + f"; {report['contradictions']} contradictions")

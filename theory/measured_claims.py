@@ -1,0 +1,97 @@
+"""Empirical claims: Li et al.'s loss-landscape statements and the convexified CNN's tables.
+
+These are claims about trained networks, so no certificate can settle them. Each is checked by
+a paired comparison of measurements (:mod:`sublevel.checks.verdicts.measured_runners`): the two
+models under comparison are trained on the same data split with the same seed, once per seed,
+and the verdict comes from a 95% bootstrap interval of the mean paired difference:
+
+- ``supported``: the whole interval lies on the side the claim predicts;
+- ``refuted``: the whole interval lies on the other side (evidence at 95% on this instance, not
+  a certificate: the row says so). These claims are ``empirical``: a refutation is a finding about
+  the instance, reported as such, not a contradiction of the package;
+- ``inconclusive``: the interval contains 0.
+
+The default instances are small (MNIST-1D and scikit-learn's 8 x 8 digits, a few epochs) so that
+``sublevel verify`` stays fast; their verdicts speak about these instances, not about the
+CIFAR-10 / MNIST-variations settings of the papers.
+
+One claim is exact: filter normalisation makes a slice of a ReLU network invariant to rescaling
+layer k by c > 0 and layer k + 1 by 1/c (Li et al. 2018, section 4). Proof: the rescaled
+direction's filters scale with the rescaled weights, so theta' + a d' is the rescaling of
+theta + a d, whose function is unchanged (ReLU is positively homogeneous).
+"""
+from __future__ import annotations
+
+from sublevel.theory.claims import Claim, Instance, Verdict, register
+
+LI = "Li, Xu, Taylor, Studer & Goldstein, NeurIPS 2018 (arXiv:1712.09913)"
+ZHANG = "Zhang, Liang & Wainwright, ICML 2017 (arXiv:1609.01000)"
+
+SKIP = {"depth": 20, "width": 4, "epochs": 6, "batch_size": 32, "samples": 800, "seeds": 6}
+"""ResNet-20 (base width 4) on 800 MNIST-1D signals, 6 epochs of SGD, 6 paired seeds."""
+
+CCNN = {"variations": ("basic", "rot"), "seeds": (0, 1, 2, 3, 4), "n_features": 128, "ccnn_epochs": 4,
+        "cnn_epochs": 10, "max_train": 600}
+"""Digits analogues of two MNIST variations, 5 paired seeds, small features and few epochs."""
+
+
+def _any_architecture(arch, kappa) -> bool:
+    return True
+
+
+register(Claim(
+    id="li-filter-normalisation",
+    statement="With filter-normalised directions, a loss slice of a ReLU network is unchanged when layer k is "
+              "multiplied by c > 0 and layer k+1 by 1/c.",
+    reference=LI + ", section 4 (filter normalisation)",
+    hypotheses="ReLU (positively homogeneous) activations; directions drawn once and filter-normalised to each point",
+    symbols={"c": "rescaling factor", "f(a)": "L(theta + a d), d filter-normalised to theta"},
+    kind="rescaling-invariance",
+    applies=_any_architecture,
+    prediction="the two slices agree to rounding (relative difference <= 1e-9)",
+    instances=(
+        Instance("MLP 8-16-16-3 (ReLU), c = 10 on layer 1, 41 points on [-1, 1]", "gaussian", {}, "8-16-16-3",
+                 activation="relu", bias=True, options={"factor": 10.0, "normalization": "filter"}),
+        Instance("the same without filter normalisation, must fail", "gaussian", {}, "8-16-16-3", activation="relu",
+                 bias=True, options={"factor": 10.0, "normalization": "none"}, expect=Verdict.REFUTED),
+    ),
+))
+
+register(Claim(
+    id="li-skip-connections",
+    statement="Skip connections lower the test error of deep residual networks trained with the same budget "
+              "(ResNet-56: 5.89% with, 13.31% without, on CIFAR-10).",
+    reference=LI + ", Table 1 and Figure 5",
+    hypotheses="ResNet of depth 6n + 2 with and without shortcuts, same initialisation seed, data and SGD budget",
+    symbols={"d": "test error without shortcuts minus test error with them, per seed (paired)"},
+    kind="skip-connections",
+    applies=_any_architecture,
+    prediction="mean paired difference d > 0 (95% bootstrap interval above 0)",
+    empirical=True,
+    instances=(
+        Instance("ResNet-20, width 4, MNIST-1D (800 signals), 6 epochs, 6 paired seeds", "mnist1d", {}, "1-1",
+                 options=dict(SKIP)),
+        Instance("the net with shortcuts left untrained (0 epochs), must fail", "mnist1d", {}, "1-1",
+                 options=dict(SKIP, epochs_with_shortcuts=0), expect=Verdict.REFUTED),
+    ),
+))
+
+register(Claim(
+    id="ccnn-table-1-ordering",
+    statement="A convexified CNN has lower test error than the CNN of the same depth trained by backpropagation "
+              "(CCNN-1 < CNN-1 and CCNN-2 < CNN-2 on every MNIST variation, lecture Table 1).",
+    reference=ZHANG + ", Table 1",
+    hypotheses="same data, patches and number of filters; CNN trained with Adam, CCNN by projected SGD on the "
+               "nuclear-norm ball",
+    symbols={"d_k": "error of CNN-k minus error of CCNN-k, per (variation, seed), paired"},
+    kind="ccnn-ordering",
+    applies=_any_architecture,
+    prediction="for k = 1 and 2 the mean paired difference d_k > 0 (95% bootstrap interval above 0)",
+    empirical=True,
+    instances=(
+        Instance("digits analogues of basic and rot (16 x 16), 5 paired seeds, small budget", "digits", {}, "1-1",
+                 options=dict(CCNN)),
+        Instance("CCNN with nuclear-norm radius R = 1e-6 (chance accuracy), must fail", "digits", {}, "1-1",
+                 options=dict(CCNN, radius=1e-6), expect=Verdict.REFUTED),
+    ),
+))
