@@ -94,6 +94,10 @@ MUTANTS = (
            "    values = sample_rank_one_loss(x, y, grid)\n    best = int(np.argmin(values))",
            "    values = sample_rank_one_loss(x, y, grid[:1])\n    best = int(np.argmin(values))",
            ("tests/test_relu_constructions.py", "tests/test_relu_claims.py")),
+    Mutant("box-overflow-trusted", "checks/certify/boxes.py",
+           "        lo, hi, glo, ghi = _finite_or_open(*(torch.cat(parts) for parts in zip(*(",
+           "        lo, hi, glo, ghi = (lambda *b: b)(*(torch.cat(parts) for parts in zip(*(",
+           ("tests/test_grid_count.py",)),
     # verdict rules
     Mutant("judge-proven-from-sampled", "theory/claims.py",
            "if observed and all(b.upper is not None and b.upper <= self.max_components for b in observed):",

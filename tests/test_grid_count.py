@@ -4,6 +4,8 @@ import gudhi
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sublevel.checks.certify.boxes import SliceLoss, TrigSeries, count_box, grid_counts, grid_persistence
 from sublevel.constructions import construct
@@ -24,6 +26,21 @@ def test_certified_counts_match_ground_truth(family, levels):
         assert count.lower <= ground_truth(data, count.level)
         assert count.status == "exact", count
         assert count.lower == ground_truth(data, count.level)
+
+
+@settings(max_examples=50, deadline=None)
+@given(exponent=st.integers(0, 300), mantissa=st.floats(1.0, 9.9), level=st.floats(0.0, 0.9))
+def test_huge_boxes_never_certify_less_than_the_two_g1_branches(exponent, mantissa, level):
+    """G1 below lambda = 1 has two components, holding (1, 1) and (-1, -1), inside any box
+    [-s, s]^2 with s >= 1. Intervals overflow for huge s: the count may lose its upper bound,
+    but a proven upper bound below 2 (once: "exact 0" on a 1e200-wide box) is a false
+    certificate."""
+    data = construct("scalar-linear")
+    problem = data.problem(data.default_architecture())
+    side = mantissa * 10.0 ** exponent
+    (count,) = count_box(SliceLoss.full(problem), [-side, -side], [side, side], [level], resolution=8, depth=3)
+    assert count.upper is None or count.upper >= 2
+    assert count.lower <= 2
 
 
 def test_g1_at_the_wall_is_only_a_bracket():
@@ -109,6 +126,9 @@ def test_bad_input():
         count_box(f, [1, 1], [0, 0], [0.0])
     with pytest.raises(InputError):
         count_box(f, [0, 0], [1, 1], [float("nan")])
+    for low, high in (([-np.inf, 0], [np.inf, 1]), ([0, 0], [1, np.nan]), ([-1e308, 0], [1e308, 1])):
+        with pytest.raises(InputError):
+            count_box(f, low, high, [0.0])
     data = construct("one-neuron")
     problem = data.problem(data.default_architecture())
     with pytest.raises(InputError):

@@ -32,6 +32,7 @@ check both against ``gudhi.CubicalComplex`` for random smooth functions and for 
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
@@ -278,6 +279,8 @@ def count_box(f: BoxFunction, low: Sequence[float], high: Sequence[float], level
     levels = check_levels(levels, nonnegative=False)
     if low_t.shape != (d,) or high_t.shape != (d,) or not (high_t > low_t).all():
         raise InputError(f"the box needs {d} lows below {d} highs, got {list(low)} and {list(high)}")
+    if not (torch.isfinite(low_t).all() and torch.isfinite(high_t).all() and torch.isfinite(high_t - low_t).all()):
+        raise InputError(f"the box must be finite, got {list(low)} and {list(high)}")
     if resolution < 1 or depth < 0:
         raise InputError("resolution must be >= 1 and depth >= 0")
     fine = resolution * 2 ** depth
@@ -293,9 +296,9 @@ def count_box(f: BoxFunction, low: Sequence[float], high: Sequence[float], level
     while len(starts):
         centre = low_t + (starts + size.unsqueeze(1) / 2) * unit
         radius = size.unsqueeze(1) / 2 * unit
-        lo, hi, glo, ghi = (torch.cat(parts) for parts in zip(*(
+        lo, hi, glo, ghi = _finite_or_open(*(torch.cat(parts) for parts in zip(*(
             f.enclose(centre[i:i + ENCLOSE_CHUNK], radius[i:i + ENCLOSE_CHUNK])
-            for i in range(0, len(centre), ENCLOSE_CHUNK))))
+            for i in range(0, len(centre), ENCLOSE_CHUNK)))))
         undecided = ((lo.unsqueeze(1) <= lv) & (hi.unsqueeze(1) > lv)).any(1)
         split = undecided & (size > 1)
         total = sum(len(leaf[0]) for leaf in leaves) + len(starts) + int(split.sum()) * (2 ** d - 1)
@@ -325,6 +328,16 @@ def count_box(f: BoxFunction, low: Sequence[float], high: Sequence[float], level
         suspects = int((undecided & critical).sum())
         out.append(GridCount(level, lower, None if suspects else n_in, int(is_in.sum()), int(undecided.sum()), suspects))
     return out
+
+
+def _finite_or_open(lo: torch.Tensor, hi: torch.Tensor, glo: torch.Tensor,
+                    ghi: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Enclosures where overflow or NaN made a bound non-finite are replaced by the whole line:
+    an overflowed lower bound proves nothing (the loss is finite everywhere), and NaN compares
+    false with every level, which would otherwise read as a cell proven outside Omega."""
+    minus, plus = torch.tensor(-math.inf, dtype=lo.dtype), torch.tensor(math.inf, dtype=lo.dtype)
+    return (torch.where(torch.isfinite(lo), lo, minus), torch.where(torch.isnan(hi), plus, hi),
+            torch.where(torch.isfinite(glo), glo, minus), torch.where(torch.isfinite(ghi), ghi, plus))
 
 
 def _raster_index(starts: torch.Tensor, size: torch.Tensor, fine: int, d: int) -> tuple[np.ndarray, np.ndarray]:
