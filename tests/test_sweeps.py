@@ -252,6 +252,16 @@ def test_plot_writes_png_and_pdf(tiny, reference, tmp_path, capsys):
     assert "proven" in out and "an estimate" in out
 
 
+def test_plot_writes_beside_the_database_by_default(tiny, reference, tmp_path, capsys):
+    """Plotting your own sweep never overwrites the package's figures/width_sweep.*."""
+    import shutil
+
+    db = tmp_path / "mine.db"
+    shutil.copy(tiny.with_name("reference.db"), db)
+    assert main(["plot", str(db)]) == 0
+    assert (tmp_path / "mine.png").stat().st_size > 0 and (tmp_path / "mine.pdf").stat().st_size > 0
+
+
 def test_plot_rejects_a_file_that_is_not_a_sweep(tmp_path, capsys):
     bogus = tmp_path / "bogus.db"
     bogus.write_text("not a database")

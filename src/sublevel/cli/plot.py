@@ -3,7 +3,8 @@
 For every family and level: the median over seeds of the upper bound (components of the
 certified graph over sampled points, estimated) with its min-max spread, the median of the
 rigorous lower bound, and the widths where registered claims start to apply. Writes
-OUT.png and OUT.pdf and prints the numbers it drew.
+OUT.png and OUT.pdf (by default beside the database: my.db -> my.png, my.pdf) and prints the
+numbers it drew.
 
 Example:
   sublevel sweep && sublevel plot default.db --out figures/width_sweep
@@ -17,8 +18,8 @@ HELP = "plot component brackets against width from a sweep database (PNG + PDF)"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("db", metavar="SWEEP.db", help="database written by `sublevel sweep`")
-    parser.add_argument("--out", default="figures/width_sweep", metavar="STEM",
-                        help="output path without suffix (default: figures/width_sweep)")
+    parser.add_argument("--out", metavar="STEM",
+                        help="output path without suffix (default: the database's path without .db)")
     parser.add_argument("--family", action="append", metavar="LABEL", help="only these families (repeatable)")
 
 
@@ -33,7 +34,9 @@ def run(args: argparse.Namespace) -> int:
         rows = [row for row in rows if row.family in set(args.family)]
     if not rows:
         raise InputError(f"{args.db}: no finished tasks{' for these families' if args.family else ''}")
-    png, pdf = draw(rows, args.out)
+    from pathlib import Path
+
+    png, pdf = draw(rows, args.out or str(Path(args.db).with_suffix("")))
     print(f"{'family':<18} {'lambda':>8} {'w':>4} {'seeds':>5} {'lower':>6} {'sampled':>7} {'range':>7} "
           f"{'upper':>6} exact")
     for p in summarise(rows):
