@@ -85,7 +85,7 @@ def write_npz(path: str | os.PathLike, metadata: dict[str, Any] | None = None, *
         arrays["metadata"] = np.array(json.dumps(metadata, sort_keys=True))
     with atomic_output(path) as tmp:
         with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
+            np.savez(handle, allow_pickle=False, **arrays)  # never writes what read_npz would refuse
 
 
 def read_npz(path: str | os.PathLike, what: str, required: tuple[str, ...] = ()) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
