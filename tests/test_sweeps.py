@@ -283,3 +283,28 @@ def test_gpu_check_runs_without_cuda():
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "FAIL" not in done.stdout and "large-matmul" in done.stdout
+
+
+def test_rows_of_other_code_are_kept_marked_stale_and_recomputed(tiny, reference, tmp_path, monkeypatch, capsys):
+    """Code changes make every row stale: the next sweep recomputes all tasks, keeps the old rows,
+    and `plot` draws the current rows only (or the stale ones with --stale), never a mix."""
+    import shutil
+
+    from sublevel.checks.sweeps import tasks
+
+    db = tmp_path / "old.db"
+    shutil.copy(tiny.with_name("reference.db"), db)
+    with ResultStore(db, readonly=True) as store:
+        before = store.rows()
+    assert before and not any(row.stale for row in before)
+    monkeypatch.setattr(tasks, "code_fingerprint", lambda: "0123456789abcdef")  # "the code changed"
+    with ResultStore(db, readonly=True) as store:
+        assert all(row.stale for row in store.rows())
+    assert main(["sweep", str(tiny), "--db", str(db), "--workers", "1", "--quiet"]) == 0
+    with ResultStore(db, readonly=True) as store:
+        after = store.rows()
+    assert len(after) == 2 * len(before) and sum(not row.stale for row in after) == len(before)
+    capsys.readouterr()
+    assert main(["plot", str(db), "--out", str(tmp_path / "current")]) == 0
+    assert f"{len(before)} stale rows left out" in capsys.readouterr().out
+    assert main(["plot", str(db), "--stale", "--out", str(tmp_path / "stale")]) == 0

@@ -56,6 +56,13 @@ class StoredRow:
     device: str
     seconds: float
 
+    @property
+    def stale(self) -> bool:
+        """Computed by other code than the running package's (or before code fingerprints)."""
+        from sublevel.checks.sweeps.tasks import code_fingerprint
+
+        return self.config.get("code") != code_fingerprint()
+
 
 class ResultStore:
     """A results database; use as a context manager.

@@ -2,10 +2,18 @@
 
 A :class:`Task` fixes everything its result depends on: the data family with its parameters
 and seed, the architecture (n_0, w, ..., w, n_L), kappa, the levels, the counting method,
-the sampling budget, the descent dtype and the package version. Its ``key`` is the SHA-256 of
-that configuration as canonical JSON, so a results store can tell finished work from new
-work, and changing any setting (or upgrading the package) makes new tasks instead of reusing
-stale rows. The device is not part of the key: it changes rounding, not the method.
+the sampling budget, the descent dtype, the package version and a fingerprint of the code
+(:func:`code_fingerprint`). Its ``key`` is the SHA-256 of that configuration as canonical JSON,
+so a results store can tell finished work from new work, and changing any setting, upgrading
+the package or editing its code makes new tasks instead of reusing stale rows. The device is
+not part of the key: it changes rounding, not the method.
+
+Why a hash of the sources and not a hand-bumped result-format number: a number is only as good
+as the discipline of bumping it, and a certifier fix that forgets the bump silently mixes old
+and new results. The hash cannot forget; its cost is that a cosmetic edit (a comment) also
+makes rows stale and they are recomputed. Old rows stay in the store, marked stale
+(:attr:`~sublevel.checks.sweeps.store.StoredRow.stale`), and ``sublevel plot`` draws current rows
+only.
 
 :func:`run_group` runs tasks of one family and width together (K seeds, hence K data sets
 of one shape): the descent of all K problems is one batched computation
@@ -20,6 +28,7 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from importlib import metadata
+from pathlib import Path
 from typing import Any, Sequence
 
 import torch
@@ -30,6 +39,31 @@ RESULT_FORMAT = 2
 """Part of every task key: results stored under format 1 (where ``upper`` meant the sampled
 count) are never read back as results of format 2 (``lower``, ``sampled``, ``upper``)."""
 from sublevel.checks.sweeps.spec import FamilySpec, SweepSpec
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """SHA-256 (first 16 hex digits) of every .py file of the installed package, by path.
+
+    Covers ``sublevel`` and its subpackages wherever setuptools mapped them (``__path__``), so
+    an editable install and a wheel of the same sources give the same fingerprint.
+    """
+    import sublevel
+    import sublevel.checks
+    import sublevel.constructions
+    import sublevel.figures
+    import sublevel.theory
+
+    digest = hashlib.sha256()
+    for package in (sublevel, sublevel.theory, sublevel.constructions, sublevel.checks, sublevel.figures):
+        for root in map(Path, package.__path__):
+            for path in sorted(root.rglob("*.py")):
+                relative = path.relative_to(root)
+                if package is sublevel and relative.parts[0] in ("theory", "constructions", "checks", "figures"):
+                    continue  # (a source checkout where the subpackages sit inside sublevel/)
+                digest.update(f"{package.__name__}/{relative.as_posix()}\0".encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @functools.cache
@@ -89,6 +123,7 @@ class Task:
             "sampling": sampling,
             "neighbours": self.neighbours,
             "version": package_version(),
+            "code": code_fingerprint(),
             "result_format": RESULT_FORMAT,
         }
 

@@ -21,6 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="STEM",
                         help="output path without suffix (default: the database's path without .db)")
     parser.add_argument("--family", action="append", metavar="LABEL", help="only these families (repeatable)")
+    parser.add_argument("--stale", action="store_true",
+                        help="draw the stale rows (computed by other code) instead of the current ones")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,11 +31,18 @@ def run(args: argparse.Namespace) -> int:
     from sublevel.theory.errors import InputError
 
     with ResultStore(args.db, readonly=True) as store:
-        rows = store.rows()
+        every = store.rows()
     if args.family:
-        rows = [row for row in rows if row.family in set(args.family)]
+        every = [row for row in every if row.family in set(args.family)]
+    rows = [row for row in every if row.stale == args.stale]  # never a mix of stale and current rows
     if not rows:
-        raise InputError(f"{args.db}: no finished tasks{' for these families' if args.family else ''}")
+        stale = sum(row.stale for row in every)
+        hint = (f" ({stale} stale rows, computed by other code: rerun `sublevel sweep` on its spec, or plot them "
+                f"with --stale)" if stale and not args.stale else "")
+        raise InputError(f"{args.db}: no {'stale' if args.stale else 'current'} finished tasks"
+                         f"{' for these families' if args.family else ''}{hint}")
+    if len(rows) < len(every):
+        print(f"{len(every) - len(rows)} {'current' if args.stale else 'stale'} rows left out (never mixed)")
     from pathlib import Path
 
     png, pdf = draw(rows, args.out or str(Path(args.db).with_suffix("")))
