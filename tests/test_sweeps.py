@@ -308,3 +308,46 @@ def test_rows_of_other_code_are_kept_marked_stale_and_recomputed(tiny, reference
     assert main(["plot", str(db), "--out", str(tmp_path / "current")]) == 0
     assert f"{len(before)} stale rows left out" in capsys.readouterr().out
     assert main(["plot", str(db), "--stale", "--out", str(tmp_path / "stale")]) == 0
+
+
+LONG = TINY.replace("steps = 30", "steps = 20000").replace("starts = 8", "starts = 64")
+
+
+def _alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc to find the workers")
+def test_killing_the_client_with_sigkill_leaves_no_worker(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    spec = tmp_path / "long.toml"
+    spec.write_text(LONG)
+    client = subprocess.Popen([sys.executable, "-m", "sublevel", "sweep", str(spec), "--db", str(tmp_path / "l.db"),
+                               "--workers", "2", "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(workers) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            children = open(f"/proc/{client.pid}/task/{client.pid}/children").read().split()
+            workers = [int(pid) for pid in children]
+        assert len(workers) >= 2, "the sweep did not start its workers"
+    finally:
+        os.kill(client.pid, signal.SIGKILL)
+        client.wait()
+    deadline = time.monotonic() + 10
+    while any(map(_alive, workers)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    survivors = [pid for pid in workers if _alive(pid)]
+    for pid in survivors:  # do not leave them behind even when the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors

@@ -8,7 +8,9 @@ writes the store, so workers need no access to the database and can sit on other
 - :class:`LocalPool`: :class:`concurrent.futures.ProcessPoolExecutor`, one worker per core by
   default; workers are forked on Linux for CPU work (they inherit the imported torch instead
   of paying seconds to import it again, as torch's own DataLoader workers do) and spawned
-  otherwise (CUDA cannot be used in a forked child).
+  otherwise (CUDA cannot be used in a forked child). Every worker watches its parent and exits
+  within half a second once the parent is gone, so killing the client (even with SIGKILL, which
+  runs no clean-up) leaves no worker computing.
 - :class:`DaskCluster`: ``dask.distributed.Client(address)`` on a running scheduler
   (``pip install sublevel[dask]``); the workers must have this package installed.
 """
@@ -31,6 +33,25 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
+PARENT_POLL_S = 0.5
+"""How often a pool worker checks that the process that started it is still alive."""
+
+
+def die_with_parent(parent: int) -> None:
+    """Worker initializer: a daemon thread ends this process once ``parent`` has exited (the
+    worker is then re-parented, so its parent id changes). Portable, unlike Linux's
+    PR_SET_PDEATHSIG, and independent of which thread of the parent started the worker."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
 class LocalPool:
     """A process pool on this machine.
 
@@ -48,7 +69,8 @@ class LocalPool:
             raise InputError(f"workers must be >= 1, got {workers}")
         self.workers = workers
         method = "fork" if sys.platform == "linux" and device == "cpu" else "spawn"
-        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
+        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
+                                         initializer=die_with_parent, initargs=(os.getpid(),))
 
     def map_unordered(self, fn, items):
         pending = {self._pool.submit(fn, item) for item in items}
