@@ -53,6 +53,7 @@ class Dataset:
             json.dumps(self.metadata)
         except (TypeError, ValueError) as err:
             raise InputError(f"metadata is not JSON-serialisable: {err}") from None
+        _check_metadata(self.metadata)
         object.__setattr__(self, "x", x)
         object.__setattr__(self, "y", y)
 
@@ -101,6 +102,25 @@ class Dataset:
             return cls(x, y, metadata)
         except InputError as err:
             raise InputError(f"{path}: {err}") from None
+
+
+def _check_metadata(metadata: Any) -> None:
+    """The parts of the metadata the package reads have the shapes it expects: an object; named
+    points a mapping of names to lists of finite numbers; the architecture an object with
+    widths. Nothing here is trusted as a proof (certificates are recomputed), but a malformed
+    entry is one clear error, not a traceback later."""
+    if not isinstance(metadata, dict):
+        raise InputError(f"metadata must be a JSON object, got {type(metadata).__name__}")
+    points = metadata.get("points", {})
+    if not isinstance(points, dict):
+        raise InputError("metadata 'points' must map names to lists of numbers")
+    for name, value in points.items():
+        array = np.asarray(value)
+        if array.dtype.kind not in "biuf" or array.ndim != 1 or not np.isfinite(array).all():
+            raise InputError(f"metadata point {name!r} must be a list of finite numbers")
+    architecture = metadata.get("architecture")
+    if architecture is not None and not (isinstance(architecture, dict) and "widths" in architecture):
+        raise InputError("metadata 'architecture' must be an object with 'widths'")
 
 
 def _matrix(values, name: str) -> np.ndarray:

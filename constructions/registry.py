@@ -5,6 +5,7 @@ with the parameters the CLI exposes. Families must be deterministic given their 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -34,12 +35,45 @@ class Family:
         unknown = set(values) - known
         if unknown:
             raise InputError(f"family {self.name} has no option(s) {', '.join(sorted(unknown))}")
-        kwargs = {p.name: values.get(p.name, p.default) for p in self.params}
+        kwargs = {p.name: check_param(self.name, p, values.get(p.name, p.default)) for p in self.params}
         dataset = self.build(**kwargs)
         meta = dict(dataset.metadata)
         meta.setdefault("family", self.name)
         meta.setdefault("params", kwargs)
         return Dataset(dataset.x, dataset.y, meta)
+
+
+MAX_SAMPLES = 10_000_000
+"""Most samples a family may generate (refused before allocating anything)."""
+
+SEED_LIMIT = 2 ** 63
+"""Seeds are non-negative and below 2^63 (numpy and torch generators take 64-bit seeds)."""
+
+
+def check_param(family: str, param: Param, value: Any) -> Any:
+    """``value`` converted to the parameter's type and checked where the name says what it is:
+    a ``seed`` in [0, 2^63), ``samples`` in [1, MAX_SAMPLES], ``bias`` 0 or 1, floats finite.
+
+    Raises
+    ------
+    InputError
+        On a value of the wrong type or out of range.
+    """
+    try:
+        if param.type is int and (isinstance(value, bool) or (isinstance(value, float) and not value.is_integer())):
+            raise ValueError
+        converted = param.type(value)
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"{family}: --{param.name} must be {param.type.__name__}, got {value!r}") from None
+    if param.type is float and not math.isfinite(converted):
+        raise InputError(f"{family}: --{param.name} must be finite, got {value!r}")
+    if param.name == "seed" and not 0 <= converted < SEED_LIMIT:
+        raise InputError(f"{family}: --seed must be in [0, 2^63), got {value!r}")
+    if param.name == "samples" and not 1 <= converted <= MAX_SAMPLES:
+        raise InputError(f"{family}: --samples must be in [1, {MAX_SAMPLES:,}], got {value!r}")
+    if param.name == "bias" and converted not in (0, 1):
+        raise InputError(f"{family}: --bias must be 0 or 1, got {value!r}")
+    return converted
 
 
 FAMILIES: dict[str, Family] = {}

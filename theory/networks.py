@@ -53,6 +53,10 @@ class LayerView:
     bias: torch.Tensor | None
 
 
+MAX_WIDTH = 1_000_000
+"""Widest layer accepted: refused before allocating rather than failing deep inside torch."""
+
+
 @dataclass(frozen=True)
 class Architecture:
     """A fully connected network: widths (n_0, ..., n_L), activation, bias on or off.
@@ -89,6 +93,8 @@ class Architecture:
             raise InputError(f"an architecture needs at least two widths, got {list(widths)}")
         if any(w < 1 for w in widths):
             raise InputError(f"every width must be >= 1, got {'-'.join(map(str, widths))}")
+        if max(widths) > MAX_WIDTH:
+            raise InputError(f"widths above {MAX_WIDTH:,} are refused (got {'-'.join(map(str, widths))})")
         if isinstance(self.activation, str) and self.activation not in ACTIVATIONS:
             known = ", ".join(sorted(ACTIVATIONS))
             raise InputError(f"unknown activation {self.activation!r} (known: {known})")

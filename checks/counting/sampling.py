@@ -19,8 +19,10 @@ holds no point (see :mod:`sublevel.checks.counting.components` for what the coun
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from sublevel.theory.errors import InputError
@@ -40,6 +42,14 @@ class SampleSettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        for name in ("starts", "steps", "record_every", "max_points", "seed"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+                raise InputError(f"{name} must be an integer, got {value!r}")
+        for name in ("lr", "init_scale"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float, np.floating)) or isinstance(value, bool) or not math.isfinite(value):
+                raise InputError(f"{name} must be a finite number, got {value!r}")
         for name in ("starts", "steps", "record_every", "max_points"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from sublevel.checks.counting.sampling import SampleSettings
-from sublevel.constructions.registry import get_family
+from sublevel.constructions.registry import check_param, get_family
 from sublevel.theory.errors import InputError
 from sublevel.theory.levels import check_levels
 from sublevel.theory.networks import ACTIVATIONS
@@ -101,6 +101,8 @@ def load_spec(path: str | Path) -> SweepSpec:
             data = tomllib.load(handle)
         except tomllib.TOMLDecodeError as err:
             raise InputError(f"{path}: not valid TOML: {err}") from None
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not UTF-8 text (TOML files are UTF-8)") from None
     try:
         return parse_spec(data)
     except InputError as err:
@@ -162,6 +164,9 @@ def _family(entry: Any, index: int) -> FamilySpec:
         raise InputError(f"{where}: family {data} has no option(s) {', '.join(sorted(unknown))}")
     if "seed" in params:
         raise InputError(f"{where}: the data seed comes from [sweep] seeds, remove params.seed")
+    for param in family.params:
+        if param.name in params:
+            check_param(data, param, params[param.name])
     activation = entry.get("activation", "linear")
     if activation not in ACTIVATIONS:
         raise InputError(f"{where}: unknown activation {activation!r} (known: {', '.join(sorted(ACTIVATIONS))})")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from sublevel.cli.options import add_problem_arguments, load_problem, option_type
+from sublevel.cli.options import add_problem_arguments, load_problem, option_type, positive_int
 from sublevel.theory.levels import parse_levels
 
 HELP = "count components of sublevel sets of a data set's loss, as certified brackets"
@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--levels", required=True, type=option_type(parse_levels), help="comma-separated levels, e.g. 0.5,1.5")
     parser.add_argument("--starts", type=int, default=64, help="random descent starts (default: 64)")
     parser.add_argument("--steps", type=int, default=300, help="descent steps per start (default: 300)")
-    parser.add_argument("--neighbours", type=int, default=8, help="k of the k-nearest-neighbour candidate edges")
+    parser.add_argument("--neighbours", type=positive_int, default=8, help="k of the k-nearest-neighbour candidate edges")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--paths", metavar="FINDER",
                         help="second pass for open brackets: search paths between unjoined components with this "

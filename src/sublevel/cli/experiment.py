@@ -47,8 +47,11 @@ def run(args: argparse.Namespace) -> int:
 
     from sublevel.constructions.storage import write_json
 
+    from sublevel.figures.saving import check_figure_path
+
     for target in (args.out, args.figure):
         Path(target).parent.mkdir(parents=True, exist_ok=True)
+    check_figure_path(args.figure)  # before the experiment runs, not after
     if args.experiment == "energy-gap":
         from sublevel.checks.experiments.energy_gap import EnergyGapSettings, energy_gap
         from sublevel.constructions.registry import construct

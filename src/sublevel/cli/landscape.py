@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-from sublevel.cli.options import subcommands
+from sublevel.cli.options import positive_int, subcommands
 
 HELP = "loss-landscape slices, interpolations and Hessian maps of torch models (Li et al. 2018)"
 
@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              help="trained weights and resumable surfaces (default results/landscape_runs)")
     experiments.add_argument("--hessian-grid", type=int, help="points per axis of the Hessian maps (overrides the scale)")
     experiments.add_argument("--hessian-iterations", type=int, help="Lanczos steps per point (overrides the scale)")
-    experiments.add_argument("--threads", type=int, help="torch CPU threads for this command, overriding the "
+    experiments.add_argument("--threads", type=positive_int, help="torch CPU threads for this command, overriding the "
                              "global `sublevel --threads` (default 1, the fastest for these small convolutions "
                              "on a busy machine)")
 
@@ -192,7 +192,12 @@ def _arrays(path: str) -> dict:
 
     from sublevel.constructions.storage import read_npz
 
+    from sublevel.theory.errors import InputError
+
     arrays, _ = read_npz(path, "file of named arrays")
+    for name, array in arrays.items():
+        if array.dtype.kind not in "biuf":
+            raise InputError(f"{path}: array {name!r} must be numeric, got dtype {array.dtype}")
     return {name: torch.as_tensor(array) for name, array in arrays.items()}
 
 

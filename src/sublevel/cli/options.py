@@ -8,6 +8,9 @@ from sublevel.theory.errors import InputError
 
 T = TypeVar("T")
 
+MAX_LIST = 10_000
+"""Longest list of integers an option may expand to (a range like 1-10)."""
+
 
 def option_type(parse: Callable[[str], T]) -> Callable[[str], T]:
     """Use ``parse`` as an argparse ``type=`` so its InputError message reaches the user as is."""
@@ -41,11 +44,24 @@ def comma_list(kind: Callable[[str], T]) -> Callable[[str], tuple[T, ...]]:
     return parse
 
 
+def positive_int(text: str) -> int:
+    """An argparse ``type=`` for an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def positive_ints(text: str) -> tuple[int, ...]:
     """``"2,4,8"`` or ``"1-10"`` -> a tuple of positive ints."""
     try:
         if "-" in text and "," not in text:
             low, high = (int(part) for part in text.split("-"))
+            if high - low >= MAX_LIST:
+                raise InputError(f"a range of more than {MAX_LIST:,} values is refused, got {text!r}")
             values = tuple(range(low, high + 1))
         else:
             values = tuple(int(part) for part in text.split(",") if part.strip())
@@ -53,6 +69,10 @@ def positive_ints(text: str) -> tuple[int, ...]:
         raise InputError(f"expected integers like 2,4,8 or a range like 1-10, got {text!r}") from None
     if not values or min(values) < 1:
         raise InputError(f"expected positive integers, got {text!r}")
+    from sublevel.theory.networks import MAX_WIDTH  # (here: `sublevel --help` must not import torch)
+
+    if len(values) > MAX_LIST or max(values) > MAX_WIDTH:
+        raise InputError(f"at most {MAX_LIST:,} values, each at most {MAX_WIDTH:,}, got {text!r}")
     return values
 
 

@@ -53,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
+    from sublevel.theory.errors import InputError
+
     from sublevel.checks.paths import check_endpoints, get_finder
     from sublevel.constructions.storage import write_npz
 
@@ -60,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
     a, b = parse_point(args.start, dataset.points()), parse_point(args.end, dataset.points())
     level = float(check_endpoints(problem.to(dtype=torch.float64), a, b, args.level)[2][0])
     finders = [get_finder(name.strip()) for name in args.finders.split(",") if name.strip()]
+    if not finders:
+        raise InputError(f"--finders names no finder (got {args.finders!r})")
     paths = [finder(problem, a, b, args.level) for finder in finders]
     if args.out:
         arrays = {}
