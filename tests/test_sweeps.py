@@ -351,3 +351,31 @@ def test_killing_the_client_with_sigkill_leaves_no_worker(tmp_path):
     for pid in survivors:  # do not leave them behind even when the test fails
         os.kill(pid, signal.SIGKILL)
     assert not survivors
+
+
+def test_a_task_that_raises_is_recorded_retried_and_given_up(tiny, tmp_path, monkeypatch, capsys):
+    """A group that raises gets a failure row per task per attempt, is retried --retries times,
+    then given up: the sweep says how many, exits 1, and every other task has its row."""
+    from sublevel.checks.sweeps import tasks as task_module
+
+    real = task_module.run_group
+
+    def flaky(group):
+        if group.tasks[0].family.label == "relu":
+            raise FloatingPointError("the certifier met a NaN")
+        return real(group)
+
+    monkeypatch.setattr(task_module, "run_group", flaky)
+    import sublevel.checks.sweeps.runner as runner_module
+    monkeypatch.setattr(runner_module, "run_group", flaky)
+    db = tmp_path / "flaky.db"
+    code = main(["sweep", str(tiny), "--db", str(db), "--workers", "1", "--quiet", "--retries", "1"])
+    out = capsys.readouterr().out
+    assert code == 1 and "3 tasks failed 2 times and were given up" in out and "FloatingPointError" in out
+    with ResultStore(db, readonly=True) as store:
+        assert {row.family for row in store.rows()} == {"linear"} and len(store.rows()) == 12
+        failures = store.failures()
+    assert len(failures) == 6 and all("the certifier met a NaN" in f[4] for f in failures)
+    capsys.readouterr()
+    assert main(["sweep", str(tiny), "--db", str(db), "--workers", "1", "--quiet", "--retries", "1"]) == 1
+    assert len(ResultStore(db, readonly=True).failures()) == 6  # given up: not run again

@@ -25,10 +25,12 @@ class SweepSummary:
     skipped: int
     ran: int
     seconds: float
+    failed: int = 0
+    errors: tuple[str, ...] = ()
 
 
 def run_sweep(spec: SweepSpec, store: ResultStore, executor: Executor, device: str = "cpu",
-              batch: int | None = None, progress: bool = True) -> SweepSummary:
+              batch: int | None = None, progress: bool = True, retries: int = 2) -> SweepSummary:
     """Run every task of ``spec`` that ``store`` has no row for.
 
     Parameters
@@ -43,27 +45,64 @@ def run_sweep(spec: SweepSpec, store: ResultStore, executor: Executor, device: s
         At most this many seeds per batched group (default: all seeds of a width).
     progress : bool
         Show a tqdm bar on stderr.
+    retries : int
+        A task group that raises is recorded in the store's failures (with its error) and run
+        again, at most ``retries`` more times over this and later runs; tasks that have failed
+        ``retries + 1`` times are given up (counted in the summary) until the spec changes.
     """
     start = time.perf_counter()
     tasks = expand(spec)
     keys = [t.key for t in tasks]  # each key hashes the task's whole configuration
     done = store.finished(keys)
     pending = [t for t, key in zip(tasks, keys) if key not in done]
-    # Largest networks first, so that the pool does not end on one long group (LPT scheduling).
-    groups = sorted(group_tasks(pending, device, batch), key=lambda g: -len(g.tasks) * _num_params(g.tasks[0]))
+    ran = len(pending)
+    errors: list[str] = []
     with tqdm(total=len(tasks), initial=len(tasks) - len(pending), unit="task", desc=f"sweep {spec.name}",
               disable=not progress, dynamic_ncols=True) as bar:
-        for group, results in zip_groups(groups, executor):
-            store.write(group.tasks, results)
-            bar.update(len(results))
-    return SweepSummary(len(tasks), len(tasks) - len(pending), len(pending), time.perf_counter() - start)
+        while pending:
+            attempts = store.attempts(t.key for t in pending)
+            runnable = [t for t in pending if attempts.get(t.key, 0) <= retries]
+            if not runnable:
+                break
+            # Largest networks first, so that the pool does not end on one long group (LPT scheduling).
+            groups = sorted(group_tasks(runnable, device, batch), key=lambda g: -len(g.tasks) * _num_params(g.tasks[0]))
+            failed = []
+            for group, outcome in zip_groups(groups, executor):
+                if isinstance(outcome, GroupFailure):
+                    store.record_failure(group.tasks, outcome.error)
+                    errors.append(f"{group.tasks[0].family.label} w={group.tasks[0].width}: {outcome.error}")
+                    failed += group.tasks
+                else:
+                    store.write(group.tasks, outcome)
+                    bar.update(len(outcome))
+            pending = failed
+    given_up = len(pending)
+    return SweepSummary(len(tasks), len(tasks) - ran, ran, time.perf_counter() - start, given_up, tuple(errors))
+
+
+@dataclass(frozen=True)
+class GroupFailure:
+    """What a task group that raised sends back instead of results: its first key and the error."""
+
+    key: str
+    error: str
+
+
+def run_group_safely(group) -> list | GroupFailure:
+    """:func:`run_group`, with an exception (not a crash of the worker) returned as a failure."""
+    try:
+        return run_group(group)
+    except Exception as err:  # noqa: BLE001 - any error of one configuration is that task's failure
+        return GroupFailure(group.tasks[0].key, f"{type(err).__name__}: {err}")
 
 
 def zip_groups(groups, executor: Executor):
-    """(group, results) pairs in completion order; results name their tasks by key."""
+    """(group, results or GroupFailure) pairs in completion order; both name their group by the
+    key of its first task."""
     by_first_key = {g.tasks[0].key: g for g in groups}
-    for results in executor.map_unordered(run_group, groups):
-        yield by_first_key[results[0].key], results
+    for outcome in executor.map_unordered(run_group_safely, groups):
+        key = outcome.key if isinstance(outcome, GroupFailure) else outcome[0].key
+        yield by_first_key[key], outcome
 
 
 def _num_params(task) -> int:

@@ -28,6 +28,17 @@ from sublevel.theory.errors import InputError
 BUSY_TIMEOUT_S = 120.0
 """How long a writer waits for another sweep's transaction before giving up."""
 
+FAILURES = """
+CREATE TABLE IF NOT EXISTS failures (
+    key TEXT NOT NULL,
+    family TEXT NOT NULL,
+    width INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    error TEXT NOT NULL,
+    finished TEXT NOT NULL
+)
+"""
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
     key TEXT PRIMARY KEY,
@@ -91,6 +102,7 @@ class ResultStore:
             if not readonly:
                 self._db.execute("PRAGMA journal_mode = WAL")
                 self._db.execute(SCHEMA)
+                self._db.execute(FAILURES)
             self._db.execute("SELECT key, outcome FROM results LIMIT 1").fetchall()
         except sqlite3.DatabaseError as err:
             raise InputError(f"{self.path}: not a sweep results database ({err})") from None
@@ -122,6 +134,34 @@ class ResultStore:
                 for t, r in zip(tasks, results)]
         with self._db:
             self._db.executemany("INSERT OR IGNORE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def record_failure(self, tasks: Sequence[Task], error: str) -> None:
+        """One failure row per task of a group whose run raised ``error`` (one transaction)."""
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with self._db:
+            self._db.executemany("INSERT INTO failures VALUES (?, ?, ?, ?, ?, ?)",
+                                 [(t.key, t.family.label, t.width, t.seed, error, now) for t in tasks])
+
+    def attempts(self, keys: Iterable[str]) -> dict[str, int]:
+        """How many recorded failures each of ``keys`` has (absent: none)."""
+        keys = list(keys)
+        counts: dict[str, int] = {}
+        try:
+            for i in range(0, len(keys), 500):
+                part = keys[i:i + 500]
+                marks = ",".join("?" * len(part))
+                counts.update(self._db.execute(f"SELECT key, COUNT(*) FROM failures WHERE key IN ({marks}) "
+                                               f"GROUP BY key", part).fetchall())
+        except sqlite3.OperationalError:  # a read-only store written before failures were recorded
+            return {}
+        return counts
+
+    def failures(self) -> list[tuple[str, str, int, int, str]]:
+        """(key, family, width, seed, error) of every recorded failure, oldest first."""
+        try:
+            return self._db.execute("SELECT key, family, width, seed, error FROM failures ORDER BY rowid").fetchall()
+        except sqlite3.OperationalError:
+            return []
 
     def rows(self) -> list[StoredRow]:
         """Every row, ordered by family, width, seed and key."""

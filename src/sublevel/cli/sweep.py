@@ -29,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="device of the batched descent")
     parser.add_argument("--batch", type=int, metavar="K", help="at most K seeds per batched group (default: all)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--retries", type=int, default=2, metavar="N",
+                        help="run a task group that raised at most N more times (default 2); its errors are "
+                             "recorded in the database")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,16 +48,22 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--device cuda: CUDA is not available on this machine")
     if args.batch is not None and args.batch < 1:
         raise InputError(f"--batch must be >= 1, got {args.batch}")
+    if args.retries < 0:
+        raise InputError(f"--retries must be >= 0, got {args.retries}")
     db = args.db or f"{spec.name}.db"
     executor = make_executor(args.workers, args.scheduler, args.device)
     try:
         with ResultStore(db) as store:
-            summary = run_sweep(spec, store, executor, args.device, args.batch, progress=not args.quiet)
+            summary = run_sweep(spec, store, executor, args.device, args.batch, progress=not args.quiet,
+                                retries=args.retries)
     finally:
         executor.close()
     print(f"sweep {spec.name}: {summary.total} tasks, {summary.skipped} already in {db}, {summary.ran} run now "
           f"on {executor} ({args.device}) in {summary.seconds:.1f} s")
+    if summary.failed:
+        print(f"{summary.failed} tasks failed {args.retries + 1} times and were given up (errors are in {db}, table "
+              f"failures)" + (f"; first error: {summary.errors[0]}" if summary.errors else ""))
     print("rows hold per level: lower and upper (proven bounds on N_lambda; upper null where none is proven), "
           "sampled (components of the certified graph over sampled points: an estimate), status. Draw them with "
           "`sublevel plot " + db + "`.")
-    return 0
+    return 1 if summary.failed else 0
