@@ -20,6 +20,7 @@ SKIP = {
     "python3 -m venv": "the set-up commands: running them is what runs this test",
     "bench/": "benchmarks need the [bench] extra and minutes of quiet machine",
     "my.toml": "a user's own spec file",
+    "SLURM_ARRAY_TASK_ID": "a SLURM job-array script (needs a cluster)",
     "--mnist DIR": "a user's own MNIST files",
     "--scale default": "the landscape suite takes tens of minutes",
     "sublevel ccnn table  ": "the full CCNN table takes 5-15 minutes (the --quick line runs)",

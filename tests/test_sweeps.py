@@ -379,3 +379,34 @@ def test_a_task_that_raises_is_recorded_retried_and_given_up(tiny, tmp_path, mon
     capsys.readouterr()
     assert main(["sweep", str(tiny), "--db", str(db), "--workers", "1", "--quiet", "--retries", "1"]) == 1
     assert len(ResultStore(db, readonly=True).failures()) == 6  # given up: not run again
+
+
+def test_shards_cover_the_spec_once_and_merge_to_the_unsharded_rows(tiny, reference, tmp_path, capsys):
+    """Three shards (a job array) give disjoint task sets whose union is the spec; merged, the
+    rows equal the unsharded run's row for row; merging an overlapping shard again keeps one
+    row per key; a disagreeing row stops the merge with nothing written."""
+    import sqlite3
+
+    from sublevel.checks.sweeps.spec import load_spec
+    from sublevel.checks.sweeps.tasks import expand
+
+    spec = load_spec(tiny)
+    keys = [{t.key for t in expand(spec, (i, 3))} for i in (1, 2, 3)]
+    assert sum(map(len, keys)) == len(expand(spec)) and set().union(*keys) == {t.key for t in expand(spec)}
+    shards = []
+    for i in (1, 2, 3):
+        shards.append(tmp_path / f"shard{i}.db")
+        assert main(["sweep", str(tiny), "--db", str(shards[-1]), "--workers", "1", "--quiet", "--shard",
+                     f"{i}/3"]) == 0
+    merged = tmp_path / "merged.db"
+    assert main(["merge", str(merged), *map(str, shards)]) == 0
+    assert rows_of(merged) == reference
+    assert main(["merge", str(merged), str(shards[0])]) == 0  # overlapping: one row per key
+    assert rows_of(merged) == reference
+    with sqlite3.connect(shards[1]) as conn:
+        conn.execute("UPDATE results SET outcome = '{\"forged\": 1}' WHERE rowid = 1")
+    capsys.readouterr()
+    assert main(["merge", str(merged), str(shards[1])]) == 2
+    assert "another outcome" in capsys.readouterr().err
+    assert rows_of(merged) == reference
+    assert main(["sweep", str(tiny), "--db", str(tmp_path / "x.db"), "--shard", "4/3"]) == 2

@@ -30,7 +30,8 @@ class SweepSummary:
 
 
 def run_sweep(spec: SweepSpec, store: ResultStore, executor: Executor, device: str = "cpu",
-              batch: int | None = None, progress: bool = True, retries: int = 2) -> SweepSummary:
+              batch: int | None = None, progress: bool = True, retries: int = 2,
+              shard: tuple[int, int] = (1, 1)) -> SweepSummary:
     """Run every task of ``spec`` that ``store`` has no row for.
 
     Parameters
@@ -49,9 +50,11 @@ def run_sweep(spec: SweepSpec, store: ResultStore, executor: Executor, device: s
         A task group that raises is recorded in the store's failures (with its error) and run
         again, at most ``retries`` more times over this and later runs; tasks that have failed
         ``retries + 1`` times are given up (counted in the summary) until the spec changes.
+    shard : (i, n)
+        Run only shard i of n (:func:`~sublevel.checks.sweeps.tasks.expand`).
     """
     start = time.perf_counter()
-    tasks = expand(spec)
+    tasks = expand(spec, shard)
     keys = [t.key for t in tasks]  # each key hashes the task's whole configuration
     done = store.finished(keys)
     pending = [t for t, key in zip(tasks, keys) if key not in done]

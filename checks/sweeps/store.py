@@ -163,6 +163,28 @@ class ResultStore:
         except sqlite3.OperationalError:
             return []
 
+    def merge(self, other: "ResultStore") -> tuple[int, int]:
+        """Copy ``other``'s rows into this store in one transaction: (added, already present).
+
+        Raises
+        ------
+        InputError
+            If a key is in both with a different configuration or outcome (nothing is written).
+        """
+        added = same = 0
+        with self._db:
+            for row in other._db.execute("SELECT * FROM results ORDER BY rowid"):
+                mine = self._db.execute("SELECT config, outcome FROM results WHERE key = ?", (row[0],)).fetchone()
+                if mine is None:
+                    self._db.execute("INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+                    added += 1
+                elif (json.loads(mine[0]), json.loads(mine[1])) == (json.loads(row[4]), json.loads(row[5])):
+                    same += 1
+                else:
+                    raise InputError(f"{other.path}: task {row[0][:12]} ({row[1]}, w={row[2]}, seed {row[3]}) has "
+                                     f"another outcome in {self.path}; nothing merged")
+        return added, same
+
     def rows(self) -> list[StoredRow]:
         """Every row, ordered by family, width, seed and key."""
         query = "SELECT key, family, width, seed, config, outcome, device, seconds FROM results " \

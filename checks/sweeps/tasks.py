@@ -39,6 +39,7 @@ RESULT_FORMAT = 2
 """Part of every task key: results stored under format 1 (where ``upper`` meant the sampled
 count) are never read back as results of format 2 (``lower``, ``sampled``, ``upper``)."""
 from sublevel.checks.sweeps.spec import FamilySpec, SweepSpec
+from sublevel.theory.errors import InputError
 
 
 @functools.cache
@@ -134,10 +135,16 @@ class Task:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def expand(spec: SweepSpec) -> list[Task]:
-    """All tasks of a spec, in order family, width, seed."""
-    return [Task(family, width, seed, spec.method, spec.dtype, spec.sampling, spec.neighbours)
-            for family in spec.families for width in family.widths for seed in spec.seeds]
+def expand(spec: SweepSpec, shard: tuple[int, int] = (1, 1)) -> list[Task]:
+    """All tasks of a spec, in order family, width, seed; with ``shard = (i, n)`` only those
+    whose key, read as a number, is i - 1 modulo n: the n shards cover the spec exactly once,
+    whatever order they run in (a SLURM job array of n tasks, one shard each)."""
+    index, count = shard
+    if not (isinstance(index, int) and isinstance(count, int) and 1 <= index <= count):
+        raise InputError(f"a shard is I/N with 1 <= I <= N, got {index}/{count}")
+    tasks = [Task(family, width, seed, spec.method, spec.dtype, spec.sampling, spec.neighbours)
+             for family in spec.families for width in family.widths for seed in spec.seeds]
+    return tasks if count == 1 else [t for t in tasks if int(t.key, 16) % count == index - 1]
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sublevel.cli import (ccnn, construct, count, experiment, grid_count, landscape, merge_tree, path,  # noqa: I001
-                                      plot, sweep, verify)
+from sublevel.cli import (ccnn, construct, count, experiment, grid_count, landscape, merge, merge_tree,  # noqa: I001
+                          path, plot, sweep, verify)
 
 from sublevel.theory.errors import Contradiction, InputError
 
@@ -23,6 +23,7 @@ COMMANDS = {
     "verify": verify,
     "sweep": sweep,
     "plot": plot,
+    "merge": merge,
     "landscape": landscape,
     "ccnn": ccnn,
     "merge-tree": merge_tree,

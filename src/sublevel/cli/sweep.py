@@ -29,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="device of the batched descent")
     parser.add_argument("--batch", type=int, metavar="K", help="at most K seeds per batched group (default: all)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--shard", metavar="I/N", help="run only shard I of N (a SLURM job array: "
+                        "--shard $((SLURM_ARRAY_TASK_ID+1))/N, one database per shard, then `sublevel merge`)")
     parser.add_argument("--retries", type=int, default=2, metavar="N",
                         help="run a task group that raised at most N more times (default 2); its errors are "
                              "recorded in the database")
@@ -50,12 +52,20 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--batch must be >= 1, got {args.batch}")
     if args.retries < 0:
         raise InputError(f"--retries must be >= 0, got {args.retries}")
+    shard = (1, 1)
+    if args.shard:
+        try:
+            shard = tuple(int(part) for part in args.shard.split("/"))
+            if len(shard) != 2:
+                raise ValueError
+        except ValueError:
+            raise InputError(f"--shard must look like 2/8, got {args.shard!r}") from None
     db = args.db or f"{spec.name}.db"
     executor = make_executor(args.workers, args.scheduler, args.device)
     try:
         with ResultStore(db) as store:
             summary = run_sweep(spec, store, executor, args.device, args.batch, progress=not args.quiet,
-                                retries=args.retries)
+                                retries=args.retries, shard=shard)
     finally:
         executor.close()
     print(f"sweep {spec.name}: {summary.total} tasks, {summary.skipped} already in {db}, {summary.ran} run now "
