@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 import sqlite3
@@ -210,7 +211,14 @@ def test_dask_cluster_gives_the_same_rows_as_the_local_pool(tiny, reference):
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
                                   host="127.0.0.1", dashboard_address=None) as cluster:
         assert main(["sweep", str(tiny), "--db", str(db), "--scheduler", cluster.scheduler_address, "--quiet"]) == 0
+        # the way a cluster started inside a SLURM allocation is joined: its scheduler file
+        scheduler_file = tiny.with_name("scheduler.json")
+        scheduler_file.write_text(json.dumps({"address": cluster.scheduler_address}))
+        by_file = tiny.with_name("dask-file.db")
+        assert main(["sweep", str(tiny), "--db", str(by_file), "--scheduler-file", str(scheduler_file),
+                     "--quiet"]) == 0
     assert rows_of(db) == reference
+    assert rows_of(by_file) == reference
 
 
 def test_two_writers_on_one_database(tmp_path, tiny, reference):

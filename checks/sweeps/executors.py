@@ -96,7 +96,9 @@ class DaskCluster:
     Parameters
     ----------
     address : str
-        Scheduler address, e.g. ``tcp://10.0.0.5:8786``.
+        Scheduler address, e.g. ``tcp://10.0.0.5:8786``, or ``file:PATH``: the scheduler file
+        that ``dask scheduler --scheduler-file PATH`` writes (the usual way to join a Dask
+        cluster started inside a SLURM allocation, e.g. by dask-jobqueue or dask-mpi).
 
     Raises
     ------
@@ -111,7 +113,10 @@ class DaskCluster:
             raise InputError("--scheduler needs dask.distributed: pip install 'sublevel[dask]'") from None
         self.address = address
         try:
-            self._client = Client(address, timeout=timeout)
+            if address.startswith("file:"):
+                self._client = Client(scheduler_file=address[len("file:"):], timeout=timeout)
+            else:
+                self._client = Client(address, timeout=timeout)
         except (OSError, TimeoutError, ValueError) as err:
             raise InputError(f"no Dask scheduler answers at {address}: {err}") from None
 

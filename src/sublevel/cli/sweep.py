@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", metavar="FILE.db", help="results database (default: SWEEP_NAME.db)")
     parser.add_argument("--workers", type=int, help="local worker processes (default: number of cores)")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="run on the Dask cluster with this scheduler address")
+    parser.add_argument("--scheduler-file", metavar="FILE",
+                        help="run on the Dask cluster whose scheduler wrote FILE (`dask scheduler --scheduler-file`)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="device of the batched descent")
     parser.add_argument("--batch", type=int, metavar="K", help="at most K seeds per batched group (default: all)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -37,6 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
     import torch
 
     from sublevel.checks.sweeps.executors import make_executor
@@ -61,7 +65,12 @@ def run(args: argparse.Namespace) -> int:
         except ValueError:
             raise InputError(f"--shard must look like 2/8, got {args.shard!r}") from None
     db = args.db or f"{spec.name}.db"
-    executor = make_executor(args.workers, args.scheduler, args.device)
+    if args.scheduler and args.scheduler_file:
+        raise InputError("give --scheduler or --scheduler-file, not both")
+    if args.scheduler_file and not os.path.isfile(args.scheduler_file):
+        raise InputError(f"--scheduler-file {args.scheduler_file}: no such file")
+    scheduler = f"file:{args.scheduler_file}" if args.scheduler_file else args.scheduler
+    executor = make_executor(args.workers, scheduler, args.device)
     try:
         with ResultStore(db) as store:
             summary = run_sweep(spec, store, executor, args.device, args.batch, progress=not args.quiet,
