@@ -418,3 +418,20 @@ def test_shards_cover_the_spec_once_and_merge_to_the_unsharded_rows(tiny, refere
     assert "another outcome" in capsys.readouterr().err
     assert rows_of(merged) == reference
     assert main(["sweep", str(tiny), "--db", str(tmp_path / "x.db"), "--shard", "4/3"]) == 2
+
+
+def test_two_sweeps_on_one_database_split_the_work(tiny, reference, tmp_path):
+    """Leases: two sweeps started together on one database compute every task once between
+    them (the counts of tasks each ran add up to the spec), and the rows equal one sweep's."""
+    import re
+    import subprocess
+    import sys
+
+    db = tmp_path / "shared.db"
+    command = [sys.executable, "-m", "sublevel", "sweep", str(tiny), "--db", str(db), "--workers", "1", "--quiet"]
+    sweeps = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [sweep.communicate(timeout=600)[0] for sweep in sweeps]
+    assert all(sweep.returncode == 0 for sweep in sweeps), outputs
+    ran = [int(re.search(r"(\d+) run now", out).group(1)) for out in outputs]
+    assert sum(ran) == len(reference), outputs
+    assert rows_of(db) == reference

@@ -2,7 +2,8 @@
 
 The store is consulted first, so rerunning a finished sweep does no work and a sweep that
 was killed resumes with the tasks that have no row (at most the groups that were in flight
-are lost). Progress shows tasks done / total with an estimate of the time left (tqdm).
+are lost). Pending tasks are leased before they run (:meth:`ResultStore.claim`), so two sweeps
+on one database split the work instead of both computing every task. Progress shows tasks done / total with an estimate of the time left (tqdm).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from tqdm import tqdm
 
 from sublevel.checks.sweeps.executors import Executor
 from sublevel.checks.sweeps.spec import SweepSpec
-from sublevel.checks.sweeps.store import ResultStore
+from sublevel.checks.sweeps.store import ResultStore, lease_owner
 from sublevel.checks.sweeps.tasks import expand, group_tasks, run_group
 
 
@@ -27,6 +28,11 @@ class SweepSummary:
     seconds: float
     failed: int = 0
     errors: tuple[str, ...] = ()
+    elsewhere: int = 0
+
+
+LEASE_S = 3600.0
+"""How long a sweep holds the tasks it claimed; a sweep that died frees them after this."""
 
 
 def run_sweep(spec: SweepSpec, store: ResultStore, executor: Executor, device: str = "cpu",
@@ -60,17 +66,22 @@ def run_sweep(spec: SweepSpec, store: ResultStore, executor: Executor, device: s
     pending = [t for t, key in zip(tasks, keys) if key not in done]
     ran = len(pending)
     errors: list[str] = []
+    owner, elsewhere = lease_owner(), 0
     with tqdm(total=len(tasks), initial=len(tasks) - len(pending), unit="task", desc=f"sweep {spec.name}",
               disable=not progress, dynamic_ncols=True) as bar:
         while pending:
             attempts = store.attempts(t.key for t in pending)
             runnable = [t for t in pending if attempts.get(t.key, 0) <= retries]
+            held = store.claim([t.key for t in runnable], owner, LEASE_S)
+            elsewhere += sum(t.key not in held for t in runnable)
+            runnable = [t for t in runnable if t.key in held]
             if not runnable:
                 break
             # Largest networks first, so that the pool does not end on one long group (LPT scheduling).
             groups = sorted(group_tasks(runnable, device, batch), key=lambda g: -len(g.tasks) * _num_params(g.tasks[0]))
             failed = []
             for group, outcome in zip_groups(groups, executor):
+                store.release([t.key for t in group.tasks], owner)
                 if isinstance(outcome, GroupFailure):
                     store.record_failure(group.tasks, outcome.error)
                     errors.append(f"{group.tasks[0].family.label} w={group.tasks[0].width}: {outcome.error}")
@@ -79,8 +90,9 @@ def run_sweep(spec: SweepSpec, store: ResultStore, executor: Executor, device: s
                     store.write(group.tasks, outcome)
                     bar.update(len(outcome))
             pending = failed
-    given_up = len(pending)
-    return SweepSummary(len(tasks), len(tasks) - ran, ran, time.perf_counter() - start, given_up, tuple(errors))
+    given_up = sum(store.attempts(t.key for t in pending).get(t.key, 0) > retries for t in pending)
+    return SweepSummary(len(tasks), len(tasks) - ran, ran - elsewhere, time.perf_counter() - start, given_up,
+                        tuple(errors), elsewhere)
 
 
 @dataclass(frozen=True)

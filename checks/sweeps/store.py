@@ -16,7 +16,9 @@ Schema (one table, readable from any SQLite client)::
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,6 +38,14 @@ CREATE TABLE IF NOT EXISTS failures (
     seed INTEGER NOT NULL,
     error TEXT NOT NULL,
     finished TEXT NOT NULL
+)
+"""
+
+LEASES = """
+CREATE TABLE IF NOT EXISTS leases (
+    key TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires REAL NOT NULL
 )
 """
 
@@ -75,6 +85,31 @@ class StoredRow:
         return self.config.get("code") != code_fingerprint()
 
 
+def lease_owner() -> str:
+    """A lease owner name for this process: ``host:pid:nonce``."""
+    import socket
+    import uuid
+
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def _owner_died(owner: str) -> bool:
+    """Whether ``owner`` names a process of this host that no longer runs."""
+    import socket
+
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
 class ResultStore:
     """A results database; use as a context manager.
 
@@ -103,6 +138,7 @@ class ResultStore:
                 self._db.execute("PRAGMA journal_mode = WAL")
                 self._db.execute(SCHEMA)
                 self._db.execute(FAILURES)
+                self._db.execute(LEASES)
             self._db.execute("SELECT key, outcome FROM results LIMIT 1").fetchall()
         except sqlite3.DatabaseError as err:
             raise InputError(f"{self.path}: not a sweep results database ({err})") from None
@@ -134,6 +170,32 @@ class ResultStore:
                 for t, r in zip(tasks, results)]
         with self._db:
             self._db.executemany("INSERT OR IGNORE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def claim(self, keys: Iterable[str], owner: str, seconds: float) -> set[str]:
+        """Lease the unfinished ``keys`` that no other owner holds (or whose lease expired) to
+        ``owner`` for ``seconds``, in one transaction; returns the keys this owner now holds.
+
+        Two sweeps on one database thus split the pending tasks instead of both computing
+        them. Owners are ``host:pid:nonce`` (:func:`lease_owner`): a lease of a process of this
+        host that no longer runs is free at once (kill -9 and rerun); one of another host is
+        free when it expires.
+        """
+        keys = list(keys)
+        now = time.time()
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")  # one claimer at a time
+            held = set()
+            for key in keys:
+                row = self._db.execute("SELECT owner, expires FROM leases WHERE key = ?", (key,)).fetchone()
+                if row is None or row[0] == owner or row[1] < now or _owner_died(row[0]):
+                    self._db.execute("INSERT OR REPLACE INTO leases VALUES (?, ?, ?)", (key, owner, now + seconds))
+                    held.add(key)
+        return held
+
+    def release(self, keys: Iterable[str], owner: str) -> None:
+        """Drop ``owner``'s leases on ``keys`` (finished or failed tasks)."""
+        with self._db:
+            self._db.executemany("DELETE FROM leases WHERE key = ? AND owner = ?", [(k, owner) for k in keys])
 
     def record_failure(self, tasks: Sequence[Task], error: str) -> None:
         """One failure row per task of a group whose run raised ``error`` (one transaction)."""

@@ -79,6 +79,9 @@ def run(args: argparse.Namespace) -> int:
         executor.close()
     print(f"sweep {spec.name}: {summary.total} tasks, {summary.skipped} already in {db}, {summary.ran} run now "
           f"on {executor} ({args.device}) in {summary.seconds:.1f} s")
+    if summary.elsewhere:
+        print(f"{summary.elsewhere} pending tasks are leased by another sweep on {db}; rerun after it ends "
+              f"(or after its leases expire, if it died) to see them all")
     if summary.failed:
         print(f"{summary.failed} tasks failed {args.retries + 1} times and were given up (errors are in {db}, table "
               f"failures)" + (f"; first error: {summary.errors[0]}" if summary.errors else ""))
