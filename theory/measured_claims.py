@@ -39,6 +39,11 @@ def _any_architecture(arch, kappa) -> bool:
     return True
 
 
+def _empirical(**fields) -> None:
+    """Register a claim about trained models (:attr:`Claim.empirical`), judged by a runner."""
+    register(Claim(applies=_any_architecture, empirical=True, **fields))
+
+
 register(Claim(
     id="li-filter-normalisation",
     statement="With filter-normalised directions, a loss slice of a ReLU network is unchanged when layer k is "
@@ -57,7 +62,7 @@ register(Claim(
     ),
 ))
 
-register(Claim(
+_empirical(
     id="li-skip-connections",
     statement="Skip connections lower the test error of deep residual networks trained with the same budget "
               "(ResNet-56: 5.89% with, 13.31% without, on CIFAR-10).",
@@ -65,18 +70,16 @@ register(Claim(
     hypotheses="ResNet of depth 6n + 2 with and without shortcuts, same initialisation seed, data and SGD budget",
     symbols={"d": "test error without shortcuts minus test error with them, per seed (paired)"},
     kind="skip-connections",
-    applies=_any_architecture,
     prediction="mean paired difference d > 0 (95% bootstrap interval above 0)",
-    empirical=True,
     instances=(
         Instance("ResNet-20, width 4, MNIST-1D (800 signals), 6 epochs, 6 paired seeds", "mnist1d", {}, "1-1",
                  options=dict(SKIP)),
         Instance("the net with shortcuts left untrained (0 epochs), must fail", "mnist1d", {}, "1-1",
                  options=dict(SKIP, epochs_with_shortcuts=0), expect=Verdict.REFUTED),
     ),
-))
+)
 
-register(Claim(
+_empirical(
     id="ccnn-table-1-ordering",
     statement="A convexified CNN has lower test error than the CNN of the same depth trained by backpropagation "
               "(CCNN-1 < CNN-1 and CCNN-2 < CNN-2 on every MNIST variation, lecture Table 1).",
@@ -85,13 +88,11 @@ register(Claim(
                "nuclear-norm ball",
     symbols={"d_k": "error of CNN-k minus error of CCNN-k, per (variation, seed), paired"},
     kind="ccnn-ordering",
-    applies=_any_architecture,
     prediction="for k = 1 and 2 the mean paired difference d_k > 0 (95% bootstrap interval above 0)",
-    empirical=True,
     instances=(
         Instance("digits analogues of basic and rot (16 x 16), 5 paired seeds, small budget", "digits", {}, "1-1",
                  options=dict(CCNN)),
         Instance("CCNN with nuclear-norm radius R = 1e-6 (chance accuracy), must fail", "digits", {}, "1-1",
                  options=dict(CCNN, radius=1e-6), expect=Verdict.REFUTED),
     ),
-))
+)
