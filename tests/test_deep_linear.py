@@ -133,3 +133,21 @@ def test_judge_can_fail():
     assert claim.judge([ComponentBracket(0.5, 1, 1, None, 10)]) is Verdict.SUPPORTED
     assert claim.judge([ComponentBracket(0.5, 1, 3, 1, 10)]) is Verdict.PROVEN
     assert claim.judge([ComponentBracket(0.5, 1, 1, 1, 10), ComponentBracket(0.7, 1, 1, None, 10)]) is Verdict.SUPPORTED
+
+
+def test_a_proven_or_refuted_verdict_without_its_bounds_is_a_contradiction():
+    """The verdict is re-checked apart from the judging rule: 'proven' needs proven upper
+    bounds at every level, 'refuted' a proven lower bound above the claim."""
+    from sublevel.checks.verdicts.verify import recheck_proven
+    from sublevel.theory.bounds import Bracket
+    from sublevel.theory.claims import Verdict
+    from sublevel.theory.errors import Contradiction
+
+    sampled_only = [Bracket(0.5, 1, 1, None, 10)]
+    with pytest.raises(Contradiction):
+        recheck_proven(Verdict.PROVEN, sampled_only, 1)
+    with pytest.raises(Contradiction):
+        recheck_proven(Verdict.REFUTED, sampled_only, 1)
+    recheck_proven(Verdict.SUPPORTED, sampled_only, 1)
+    recheck_proven(Verdict.PROVEN, [Bracket(0.5, 1, 1, 1, 10)], 1)
+    recheck_proven(Verdict.REFUTED, [Bracket(0.5, 2, 2, None, 10)], 1)

@@ -81,8 +81,27 @@ def run_components(claim: Claim, instance: Instance) -> Row:
     arch = instance.architecture()
     settings = SampleSettings(**instance.options.get("sampling", {}))
     count = count_dataset(dataset, arch, instance.levels, instance.kappa, settings)
+    verdict = claim.judge(count.brackets)
+    recheck_proven(verdict, count.brackets, claim.max_components)
     return Row.of(claim, instance, "; ".join(f"lambda={b.level:g}: {b.describe()}" for b in count.brackets),
-                  claim.judge(count.brackets), count.to_json())
+                  verdict, count.to_json())
+
+
+def recheck_proven(verdict: Verdict, brackets, max_components: int) -> None:
+    """A ``proven`` connectivity verdict must rest on proven upper bounds at every level; a
+    ``refuted`` one on a proven lower bound above the claim. Checked apart from the judging
+    rule, so that a wrong rule is a contradiction instead of a printed proof.
+
+    Raises
+    ------
+    Contradiction
+        When the verdict is not backed by the brackets' proven bounds.
+    """
+    if verdict is Verdict.PROVEN and not all(b.upper is not None and b.upper <= max_components for b in brackets):
+        raise Contradiction("a 'proven' verdict without a proven upper bound <= "
+                            f"{max_components} at every level: {[(b.level, b.upper) for b in brackets]}")
+    if verdict is Verdict.REFUTED and not any(b.lower > max_components for b in brackets):
+        raise Contradiction(f"a 'refuted' verdict without a proven lower bound above {max_components}")
 
 
 def iter_rows(claim_ids: Iterable[str] | None = None) -> Iterator[tuple[int, int, Row]]:
@@ -124,5 +143,7 @@ def run_ground_truth(claim: Claim, instance: Instance) -> Row:
         verdict = Verdict.PROVEN
     else:
         verdict = Verdict.SUPPORTED
+    if verdict is Verdict.PROVEN and not all(b.lower == n and b.upper == n for b, n in zip(count.brackets, truth)):
+        raise Contradiction("a 'proven' ground truth whose proven bounds do not both equal the known count")
     observed = "; ".join(f"lambda={b.level:.15g}: {b.describe()} (truth {n})" for b, n in zip(count.brackets, truth))
     return Row.of(claim, instance, observed, verdict, dict(count.to_json(), truth=list(truth)))
