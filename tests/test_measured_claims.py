@@ -52,3 +52,10 @@ def test_ccnn_ordering_rows_are_findings_not_contradictions():
     main = rows[None]
     assert main.empirical and not main.contradiction
     assert set(main.evidence) == {"depth_1", "depth_2"}
+
+
+@pytest.mark.parametrize("claim_id", ["li-weight-decay-norm", "li-batch-size"])
+def test_paired_training_claims_and_their_must_fails(claim_id):
+    rows = _rows(claim_id)
+    assert rows[Verdict.REFUTED].verdict == "refuted" and not rows[Verdict.REFUTED].contradiction
+    assert not rows[None].contradiction and len(rows[None].evidence["differences"]) == 6

@@ -30,6 +30,9 @@ ZHANG = "Zhang, Liang & Wainwright, ICML 2017 (arXiv:1609.01000)"
 SKIP = {"depth": 20, "width": 4, "epochs": 6, "batch_size": 32, "samples": 800, "seeds": 6}
 """ResNet-20 (base width 4) on 800 MNIST-1D signals, 6 epochs of SGD, 6 paired seeds."""
 
+TRAINING = {"depth": 8, "width": 4, "samples": 800, "seeds": 6}
+"""ResNet-8 (base width 4) on 800 MNIST-1D signals, 6 paired seeds."""
+
 CCNN = {"variations": ("basic", "rot"), "seeds": (0, 1, 2, 3, 4), "n_features": 128, "ccnn_epochs": 4,
         "cnn_epochs": 10, "max_train": 600}
 """Digits analogues of two MNIST variations, 5 paired seeds, small features and few epochs."""
@@ -76,6 +79,44 @@ _empirical(
                  options=dict(SKIP)),
         Instance("the net with shortcuts left untrained (0 epochs), must fail", "mnist1d", {}, "1-1",
                  options=dict(SKIP, epochs_with_shortcuts=0), expect=Verdict.REFUTED),
+    ),
+)
+
+_empirical(
+    id="li-weight-decay-norm",
+    statement="Without weight decay the weight norm grows steadily during training; weight decay keeps it smaller "
+              "(Figure 2 (b, c, e, f)).",
+    reference=LI + ", Figure 2 and section 5",
+    hypotheses="the same network and SGD schedule trained with and without weight decay",
+    symbols={"d": "||theta_T|| / ||theta_0|| without weight decay minus with it, per seed (paired)"},
+    kind="paired-training",
+    prediction="mean paired difference d > 0 (95% bootstrap interval above 0)",
+    instances=(
+        Instance("ResNet-8, MNIST-1D, 6 epochs, weight decay 5e-3 vs 0, 6 paired seeds", "mnist1d", {}, "1-1",
+                 options=dict(TRAINING, metric="norm_growth", a={"epochs": 6, "batch_size": 32, "weight_decay": 5e-3},
+                              b={"epochs": 6, "batch_size": 32, "weight_decay": 0.0})),
+        Instance("the sides swapped (weight decay said to grow the norm), must fail", "mnist1d", {}, "1-1",
+                 options=dict(TRAINING, metric="norm_growth", a={"epochs": 6, "batch_size": 32, "weight_decay": 0.0},
+                              b={"epochs": 6, "batch_size": 32, "weight_decay": 5e-3}), expect=Verdict.REFUTED),
+    ),
+)
+
+_empirical(
+    id="li-batch-size",
+    statement="Small-batch training reaches lower test error than large-batch training for the same number of "
+              "epochs (VGG-9, batch 128 vs 8192: 7.37% vs 11.07%).",
+    reference=LI + ", Figure 3 and Table 2",
+    hypotheses="the same network, epochs and learning-rate schedule; only the batch size differs",
+    symbols={"d": "test error with the large batch minus with the small one, per seed (paired)"},
+    kind="paired-training",
+    prediction="mean paired difference d > 0 (95% bootstrap interval above 0)",
+    instances=(
+        Instance("ResNet-8, MNIST-1D, 12 epochs, batch 16 vs 128, 6 paired seeds", "mnist1d", {}, "1-1",
+                 options=dict(TRAINING, metric="test_error", a={"epochs": 12, "batch_size": 16},
+                              b={"epochs": 12, "batch_size": 128})),
+        Instance("the small-batch net left untrained, must fail", "mnist1d", {}, "1-1",
+                 options=dict(TRAINING, metric="test_error", a={"epochs": 0, "batch_size": 16},
+                              b={"epochs": 12, "batch_size": 128}), expect=Verdict.REFUTED),
     ),
 )
 

@@ -6,6 +6,9 @@
   paired by seed (:class:`~sublevel.checks.verdicts.paired.PairedComparison`).
 - ``ccnn-ordering``: CNN-k against CCNN-k on digits analogues of MNIST variations, paired by
   (variation, seed).
+- ``paired-training``: one ResNet trained twice per seed under two settings ``a`` and ``b``
+  (batch size, weight decay, epochs), compared on test error or on the growth of the weight
+  norm ||theta_T|| / ||theta_0||; d = metric(b) - metric(a).
 """
 from __future__ import annotations
 
@@ -106,3 +109,26 @@ def run_ccnn_ordering(claim: Claim, instance: Instance) -> Row:
         verdict = Verdict.INCONCLUSIVE
     observed = "; ".join(parts) + "; evidence on this instance, not a certificate"
     return Row.of(claim, instance, observed, verdict, evidence, applies=True)
+
+
+@runner("paired-training")
+def run_paired_training(claim: Claim, instance: Instance) -> Row:
+    """d = metric(b) - metric(a) per seed, for settings ``a`` and ``b`` of one ResNet."""
+    from sublevel.checks.experiments.landscapes import train
+    from sublevel.constructions.image_data import mnist1d
+
+    o = instance.options
+    data = mnist1d(o["samples"], seed=0)
+    values: dict[str, list[float]] = {"a": [], "b": []}
+    for seed in range(o["seeds"]):
+        for side in ("a", "b"):
+            torch.manual_seed(seed)
+            trained = train(ResNet(o["depth"], o["width"]), data, seed=seed, **o[side])
+            values[side].append(trained.test_error if o["metric"] == "test_error"
+                                else trained.norms[-1] / trained.norms[0])
+    comparison = PairedComparison.of([b - a for a, b in zip(values["a"], values["b"])])
+    name = "test error" if o["metric"] == "test_error" else "weight-norm growth ||theta_T|| / ||theta_0||"
+    observed = (f"{name}: a = {o['a']} mean {np.mean(values['a']):.3g}, b = {o['b']} mean {np.mean(values['b']):.3g} "
+                f"over {o['seeds']} seeds; {comparison.describe()} (d = b - a); evidence on this instance, not a "
+                f"certificate")
+    return Row.of(claim, instance, observed, comparison.verdict, {**values, **comparison.to_json()}, applies=True)
