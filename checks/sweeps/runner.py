@@ -81,7 +81,6 @@ def run_sweep(spec: SweepSpec, store: ResultStore, executor: Executor, device: s
             groups = sorted(group_tasks(runnable, device, batch), key=lambda g: -len(g.tasks) * _num_params(g.tasks[0]))
             failed = []
             for group, outcome in zip_groups(groups, executor):
-                store.release([t.key for t in group.tasks], owner)
                 if isinstance(outcome, GroupFailure):
                     store.record_failure(group.tasks, outcome.error)
                     errors.append(f"{group.tasks[0].family.label} w={group.tasks[0].width}: {outcome.error}")
@@ -89,6 +88,7 @@ def run_sweep(spec: SweepSpec, store: ResultStore, executor: Executor, device: s
                 else:
                     store.write(group.tasks, outcome)
                     bar.update(len(outcome))
+                store.release([t.key for t in group.tasks], owner)  # after the row: no one recomputes it
             pending = failed
     given_up = sum(store.attempts(t.key for t in pending).get(t.key, 0) > retries for t in pending)
     return SweepSummary(len(tasks), len(tasks) - ran, ran - elsewhere, time.perf_counter() - start, given_up,
