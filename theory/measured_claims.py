@@ -102,6 +102,30 @@ _empirical(
 )
 
 _empirical(
+    id="li-weight-histograms",
+    statement="Small-batch training produces more large weights than large-batch training without weight decay, "
+              "and more small weights with weight decay (Figure 2 (c, f): the weight histograms).",
+    reference=LI + ", Figure 2",
+    hypotheses="the same network, epochs and schedule; batch size and weight decay as stated",
+    symbols={"d": "mean |w| of the small-batch net minus the large-batch net (no weight decay), or the reverse "
+                  "(with weight decay), per seed (paired)"},
+    kind="paired-training",
+    prediction="mean paired difference d > 0 in both settings (95% bootstrap intervals above 0)",
+    instances=(
+        Instance("ResNet-8, MNIST-1D, 12 epochs, batch 16 vs 128, no weight decay", "mnist1d", {}, "1-1",
+                 options=dict(TRAINING, metric="mean_abs_weight", a={"epochs": 12, "batch_size": 128},
+                              b={"epochs": 12, "batch_size": 16})),
+        Instance("the same with weight decay 5e-3 (small batch: smaller weights)", "mnist1d", {}, "1-1",
+                 options=dict(TRAINING, metric="mean_abs_weight",
+                              a={"epochs": 12, "batch_size": 16, "weight_decay": 5e-3},
+                              b={"epochs": 12, "batch_size": 128, "weight_decay": 5e-3})),
+        Instance("an untrained small-batch net said to hold larger weights than a trained one, must fail", "mnist1d",
+                 {}, "1-1", options=dict(TRAINING, metric="mean_abs_weight", a={"epochs": 12, "batch_size": 16},
+                                         b={"epochs": 0, "batch_size": 16}), expect=Verdict.REFUTED),
+    ),
+)
+
+_empirical(
     id="li-batch-size",
     statement="Small-batch training reaches lower test error than large-batch training for the same number of "
               "epochs (VGG-9, batch 128 vs 8192: 7.37% vs 11.07%).",

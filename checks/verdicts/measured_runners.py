@@ -111,6 +111,19 @@ def run_ccnn_ordering(claim: Claim, instance: Instance) -> Row:
     return Row.of(claim, instance, observed, verdict, evidence, applies=True)
 
 
+METRICS = {"test_error": "test error", "norm_growth": "weight-norm growth ||theta_T|| / ||theta_0||",
+           "mean_abs_weight": "mean |w| over the weights of convolutions and linear layers"}
+
+
+def _metric(trained, name: str) -> float:
+    if name == "test_error":
+        return trained.test_error
+    if name == "norm_growth":
+        return trained.norms[-1] / trained.norms[0]
+    weights = [p.detach().abs().reshape(-1) for p in trained.model.parameters() if p.dim() > 1]
+    return float(torch.cat(weights).mean())
+
+
 @runner("paired-training")
 def run_paired_training(claim: Claim, instance: Instance) -> Row:
     """d = metric(b) - metric(a) per seed, for settings ``a`` and ``b`` of one ResNet."""
@@ -124,10 +137,9 @@ def run_paired_training(claim: Claim, instance: Instance) -> Row:
         for side in ("a", "b"):
             torch.manual_seed(seed)
             trained = train(ResNet(o["depth"], o["width"]), data, seed=seed, **o[side])
-            values[side].append(trained.test_error if o["metric"] == "test_error"
-                                else trained.norms[-1] / trained.norms[0])
+            values[side].append(_metric(trained, o["metric"]))
     comparison = PairedComparison.of([b - a for a, b in zip(values["a"], values["b"])])
-    name = "test error" if o["metric"] == "test_error" else "weight-norm growth ||theta_T|| / ||theta_0||"
+    name = METRICS[o["metric"]]
     observed = (f"{name}: a = {o['a']} mean {np.mean(values['a']):.3g}, b = {o['b']} mean {np.mean(values['b']):.3g} "
                 f"over {o['seeds']} seeds; {comparison.describe()} (d = b - a); evidence on this instance, not a "
                 f"certificate")
