@@ -435,3 +435,30 @@ def test_two_sweeps_on_one_database_split_the_work(tiny, reference, tmp_path):
     ran = [int(re.search(r"(\d+) run now", out).group(1)) for out in outputs]
     assert sum(ran) == len(reference), outputs
     assert rows_of(db) == reference
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc to find the workers")
+def test_a_killed_worker_costs_only_the_work_in_flight(tmp_path):
+    """SIGKILL one pool worker mid-sweep: the pool is restarted, the unfinished groups run again,
+    the sweep exits 0 and its rows equal those of an uninterrupted sweep."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    spec = tmp_path / "medium.toml"
+    spec.write_text(TINY.replace("steps = 30", "steps = 6000"))
+    assert main(["sweep", str(spec), "--db", str(tmp_path / "ref.db"), "--workers", "1", "--quiet"]) == 0
+    client = subprocess.Popen([sys.executable, "-m", "sublevel", "sweep", str(spec), "--db", str(tmp_path / "k.db"),
+                               "--workers", "2", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    workers: list[int] = []
+    deadline = time.monotonic() + 60
+    while len(workers) < 2 and time.monotonic() < deadline and client.poll() is None:
+        time.sleep(0.1)
+        workers = [int(pid) for pid in open(f"/proc/{client.pid}/task/{client.pid}/children").read().split()]
+    assert len(workers) >= 2, "the sweep did not start its workers"
+    time.sleep(1.0)
+    os.kill(workers[0], signal.SIGKILL)
+    out, err = client.communicate(timeout=600)
+    assert client.returncode == 0, err
+    assert rows_of(tmp_path / "k.db") == rows_of(tmp_path / "ref.db")

@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from sublevel.theory.errors import InputError
@@ -32,6 +33,9 @@ class Executor(Protocol):
 
     def close(self) -> None: ...
 
+
+MAX_RESTARTS = 3
+"""How often a local pool is restarted after a worker died before the sweep gives up."""
 
 PARENT_POLL_S = 0.5
 """How often a pool worker checks that the process that started it is still alive."""
@@ -68,20 +72,39 @@ class LocalPool:
         if workers < 1:
             raise InputError(f"workers must be >= 1, got {workers}")
         self.workers = workers
-        method = "fork" if sys.platform == "linux" and device == "cpu" else "spawn"
-        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
-                                         initializer=die_with_parent, initargs=(os.getpid(),))
+        self._method = "fork" if sys.platform == "linux" and device == "cpu" else "spawn"
+        self._pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(self._method),
+                                   initializer=die_with_parent, initargs=(os.getpid(),))
 
     def map_unordered(self, fn, items):
-        pending = {self._pool.submit(fn, item) for item in items}
-        try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield future.result()
-        finally:
-            for future in pending:
-                future.cancel()
+        """Results in completion order. A worker that dies (kill -9, out of memory) breaks the
+        pool: it is restarted and the calls that had not returned are submitted again, at most
+        :data:`MAX_RESTARTS` times, so only the work in flight is redone."""
+        remaining = dict(enumerate(items))
+        restarts = 0
+        while remaining:
+            futures = {self._pool.submit(fn, item): index for index, item in remaining.items()}
+            pending = set(futures)
+            try:
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        result = future.result()
+                        del remaining[futures[future]]
+                        yield result
+            except BrokenProcessPool:
+                restarts += 1
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                if restarts > MAX_RESTARTS:
+                    raise InputError(f"a worker process died {restarts} times (out of memory?); finished tasks "
+                                     f"are saved, rerun to resume") from None
+                self._pool = self._start()
+            finally:
+                for future in pending:
+                    future.cancel()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
