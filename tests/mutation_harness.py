@@ -136,6 +136,8 @@ MUTANTS = (
            "    with open(path, \"wb\") as handle:\n        if True:", ("tests/test_storage.py",)),
     Mutant("workers-outlive-client", "checks/sweeps/executors.py",
            "initializer=die_with_parent, initargs=(os.getpid(),))", ")", ("tests/test_sweeps.py",)),
+    Mutant("pool-not-restarted", "checks/sweeps/executors.py", "            except BrokenProcessPool:",
+           "            except ZeroDivisionError:", ("tests/test_sweeps.py",)),
     Mutant("store-forgets-finished", "checks/sweeps/store.py",
            'done.update(row[0] for row in self._db.execute(f"SELECT key FROM results WHERE key IN ({marks})", part))',
            "pass", ("tests/test_sweeps.py",)),
