@@ -32,6 +32,11 @@ register(Claim(
                  levels=(0.4, 0.5, 1.0, 2.0 * (1 - 1e-12), 2.0, 2.2, WALL * (1 - 1e-12), WALL, WALL * (1 + 1e-12),
                          3.0),
                  options={"truth": [0, 1, 1, 1, 2, 2, 2, 1, 1, 1]}, expect=Verdict.PROVEN),
+        # An edited file: labels scaled by 0.1 (wall 0.01) under metadata that still names target 1
+        # (whose separator floor is 1). Trusting the file would prove 2 components at 0.5.
+        Instance("G1 with labels edited to t = 0.1, metadata unchanged (certificates must be ignored)",
+                 "scalar-linear", {"target": 1.0}, "1-1-1", levels=(0.005, 0.5),
+                 options={"truth": [2, 1], "forge_labels": 0.1}, expect=Verdict.PROVEN),
         # With a ridge the loss is coercive, so certified boxes bound the whole of Omega(lambda):
         # minima +-sqrt(1 - kappa) (1, 1) at 2 kappa - kappa^2 = 0.51, the saddle 0 at 1.
         Instance("G1 with ridge kappa = 0.3 (certified boxes)", "scalar-linear", {"target": 1.0}, "1-1-1",

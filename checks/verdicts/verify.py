@@ -130,8 +130,16 @@ def verify(claim_ids: Iterable[str] | None = None) -> list[Row]:
 def run_ground_truth(claim: Claim, instance: Instance) -> Row:
     """Count at the instance's levels and compare with the known counts: refuted when a proven
     bound excludes the truth or an exact count differs from it, proven when every count is
-    exact and equal to it, supported when the truth only lies within the bounds."""
+    exact and equal to it, supported when the truth only lies within the bounds.
+
+    With ``forge_labels: f`` the labels are multiplied by f while the metadata still names the
+    original construction, as an edited file would: its certificates must be ignored (the
+    truth is that of the scaled labels)."""
     dataset = construct(instance.family, **instance.params)
+    if "forge_labels" in instance.options:
+        from sublevel.constructions.datasets import Dataset
+
+        dataset = Dataset(dataset.x, dataset.y * instance.options["forge_labels"], dataset.metadata)
     settings = SampleSettings(**instance.options.get("sampling", {}))
     count = count_dataset(dataset, instance.architecture(), instance.levels, instance.kappa, settings)
     truth = instance.options["truth"]
