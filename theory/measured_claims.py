@@ -42,6 +42,12 @@ def _any_architecture(arch, kappa) -> bool:
     return True
 
 
+def _paired(name: str, metric: str, a: dict, b: dict, expect: Verdict | None = None) -> Instance:
+    """An instance of the ``paired-training`` runner: ResNet-8 on MNIST-1D (:data:`TRAINING`)
+    trained under settings ``a`` and ``b``, compared on ``metric``."""
+    return Instance(name, "mnist1d", {}, "1-1", options=dict(TRAINING, metric=metric, a=a, b=b), expect=expect)
+
+
 def _empirical(**fields) -> None:
     """Register a claim about trained models (:attr:`Claim.empirical`), judged by a runner."""
     register(Claim(applies=_any_architecture, empirical=True, **fields))
@@ -92,12 +98,12 @@ _empirical(
     kind="paired-training",
     prediction="mean paired difference d > 0 (95% bootstrap interval above 0)",
     instances=(
-        Instance("ResNet-8, MNIST-1D, 6 epochs, weight decay 5e-3 vs 0, 6 paired seeds", "mnist1d", {}, "1-1",
-                 options=dict(TRAINING, metric="norm_growth", a={"epochs": 6, "batch_size": 32, "weight_decay": 5e-3},
-                              b={"epochs": 6, "batch_size": 32, "weight_decay": 0.0})),
-        Instance("the sides swapped (weight decay said to grow the norm), must fail", "mnist1d", {}, "1-1",
-                 options=dict(TRAINING, metric="norm_growth", a={"epochs": 6, "batch_size": 32, "weight_decay": 0.0},
-                              b={"epochs": 6, "batch_size": 32, "weight_decay": 5e-3}), expect=Verdict.REFUTED),
+        _paired("ResNet-8, MNIST-1D, 6 epochs, weight decay 5e-3 vs 0, 6 paired seeds", "norm_growth",
+                {"epochs": 6, "batch_size": 32, "weight_decay": 5e-3},
+                {"epochs": 6, "batch_size": 32, "weight_decay": 0.0}),
+        _paired("the sides swapped (weight decay said to grow the norm), must fail", "norm_growth",
+                {"epochs": 6, "batch_size": 32, "weight_decay": 0.0},
+                {"epochs": 6, "batch_size": 32, "weight_decay": 5e-3}, expect=Verdict.REFUTED),
     ),
 )
 
@@ -112,16 +118,14 @@ _empirical(
     kind="paired-training",
     prediction="mean paired difference d > 0 in both settings (95% bootstrap intervals above 0)",
     instances=(
-        Instance("ResNet-8, MNIST-1D, 12 epochs, batch 16 vs 128, no weight decay", "mnist1d", {}, "1-1",
-                 options=dict(TRAINING, metric="mean_abs_weight", a={"epochs": 12, "batch_size": 128},
-                              b={"epochs": 12, "batch_size": 16})),
-        Instance("the same with weight decay 5e-3 (small batch: smaller weights)", "mnist1d", {}, "1-1",
-                 options=dict(TRAINING, metric="mean_abs_weight",
-                              a={"epochs": 12, "batch_size": 16, "weight_decay": 5e-3},
-                              b={"epochs": 12, "batch_size": 128, "weight_decay": 5e-3})),
-        Instance("an untrained small-batch net said to hold larger weights than a trained one, must fail", "mnist1d",
-                 {}, "1-1", options=dict(TRAINING, metric="mean_abs_weight", a={"epochs": 12, "batch_size": 16},
-                                         b={"epochs": 0, "batch_size": 16}), expect=Verdict.REFUTED),
+        _paired("ResNet-8, MNIST-1D, 12 epochs, batch 16 vs 128, no weight decay", "mean_abs_weight",
+                {"epochs": 12, "batch_size": 128}, {"epochs": 12, "batch_size": 16}),
+        _paired("the same with weight decay 5e-3 (small batch: smaller weights)", "mean_abs_weight",
+                {"epochs": 12, "batch_size": 16, "weight_decay": 5e-3},
+                {"epochs": 12, "batch_size": 128, "weight_decay": 5e-3}),
+        _paired("an untrained small-batch net said to hold larger weights than a trained one, must fail",
+                "mean_abs_weight", {"epochs": 12, "batch_size": 16}, {"epochs": 0, "batch_size": 16},
+                expect=Verdict.REFUTED),
     ),
 )
 
@@ -135,12 +139,10 @@ _empirical(
     kind="paired-training",
     prediction="mean paired difference d > 0 (95% bootstrap interval above 0)",
     instances=(
-        Instance("ResNet-8, MNIST-1D, 12 epochs, batch 16 vs 128, 6 paired seeds", "mnist1d", {}, "1-1",
-                 options=dict(TRAINING, metric="test_error", a={"epochs": 12, "batch_size": 16},
-                              b={"epochs": 12, "batch_size": 128})),
-        Instance("the small-batch net left untrained, must fail", "mnist1d", {}, "1-1",
-                 options=dict(TRAINING, metric="test_error", a={"epochs": 0, "batch_size": 16},
-                              b={"epochs": 12, "batch_size": 128}), expect=Verdict.REFUTED),
+        _paired("ResNet-8, MNIST-1D, 12 epochs, batch 16 vs 128, 6 paired seeds", "test_error",
+                {"epochs": 12, "batch_size": 16}, {"epochs": 12, "batch_size": 128}),
+        _paired("the small-batch net left untrained, must fail", "test_error",
+                {"epochs": 0, "batch_size": 16}, {"epochs": 12, "batch_size": 128}, expect=Verdict.REFUTED),
     ),
 )
 

@@ -84,12 +84,16 @@ class Tightness:
     searches: int
 
 
-def _negative_ratio(params: np.ndarray, n: int, count: int) -> float:
-    angle = float(np.clip(params[0], 1e-4, np.pi - 1e-4))
-    w1 = np.zeros(n)
+def planar_pair(angle: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Unit w1 = e_1 and w2 = cos(angle) e_1 + sin(angle) e_2 in R^n."""
+    w1, w2 = np.zeros(n), np.zeros(n)
     w1[0] = 1.0
-    w2 = np.zeros(n)
     w2[:2] = np.cos(angle), np.sin(angle)
+    return w1, w2
+
+
+def _negative_ratio(params: np.ndarray, n: int, count: int) -> float:
+    w1, w2 = planar_pair(float(np.clip(params[0], 1e-4, np.pi - 1e-4)), n)
     bounds = bounds_empirical(params[1:].reshape(count, n), w1, w2)
     if not bounds.correction > 0:
         return 0.0

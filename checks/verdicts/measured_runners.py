@@ -60,7 +60,7 @@ def run_rescaling_invariance(claim: Claim, instance: Instance) -> Row:
     difference = float((before - after).abs().max() / before.abs().max())
     verdict = Verdict.SUPPORTED if difference <= INVARIANCE_TOLERANCE else Verdict.REFUTED
     observed = (f"{normalization} directions: largest relative difference of the two slices {difference:.2e} over "
-                f"{len(alphas)} points (rounding tolerance {INVARIANCE_TOLERANCE:g}); exact float64 evaluation")
+                f"{len(alphas)} points (rounding tolerance {INVARIANCE_TOLERANCE:g}); float64 evaluation at each point")
     return Row.of(claim, instance, observed, verdict, {"relative_difference": difference, "factor": factor},
                   applies=True)
 
