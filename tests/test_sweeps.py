@@ -420,6 +420,37 @@ def test_shards_cover_the_spec_once_and_merge_to_the_unsharded_rows(tiny, refere
     assert main(["sweep", str(tiny), "--db", str(tmp_path / "x.db"), "--shard", "4/3"]) == 2
 
 
+def _open_store_after(path: str, barrier, results) -> None:
+    barrier.wait()
+    try:
+        with ResultStore(path) as store:
+            store.rows()
+        results.put("ok")
+    except Exception as err:  # reported to the test, which shows it
+        results.put(repr(err))
+
+
+def test_processes_creating_one_database_at_once_all_open_it(tmp_path):
+    """Six processes that create the same new database at the same instant all open it. SQLite
+    answers "database is locked" at once (no busy wait) to the WAL switch of a new file; before
+    the store retried it, 7 of 180 such openings failed (and one CI run of the test below)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    failures = []
+    for attempt in range(8):
+        path = str(tmp_path / f"new{attempt}.db")
+        barrier, results = context.Barrier(6), context.Queue()
+        processes = [context.Process(target=_open_store_after, args=(path, barrier, results)) for _ in range(6)]
+        for process in processes:
+            process.start()
+        outcomes = [results.get(timeout=60) for _ in processes]
+        for process in processes:
+            process.join(timeout=60)
+        failures += [outcome for outcome in outcomes if outcome != "ok"]
+    assert failures == []
+
+
 def test_two_sweeps_on_one_database_split_the_work(tiny, reference, tmp_path):
     """Leases: two sweeps started together on one database compute every task once between
     them (the counts of tasks each ran add up to the spec), and the rows equal one sweep's."""

@@ -110,6 +110,25 @@ def _owner_died(owner: str) -> bool:
     return False
 
 
+def _is_busy(err: sqlite3.OperationalError) -> bool:
+    text = str(err).lower()
+    return "locked" in text or "busy" in text
+
+
+def _while_busy(step, deadline_s: float = BUSY_TIMEOUT_S) -> None:
+    """Run ``step`` again (with a growing pause) while SQLite says the file is locked."""
+    pause, start = 0.01, time.monotonic()
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as err:
+            if not _is_busy(err) or time.monotonic() - start > deadline_s:
+                raise
+        time.sleep(pause)
+        pause = min(2 * pause, 1.0)
+
+
 class ResultStore:
     """A results database; use as a context manager.
 
@@ -135,13 +154,24 @@ class ResultStore:
             self._db = sqlite3.connect(uri, timeout=BUSY_TIMEOUT_S, uri=readonly)
             self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             if not readonly:
-                self._db.execute("PRAGMA journal_mode = WAL")
-                self._db.execute(SCHEMA)
-                self._db.execute(FAILURES)
-                self._db.execute(LEASES)
+                _while_busy(self._create)
             self._db.execute("SELECT key, outcome FROM results LIMIT 1").fetchall()
+        except sqlite3.OperationalError as err:
+            if _is_busy(err):
+                raise InputError(f"{self.path}: database stayed locked for {BUSY_TIMEOUT_S:.0f} s "
+                                 "(another process holds it)") from None
+            raise InputError(f"{self.path}: not a sweep results database ({err})") from None
         except sqlite3.DatabaseError as err:
             raise InputError(f"{self.path}: not a sweep results database ({err})") from None
+
+    def _create(self) -> None:
+        """WAL mode and the tables. Switching the journal mode needs the file to itself, and
+        SQLite answers "database is locked" at once (without its busy handler) when a second
+        process opens a new file at the same moment, hence :func:`_while_busy`."""
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute(SCHEMA)
+        self._db.execute(FAILURES)
+        self._db.execute(LEASES)
 
     def __enter__(self) -> "ResultStore":
         return self
