@@ -173,3 +173,86 @@ def test_bad_input_is_one_line_exit_2_and_leaves_no_file(case, files, tmp_path, 
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, (case, err)
     assert sorted(p.name for p in files.iterdir()) == before
     assert list((tmp_path / "out").rglob("*")) == [], (case, list((tmp_path / "out").rglob("*")))
+
+
+# --------------------------------------------------------------------------- Python API
+def _api_cases():
+    """(name, call) pairs: each call must raise sublevel.InputError, named, before any torch
+    internals see the bad value. Built lazily so collecting the tests stays cheap."""
+    import torch
+
+    import sublevel
+
+    data = sublevel.construct("one-neuron", a=2.0)
+    arch = data.default_architecture()
+    problem = data.problem(arch)
+    p = arch.num_params
+    good = [1.0, 2.2]
+    return {
+        "construct: unknown family": lambda: sublevel.construct("nope"),
+        "construct: a string parameter": lambda: sublevel.construct("one-neuron", a="x"),
+        "construct: NaN parameter": lambda: sublevel.construct("one-neuron", a=float("nan")),
+        "construct: unknown parameter": lambda: sublevel.construct("one-neuron", zz=1),
+        "Architecture: letters": lambda: sublevel.Architecture.parse("2-x-1"),
+        "Architecture: zero width": lambda: sublevel.Architecture.parse("2-0-1"),
+        "Architecture: unknown activation": lambda: sublevel.Architecture.parse("2-3-1", activation="foo"),
+        "Architecture: None": lambda: sublevel.Architecture.parse(None),
+        "count: a string level": lambda: sublevel.count(data, arch, ["a"]),
+        "count: no levels": lambda: sublevel.count(data, arch, None),
+        "count: empty levels": lambda: sublevel.count(data, arch, []),
+        "count: NaN level": lambda: sublevel.count(data, arch, [float("nan")]),
+        "count: an array, not a Dataset": lambda: sublevel.count(torch.zeros(3), arch, good),
+        "count: a string architecture": lambda: sublevel.count(data, "1-1-1", good),
+        "count: architecture of other inputs": lambda: sublevel.count(data, sublevel.Architecture.parse("3-2-1"), good),
+        "count: negative ridge": lambda: sublevel.count(data, arch, good, kappa=-1.0),
+        "count: k = 0": lambda: sublevel.count(data, arch, good, k=0),
+        "SampleSettings: negative starts": lambda: sublevel.SampleSettings(starts=-1),
+        "SampleSettings: NaN step size": lambda: sublevel.SampleSettings(lr=float("nan")),
+        "Dataset: sample counts differ": lambda: sublevel.Dataset(torch.zeros(3, 2).numpy(), torch.zeros(4, 1).numpy(), {}),
+        "Dataset: strings": lambda: sublevel.Dataset([["a", "b"]], [[0.0]], {}),
+        "Problem: inputs of the wrong width": lambda: sublevel.Problem(arch, torch.zeros(3, 5), torch.zeros(3, 1)),
+        "Problem: NaN inputs": lambda: sublevel.Problem(arch, torch.full((3, 1), float("nan")), torch.zeros(3, 1)),
+        "Problem: None for inputs": lambda: sublevel.Problem(arch, None, torch.zeros(3, 1)),
+        "Problem: not an architecture": lambda: sublevel.Problem("1-1-1", torch.zeros(3, 1), torch.zeros(3, 1)),
+        "Problem.loss: wrong parameter count": lambda: problem.loss(torch.zeros(p + 1)),
+        "verify: unknown claim": lambda: sublevel.verify(["nope"]),
+        "merge_tree: None for minima": lambda: sublevel.merge_tree(problem, None),
+        "merge_tree: wrong parameter count": lambda: sublevel.merge_tree(problem, torch.zeros(3, p + 2)),
+        "merge_tree: unknown finder": lambda: sublevel.merge_tree(problem, torch.zeros(3, p), finder="zz"),
+        "get_finder: unknown": lambda: sublevel.get_finder("nope"),
+        "segment_maxima: shapes differ": lambda: sublevel.segment_maxima(problem, torch.zeros(2), torch.zeros(5)),
+        "segment_maxima: NaN end point": lambda: sublevel.segment_maxima(problem, torch.full((p,), float("nan")),
+                                                                         torch.zeros(p)),
+        "path_maximum: one bead": lambda: sublevel.path_maximum(problem, torch.zeros(1, p)),
+        "loss_upper_bounds: wrong parameter count": lambda: sublevel.loss_upper_bounds(problem, torch.zeros(7)),
+        "count_components: NaN level": lambda: sublevel.count_components(problem, [float("nan")]),
+    }
+
+
+API_CASES = [
+    "construct: unknown family", "construct: a string parameter", "construct: NaN parameter",
+    "construct: unknown parameter", "Architecture: letters", "Architecture: zero width",
+    "Architecture: unknown activation", "Architecture: None", "count: a string level", "count: no levels",
+    "count: empty levels", "count: NaN level", "count: an array, not a Dataset", "count: a string architecture",
+    "count: architecture of other inputs", "count: negative ridge", "count: k = 0",
+    "SampleSettings: negative starts", "SampleSettings: NaN step size", "Dataset: sample counts differ",
+    "Dataset: strings", "Problem: inputs of the wrong width", "Problem: NaN inputs", "Problem: None for inputs",
+    "Problem: not an architecture", "Problem.loss: wrong parameter count", "verify: unknown claim",
+    "merge_tree: None for minima", "merge_tree: wrong parameter count", "merge_tree: unknown finder",
+    "get_finder: unknown", "segment_maxima: shapes differ", "segment_maxima: NaN end point",
+    "path_maximum: one bead", "loss_upper_bounds: wrong parameter count", "count_components: NaN level",
+]
+
+
+def test_api_case_list_matches_the_cases():
+    assert sorted(API_CASES) == sorted(_api_cases())
+
+
+@pytest.mark.parametrize("name", API_CASES)
+def test_python_api_raises_a_named_input_error(name):
+    """The public API refuses bad values with sublevel.InputError (a ValueError), never with a
+    TypeError or AttributeError from deep inside numpy or torch."""
+    import sublevel
+
+    with pytest.raises(sublevel.InputError):
+        _api_cases()[name]()

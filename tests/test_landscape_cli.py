@@ -33,6 +33,38 @@ def test_surface_plot_and_resume(data_file, tmp_path, capsys):
     assert main(["landscape", "plot", str(out), "--kind", "surface3d", "--out", str(tmp_path / "p.png")]) == 0
 
 
+def test_ctrl_c_exits_130_keeps_the_computed_points_and_a_rerun_finishes(data_file, tmp_path, capsys, monkeypatch):
+    """Ctrl-C during `landscape surface` (simulated after the 2nd saved chunk): exit status 130,
+    the file holds the finished chunks with their mask, `landscape plot` says INCOMPLETE, and
+    running the command again computes only the rest and gives the uninterrupted values."""
+    import sublevel.checks.landscapes.surfaces as surfaces
+
+    reference = tmp_path / "whole.npz"
+    assert main(_surface_args(data_file, reference, "--train-steps", "20")) == 0
+    original = surfaces.compute_surface
+
+    def interrupted(*args, **kwargs):
+        chunks = []
+
+        def on_chunk(surface):
+            chunks.append(1)
+            if len(chunks) == 2:
+                raise KeyboardInterrupt
+        return original(*args, **kwargs, chunk_points=5, on_chunk=on_chunk)
+
+    out = tmp_path / "s.npz"
+    monkeypatch.setattr(surfaces, "compute_surface", interrupted)
+    assert main(_surface_args(data_file, out, "--train-steps", "20")) == 130
+    assert "interrupted" in capsys.readouterr().err
+    partial = Surface.load(out)
+    assert partial.mask.sum() == 10 and not partial.complete
+    assert main(["landscape", "plot", str(out), "--out", str(tmp_path / "p.png")]) == 0
+    assert "INCOMPLETE" in capsys.readouterr().out
+    monkeypatch.setattr(surfaces, "compute_surface", original)
+    assert main(_surface_args(data_file, out, "--train-steps", "20")) == 0
+    np.testing.assert_array_equal(Surface.load(out).values["loss"], Surface.load(reference).values["loss"])
+
+
 def _expect_one_error_line(capsys, code, pattern):
     err = capsys.readouterr().err.strip()
     assert code == 2

@@ -221,6 +221,13 @@ def test_dask_cluster_gives_the_same_rows_as_the_local_pool(tiny, reference):
     assert rows_of(by_file) == reference
 
 
+def test_store_commits_are_durable(tmp_path):
+    """WAL journal with synchronous = FULL: a commit is on disk when it returns."""
+    with ResultStore(tmp_path / "d.db") as store:
+        assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
 def test_two_writers_on_one_database(tmp_path, tiny, reference):
     """Concurrent writers (separate connections) never corrupt the store or duplicate a row."""
     source = ResultStore(tiny.with_name("reference.db"), readonly=True)
@@ -331,7 +338,11 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc to find the workers")
-def test_killing_the_client_with_sigkill_leaves_no_worker(tmp_path):
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM", "SIGINT"])
+def test_a_killed_or_interrupted_client_leaves_no_worker(tmp_path, signal_name):
+    """kill -9, kill and Ctrl-C of `sublevel sweep` while its two workers compute: the client is
+    gone within 5 s (SIGINT: exit status 130; it waited 11.6 s for the running tasks before) and
+    no worker survives it."""
     import signal
     import subprocess
     import sys
@@ -349,9 +360,15 @@ def test_killing_the_client_with_sigkill_leaves_no_worker(tmp_path):
             children = open(f"/proc/{client.pid}/task/{client.pid}/children").read().split()
             workers = [int(pid) for pid in children]
         assert len(workers) >= 2, "the sweep did not start its workers"
+        time.sleep(1.0)  # the workers are inside their first tasks
+        os.kill(client.pid, getattr(signal, signal_name))
+        client.wait(timeout=5)
     finally:
-        os.kill(client.pid, signal.SIGKILL)
+        if client.poll() is None:
+            os.kill(client.pid, signal.SIGKILL)
         client.wait()
+    if signal_name == "SIGINT":
+        assert client.returncode == 130
     deadline = time.monotonic() + 10
     while any(map(_alive, workers)) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -492,4 +509,37 @@ def test_a_killed_worker_costs_only_the_work_in_flight(tmp_path):
     os.kill(workers[0], signal.SIGKILL)
     out, err = client.communicate(timeout=600)
     assert client.returncode == 0, err
+    assert rows_of(tmp_path / "k.db") == rows_of(tmp_path / "ref.db")
+
+
+def test_a_killed_dask_worker_costs_only_the_work_in_flight(tmp_path):
+    """SIGKILL one of two Dask worker processes mid-sweep: the scheduler hands its tasks to the
+    other worker (or to the restarted one), the sweep exits 0 and its rows equal those of an
+    uninterrupted sweep on the local pool."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    distributed = pytest.importorskip("dask.distributed")
+    spec = tmp_path / "medium.toml"
+    spec.write_text(TINY.replace("steps = 30", "steps = 6000"))
+    assert main(["sweep", str(spec), "--db", str(tmp_path / "ref.db"), "--workers", "1", "--quiet"]) == 0
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, protocol="tcp",
+                                  host="127.0.0.1", dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        pids = client.run(os.getpid)  # worker address -> process id
+        sweep = subprocess.Popen([sys.executable, "-m", "sublevel", "sweep", str(spec), "--db", str(tmp_path / "k.db"),
+                                  "--scheduler", cluster.scheduler_address, "--quiet"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and sweep.poll() is None and not any(
+                client.processing().values()):
+            time.sleep(0.1)
+        time.sleep(1.0)  # both workers are inside a task
+        busy = [address for address, tasks in client.processing().items() if tasks]
+        assert sweep.poll() is None and busy, "the sweep ended before a busy worker could be killed"
+        os.kill(pids[busy[0]], signal.SIGKILL)
+        out, err = sweep.communicate(timeout=600)
+    assert sweep.returncode == 0, err
     assert rows_of(tmp_path / "k.db") == rows_of(tmp_path / "ref.db")

@@ -21,7 +21,11 @@ def check_levels(levels: Iterable, where: str = "levels", nonnegative: bool = Tr
         If the list is empty or an entry is not a number (booleans and numeric strings
         included), not finite, or negative when ``nonnegative``.
     """
-    values = list(levels) if not isinstance(levels, (str, bytes)) else [levels]
+    if isinstance(levels, (str, bytes)) or not hasattr(levels, "__iter__"):
+        if levels is None:
+            raise InputError(f"{where}: no levels given (a list of numbers is needed)")
+        levels = [levels]  # one level
+    values = list(levels)
     if not values:
         raise InputError(f"{where}: the level list is empty")
     out = []

@@ -22,9 +22,17 @@ float64. Chunks of about this size stay in cache between the passes over them, w
 measured 2-3x faster than 32 MiB chunks (bench/batched_loss.py)."""
 
 
+_INTEGER = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
+
+
 def as_tensor(values, name: str, dtype: torch.dtype = torch.float64, device="cpu") -> torch.Tensor:
     """Convert an array to a 2-D tensor, rejecting NaN and inf with a named error."""
-    tensor = torch.as_tensor(np.asarray(values) if not isinstance(values, torch.Tensor) else values)
+    try:
+        tensor = torch.as_tensor(np.asarray(values) if not isinstance(values, torch.Tensor) else values)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise InputError(f"{name} must be a numeric array, got {type(values).__name__} ({err})") from None
+    if tensor.dtype == torch.bool or not (tensor.is_floating_point() or tensor.dtype in _INTEGER):
+        raise InputError(f"{name} must be a numeric array, got dtype {tensor.dtype}")
     tensor = tensor.to(dtype=dtype, device=device)
     if tensor.ndim == 1:
         tensor = tensor.unsqueeze(1)
@@ -89,6 +97,9 @@ class Problem(DataOnDevice):
     kappa: float = 0.0
 
     def __post_init__(self) -> None:
+        if not isinstance(self.architecture, Architecture):
+            raise InputError(f"architecture must be a sublevel Architecture (e.g. Architecture.parse('2-8-1', activation='relu')), "
+                             f"got {type(self.architecture).__name__}")
         x = as_tensor(self.x, "X", dtype=_float_dtype(self.x), device=_device(self.x))
         y = as_tensor(self.y, "Y", dtype=x.dtype, device=x.device)
         if x.shape[0] == 0:

@@ -56,7 +56,7 @@ from sublevel.checks.counting.sampling import LevelSample, SampleSettings, desce
 from sublevel.checks.certify.segments import loss_upper_bounds, path_maximum, segment_maxima
 from sublevel.constructions.certificates import Separator, sign_patterns
 from sublevel.theory.bounds import Bracket
-from sublevel.theory.errors import Contradiction
+from sublevel.theory.errors import Contradiction, InputError
 from sublevel.theory.levels import check_levels
 from sublevel.theory.problems import Problem
 
@@ -397,6 +397,8 @@ def count_components(problem: Problem, levels: Sequence[float], settings: Sample
     ['2 (exact)', '1 (exact)']
     """
     levels = sorted(check_levels(levels, nonnegative=False))  # below 0 the count is simply 0
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise InputError(f"k (nearest neighbours per sampled point) must be an integer >= 1, got {k!r}")
     if sample is None:
         sample = sample_sublevel(problem, max(levels), settings, extra_points)
     known: dict[tuple[int, int], float] = {}

@@ -36,6 +36,7 @@ from sublevel.constructions.certificates import separators_for
 from sublevel.constructions.datasets import Dataset
 from sublevel.constructions.registry import construct
 from sublevel.theory.errors import InputError
+from sublevel.theory.levels import check_levels
 from sublevel.theory.networks import Architecture
 
 FLOOR_ROUNDING = 4 * 2.0 ** -52
@@ -74,7 +75,20 @@ def count_dataset(dataset: Dataset, architecture: Architecture, levels: Sequence
                   sample: LevelSample | None = None, finder=None) -> ComponentCount:
     """Bounds on N_lambda for ``dataset`` under ``architecture`` at each level (from ``sample``
     instead of fresh descent when given; with a path ``finder`` for a second pass over open
-    brackets; see :func:`sublevel.checks.counting.components.count_components`)."""
+    brackets; see :func:`sublevel.checks.counting.components.count_components`).
+
+    Raises
+    ------
+    InputError
+        If ``dataset`` is not a :class:`Dataset`, ``architecture`` not an :class:`Architecture`
+        (a string such as ``"2-8-1"`` is refused: it does not say the activation), a level not
+        a finite number,
+        or the data do not fit the architecture.
+    """
+    if not isinstance(dataset, Dataset):
+        raise InputError(f"dataset must be a sublevel Dataset (Dataset(X, Y) or Dataset.load(path)), "
+                         f"got {type(dataset).__name__}")
+    levels = check_levels(levels, nonnegative=False)
     problem = dataset.problem(architecture, kappa)
     rebuilt, note = rebuilt_construction(dataset)
     separators = chain_separators(problem) if is_scalar_chain(problem) else linear_separators(problem)

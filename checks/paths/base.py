@@ -215,8 +215,11 @@ def check_endpoints(problem: Problem, starts, ends, level=None) -> tuple[torch.T
         is NaN or inf, if a level is negative or not finite, or if a level is below the loss
         of an endpoint (then no path can lie in Omega(level)).
     """
-    a = torch.as_tensor(starts, dtype=torch.float64, device=problem.device)
-    b = torch.as_tensor(ends, dtype=torch.float64, device=problem.device)
+    try:
+        a = torch.as_tensor(starts, dtype=torch.float64, device=problem.device)
+        b = torch.as_tensor(ends, dtype=torch.float64, device=problem.device)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise InputError(f"endpoints must be numeric arrays of shape (M, P): {err}") from None
     if a.ndim == 1:
         a, b = a[None], b.reshape(1, -1) if b.ndim == 1 else b
     problem.architecture.check_params(a)

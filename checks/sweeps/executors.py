@@ -31,7 +31,10 @@ class Executor(Protocol):
 
     def map_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]: ...
 
-    def close(self) -> None: ...
+    def close(self, abandon: bool = False) -> None:
+        """Release the workers; ``abandon`` stops the calls still running (after an interrupt)
+        instead of waiting for them."""
+        ...
 
 
 MAX_RESTARTS = 3
@@ -106,7 +109,13 @@ class LocalPool:
                 for future in pending:
                     future.cancel()
 
-    def close(self) -> None:
+    def close(self, abandon: bool = False) -> None:
+        if abandon:  # Ctrl-C: the calls in flight are lost anyway, do not wait for them
+            if hasattr(self._pool, "terminate_workers"):  # Python >= 3.14
+                self._pool.terminate_workers()
+                return
+            for process in list((getattr(self._pool, "_processes", None) or {}).values()):
+                process.terminate()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def __repr__(self) -> str:
@@ -153,8 +162,8 @@ class DaskCluster:
         finally:
             self._client.cancel([f for f in futures if not f.done()])
 
-    def close(self) -> None:
-        self._client.close()
+    def close(self, abandon: bool = False) -> None:
+        self._client.close()  # cancels this client's futures either way
 
     def __repr__(self) -> str:
         return f"Dask cluster at {self.address}"

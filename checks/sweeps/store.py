@@ -3,7 +3,9 @@
 Each finished task becomes one row keyed by :attr:`sublevel.checks.sweeps.tasks.Task.key`, written
 inside a transaction together with the other tasks of its group: a crash (even ``kill -9``)
 leaves either the whole group or none of it, never a partial row. The database runs in WAL
-mode with a busy timeout, so two sweeps (or a sweep and ``sublevel plot``) can use one file
+mode with ``synchronous = FULL`` (each commit is fsynced before it returns, so a power loss
+after a row is reported loses nothing; SQLite itself renames nothing, its journal is its
+crash-safety) and a busy timeout, so two sweeps (or a sweep and ``sublevel plot``) can use one file
 at once; ``INSERT OR IGNORE`` keeps the first row when both finish the same task.
 
 Schema (one table, readable from any SQLite client)::
@@ -153,6 +155,7 @@ class ResultStore:
         try:
             self._db = sqlite3.connect(uri, timeout=BUSY_TIMEOUT_S, uri=readonly)
             self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            self._db.execute("PRAGMA synchronous = FULL")  # every commit fsyncs the WAL: durable
             if not readonly:
                 _while_busy(self._create)
             self._db.execute("SELECT key, outcome FROM results LIMIT 1").fetchall()

@@ -109,6 +109,8 @@ def iter_rows(claim_ids: Iterable[str] | None = None) -> Iterator[tuple[int, int
     # The runner modules register further claim kinds on import (add new ones here).
     from sublevel.checks.verdicts import measured_runners, quadratic_runners, relu_runners  # noqa: F401
 
+    if isinstance(claim_ids, str):
+        claim_ids = [claim_ids]  # one claim id, not its letters
     chosen = [get_claim(c) for c in claim_ids] if claim_ids else list(all_claims().values())
     jobs = [(claim, instance) for claim in chosen for instance in claim.instances]
     for index, (claim, instance) in enumerate(jobs, start=1):

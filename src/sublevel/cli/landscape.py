@@ -135,8 +135,13 @@ def _plot(args: argparse.Namespace) -> int:
     from sublevel.checks.landscapes.surfaces import Surface
     from sublevel.figures.landscape_plots import plot_surface
 
-    plot_surface(Surface.load(args.surface), args.out, kind=args.kind, metric=args.metric)
-    print(f"wrote {args.out}")
+    surface = Surface.load(args.surface)
+    plot_surface(surface, args.out, kind=args.kind, metric=args.metric)
+    if surface.complete:
+        print(f"wrote {args.out}")
+    else:
+        print(f"wrote {args.out}: INCOMPLETE surface, {surface.mask.mean():.0%} of the grid computed (the rest "
+              f"is left blank); run the same `landscape surface` command again to finish it")
     return 0
 
 

@@ -75,8 +75,10 @@ def run(args: argparse.Namespace) -> int:
         with ResultStore(db) as store:
             summary = run_sweep(spec, store, executor, args.device, args.batch, progress=not args.quiet,
                                 retries=args.retries, shard=shard)
-    finally:
-        executor.close()
+    except BaseException:
+        executor.close(abandon=True)  # interrupted or failed: finished rows are in the store
+        raise
+    executor.close()
     print(f"sweep {spec.name}: {summary.total} tasks, {summary.skipped} already in {db}, {summary.ran} run now "
           f"on {executor} ({args.device}) in {summary.seconds:.1f} s")
     if summary.elsewhere:
