@@ -148,5 +148,5 @@ def test_full_batch_solver_and_image_size_check_at_predict(digits):
     assert model.layers_[0].result.max_nuclear_norm <= 20 * (1 + 1e-5)
     with pytest.raises(InputError, match="like the training images"):
         model.predict(xt[:, :12, :12])
-    with pytest.raises(InputError, match="unknown solver"):
+    with pytest.raises(InputError, match="unknown SolverSpec.name 'newton'"):
         CCNNClassifier(solver="newton", **SMALL).fit(x, y)

@@ -38,16 +38,19 @@ REFERENCE = "Freeman & Bruna, ICLR 2017 (arXiv:1611.01540), Prop. 2.2; lecture 1
 
 GAUSSIAN = {"inputs": 2, "outputs": 1, "samples": 16, "seed": 0}
 
-register(Claim(
+
+def _connectivity_claim(**fields) -> None:
+    """Register a claim that Omega(lambda) is connected: at most one component at every level."""
+    register(Claim(symbols=SYMBOLS, kind="components", max_components=1,
+                   prediction="N_lambda <= 1 at every level", **fields))
+
+
+_connectivity_claim(
     id="deep-linear-strict",
     statement="If n_l > min(n_0, n_L) for every hidden layer, Omega(lambda) is connected for every lambda.",
     reference=REFERENCE,
     hypotheses="linear activation, no bias, square loss, kappa = 0, any depth, strict width condition",
-    symbols=SYMBOLS,
-    kind="components",
     applies=strict_width,
-    max_components=1,
-    prediction="N_lambda <= 1 at every level",
     instances=(
         Instance("G1 width 2 (1-2-1)", "scalar-linear", {"target": 1.0}, "1-2-1", levels=(0.05, 0.5, 0.99, 1.5)),
         # Above L(0) every linear net is connected whatever its widths (scale the output layer
@@ -58,18 +61,14 @@ register(Claim(
         Instance("gaussian 2-2-3-1 (depth 3), levels between min L = 0.60 and L(0) = 1.01", "gaussian", GAUSSIAN,
                  "2-2-3-1", levels=(0.7, 0.9)),
     ),
-))
+)
 
-register(Claim(
+_connectivity_claim(
     id="deep-linear-nonstrict",
     statement="If n_l >= min(n_0, n_L) for every hidden layer, Omega(lambda) is connected for every lambda.",
     reference=REFERENCE + " (the paper's wording)",
     hypotheses="as deep-linear-strict with >= in place of >; FALSE as stated",
-    symbols=SYMBOLS,
-    kind="components",
     applies=nonstrict_width,
-    max_components=1,
-    prediction="N_lambda <= 1 at every level",
     instances=(
         Instance("G1 (1-1-1), must fail", "scalar-linear", {"target": 1.0}, "1-1-1", levels=(0.5, 1.5),
                  expect=Verdict.REFUTED),
@@ -91,4 +90,4 @@ register(Claim(
                  {"inputs": 3, "outputs": 2, "samples": 20, "seed": 0}, "3-1-2", levels=(2.07,),
                  expect=Verdict.REFUTED),
     ),
-))
+)

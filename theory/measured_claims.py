@@ -53,6 +53,13 @@ def _empirical(**fields) -> None:
     register(Claim(applies=_any_architecture, empirical=True, **fields))
 
 
+def _paired_claim(d: str, both: bool = False, **fields) -> None:
+    """Register a ``paired-training`` claim: d (per seed, paired) is predicted to be > 0."""
+    interval = "95% bootstrap intervals above 0" if both else "95% bootstrap interval above 0"
+    _empirical(kind="paired-training", symbols={"d": d},
+               prediction=f"mean paired difference d > 0{' in both settings' if both else ''} ({interval})", **fields)
+
+
 register(Claim(
     id="li-filter-normalisation",
     statement="With filter-normalised directions, a loss slice of a ReLU network is unchanged when layer k is "
@@ -88,15 +95,13 @@ _empirical(
     ),
 )
 
-_empirical(
+_paired_claim(
     id="li-weight-decay-norm",
+    d="||theta_T|| / ||theta_0|| without weight decay minus with it, per seed (paired)",
     statement="Without weight decay the weight norm grows steadily during training; weight decay keeps it smaller "
               "(Figure 2 (b, c, e, f)).",
     reference=LI + ", Figure 2 and section 5",
     hypotheses="the same network and SGD schedule trained with and without weight decay",
-    symbols={"d": "||theta_T|| / ||theta_0|| without weight decay minus with it, per seed (paired)"},
-    kind="paired-training",
-    prediction="mean paired difference d > 0 (95% bootstrap interval above 0)",
     instances=(
         _paired("ResNet-8, MNIST-1D, 6 epochs, weight decay 5e-3 vs 0, 6 paired seeds", "norm_growth",
                 {"epochs": 6, "batch_size": 32, "weight_decay": 5e-3},
@@ -107,16 +112,15 @@ _empirical(
     ),
 )
 
-_empirical(
+_paired_claim(
     id="li-weight-histograms",
+    d="mean |w| of the small-batch net minus the large-batch net (no weight decay), or the reverse "
+      "(with weight decay), per seed (paired)",
+    both=True,
     statement="Small-batch training produces more large weights than large-batch training without weight decay, "
               "and more small weights with weight decay (Figure 2 (c, f): the weight histograms).",
     reference=LI + ", Figure 2",
     hypotheses="the same network, epochs and schedule; batch size and weight decay as stated",
-    symbols={"d": "mean |w| of the small-batch net minus the large-batch net (no weight decay), or the reverse "
-                  "(with weight decay), per seed (paired)"},
-    kind="paired-training",
-    prediction="mean paired difference d > 0 in both settings (95% bootstrap intervals above 0)",
     instances=(
         _paired("ResNet-8, MNIST-1D, 12 epochs, batch 16 vs 128, no weight decay", "mean_abs_weight",
                 {"epochs": 12, "batch_size": 128}, {"epochs": 12, "batch_size": 16}),
@@ -129,15 +133,13 @@ _empirical(
     ),
 )
 
-_empirical(
+_paired_claim(
     id="li-batch-size",
+    d="test error with the large batch minus with the small one, per seed (paired)",
     statement="Small-batch training reaches lower test error than large-batch training for the same number of "
               "epochs (VGG-9, batch 128 vs 8192: 7.37% vs 11.07%).",
     reference=LI + ", Figure 3 and Table 2",
     hypotheses="the same network, epochs and learning-rate schedule; only the batch size differs",
-    symbols={"d": "test error with the large batch minus with the small one, per seed (paired)"},
-    kind="paired-training",
-    prediction="mean paired difference d > 0 (95% bootstrap interval above 0)",
     instances=(
         _paired("ResNet-8, MNIST-1D, 12 epochs, batch 16 vs 128, 6 paired seeds", "test_error",
                 {"epochs": 12, "batch_size": 16}, {"epochs": 12, "batch_size": 128}),

@@ -159,19 +159,16 @@ _threshold_claim(
                     {"inputs": 3, "outputs": 1, "samples": 2, "seed": 4}, "3-12-48-1", activation="quadratic"),),
     applies=_quadratic_scalar_output)
 
-_threshold_claim(
-    "quadratic-lecture-samples", Threshold(lambda n, N: 2 * N + 1, "2N+1 (p > 2N)"),
-    "Lecture, read with n = hidden width and N = number of samples: p > 2N gives a single component.",
-    "lecture 11, 'For the two layer case ... this simplifies to n > 2N' (reading A)",
-    "one hidden layer, quadratic activation, trainable output weights",
-    {}, inputs=5, samples=5, seed=5, below_seed=6)
-
-_threshold_claim(
-    "quadratic-lecture-inputs", Threshold(lambda n, N: 2 * n + 1, "2n+1 (p > 2n_0)"),
-    "Lecture, read with n = hidden width and N = input dimension: p > 2 n_0 gives a single component.",
-    "lecture 11, 'For the two layer case ... this simplifies to n > 2N' (reading B)",
-    "one hidden layer, quadratic activation, trainable output weights",
-    {}, inputs=5, samples=12, seed=6, below_seed=7)
+# The lecture's "n > 2N" names its symbols twice over; both readings are registered.
+for reading, claim_id, threshold, meaning, bound, size in (
+        ("A", "quadratic-lecture-samples", Threshold(lambda n, N: 2 * N + 1, "2N+1 (p > 2N)"),
+         "N = number of samples", "p > 2N", {"inputs": 5, "samples": 5, "seed": 5, "below_seed": 6}),
+        ("B", "quadratic-lecture-inputs", Threshold(lambda n, N: 2 * n + 1, "2n+1 (p > 2n_0)"),
+         "N = input dimension", "p > 2 n_0", {"inputs": 5, "samples": 12, "seed": 6, "below_seed": 7})):
+    _threshold_claim(
+        claim_id, threshold, f"Lecture, read with n = hidden width and {meaning}: {bound} gives a single component.",
+        f"lecture 11, 'For the two layer case ... this simplifies to n > 2N' (reading {reading})",
+        "one hidden layer, quadratic activation, trainable output weights", {}, **size)
 
 _threshold_claim(
     "quadratic-false-threshold", Threshold(lambda n, N: n - 1, "n-1", about="minima"),

@@ -110,17 +110,21 @@ register(Claim(
     ),
 ))
 
-register(Claim(
+
+def _energy_gap_claim(symbols: dict[str, str], **fields) -> None:
+    """Register a claim about the energy gap of two-layer ReLU nets of hidden width m."""
+    register(Claim(symbols={"m": "hidden width", "n": "input dimension", **symbols}, kind="energy-gap",
+                   applies=_two_layer_relu, **fields))
+
+
+_energy_gap_claim(
     id="relu-nearly-connected",
     statement="For H = W_2 relu(W_1 x) with m hidden units, any theta_A, theta_B in Omega(lambda) are joined by a path "
               "in Omega(max(lambda, eps)) with eps -> 0 as m grows (lecture rate eps ~ m^(-1/n)).",
     reference=FB + ", Thm 2.4 / Cor. 2.5; lecture 11, 'ReLU activation network: nearly connected'",
     hypotheses="two layers, ReLU, scalar output, no bias; checked with kappa = 0 (the paper adds a penalty "
                "kappa ||W_2||_1 and row norms <= 1, which rescaling satisfies)",
-    symbols={"m": "hidden width", "n": "input dimension",
-             "eps_emp(m)": "path max - max(L_A, L_B) for the best path found between trained minima (an upper bound)"},
-    kind="energy-gap",
-    applies=_two_layer_relu,
+    symbols={"eps_emp(m)": "path max - max(L_A, L_B) for the best path found between trained minima (an upper bound)"},
     prediction="eps_emp(m) falls with m (fitted log-log slope < 0); path finders give upper bounds, so this "
                "confirms the trend and cannot refute it",
     instances=(
@@ -128,18 +132,15 @@ register(Claim(
                  {"arch": "2-4-1", "activation": "quadratic", "samples": 48, "seed": 0}, "2-2-1", activation="relu",
                  options={"widths": (2, 4, 8, 16), "pairs": 2}),
     ),
-))
+)
 
-register(Claim(
+_energy_gap_claim(
     id="relu-nearly-connected-literal",
     statement="The lecture's literal bound: L(gamma(t)) <= max(lambda, m^(-1/n)) on some path between any two points "
               "of Omega(lambda).",
     reference="lecture 11, 'ReLU activation network: nearly connected' (no data-dependent constant)",
     hypotheses="as relu-nearly-connected; the bound has no constant, so it cannot be invariant to rescaling the labels",
-    symbols={"m": "hidden width", "n": "input dimension",
-             "rho*": "certified barrier between theta_A and theta_B of relu-permutation (determinant floor)"},
-    kind="energy-gap",
-    applies=_two_layer_relu,
+    symbols={"rho*": "certified barrier between theta_A and theta_B of relu-permutation (determinant floor)"},
     prediction="every minimax gap is <= m^(-1/n): measured gaps at or below it are consistent, a certified barrier "
                "above it refutes",
     instances=(
@@ -150,4 +151,4 @@ register(Claim(
                  {"arch": "2-4-1", "activation": "quadratic", "samples": 48, "seed": 0}, "2-2-1", activation="relu",
                  options={"widths": (2, 4, 8, 16), "pairs": 2, "literal": True}),
     ),
-))
+)

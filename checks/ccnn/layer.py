@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from sublevel.checks.ccnn.features import FeatureSource, KernelFeatures
-from sublevel.checks.ccnn.nuclear import NuclearProblem, SolverResult, check_radius, class_scores, solve_fista, solve_sgd
+from sublevel.checks.ccnn.features import KERNELS, FeatureSource, KernelFeatures
+from sublevel.checks.ccnn.nuclear import NuclearProblem, SolverResult, class_scores, solve_fista, solve_sgd
 from sublevel.checks.ccnn.patches import ZCAWhitener, average_pool, extract_patches, normalise_patches, patch_grid
-from sublevel.theory.errors import InputError
+from sublevel.theory.settings import check_settings, setting
 
 SOLVERS = ("sgd", "fista")
 
@@ -27,34 +27,31 @@ SOLVERS = ("sgd", "fista")
 class LayerSpec:
     """Hyper-parameters of one layer (patch size s, stride, pool, kernel, m, gamma, R, r)."""
 
-    patch_size: int = 5
-    stride: int = 1
-    pool: int = 2
-    kernel: str = "rbf"
-    n_features: int = 500
-    gamma: float = 1.0
-    radius: float = 300.0
-    rank: int = 16
+    patch_size: int = setting(5, ge=1)
+    stride: int = setting(1, ge=1)
+    pool: int = setting(2, ge=1)
+    kernel: str = setting("rbf", choices=KERNELS)
+    n_features: int = setting(500, ge=1)
+    gamma: float = setting(1.0, gt=0)
+    radius: float = setting(300.0, gt=0)
+    rank: int = setting(16, ge=1)
 
-    def __post_init__(self):
-        check_radius(self.radius)
-        if self.rank < 1 or self.pool < 1:
-            raise InputError(f"rank and pool must be >= 1, got {self.rank} and {self.pool}")
+    def __post_init__(self) -> None:
+        check_settings(self)
 
 
 @dataclass(frozen=True)
 class SolverSpec:
     """How the convex program is solved: ``sgd`` (projected SGD) or ``fista`` (full batch)."""
 
-    name: str = "sgd"
-    epochs: int = 10
-    batch_size: int = 64
-    learning_rate: float = 1.0
-    max_iter: int = 500
+    name: str = setting("sgd", choices=SOLVERS)
+    epochs: int = setting(10, ge=1)
+    batch_size: int = setting(64, ge=1)
+    learning_rate: float = setting(1.0, gt=0)
+    max_iter: int = setting(500, ge=1)
 
-    def __post_init__(self):
-        if self.name not in SOLVERS:
-            raise InputError(f"unknown solver {self.name!r}; choose one of {', '.join(SOLVERS)}")
+    def __post_init__(self) -> None:
+        check_settings(self)
 
     def solve(self, problem: NuclearProblem, seed: int, on_epoch=None) -> SolverResult:
         if self.name == "fista":

@@ -19,42 +19,45 @@ holds no point (see :mod:`sublevel.checks.counting.components` for what the coun
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
-from sublevel.theory.errors import InputError
 from sublevel.theory.problems import Problem
+from sublevel.theory.settings import MAX_SEED, check_settings, setting
 
 
 @dataclass(frozen=True)
 class SampleSettings:
-    """How to sample: starts, descent steps, learning rate, recording and thinning."""
+    """How to sample Omega(lambda): where descent starts, how long it runs, what it keeps.
 
-    starts: int = 64
-    steps: int = 300
-    lr: float = 0.05
-    record_every: int = 10
-    init_scale: float = 1.0
-    max_points: int = 1500
-    seed: int = 0
+    Parameters
+    ----------
+    starts : int
+        Descent runs, from independent starts theta_0 ~ N(0, init_scale^2 / n_in).
+    steps, lr : int, float
+        Adam steps per run (all runs in one batch) and the learning rate.
+    record_every : int
+        Every this many steps each run's iterate is recorded when it lies below the level.
+    init_scale : float
+        Scale of the random starts (see ``starts``).
+    max_points : int
+        Points kept at the most: every run's last point, and a seeded random subset of the
+        other recorded points.
+    seed : int
+        Same seed, same points.
+    """
+
+    starts: int = setting(64, ge=1)
+    steps: int = setting(300, ge=1)
+    lr: float = setting(0.05, gt=0)
+    record_every: int = setting(10, ge=1)
+    init_scale: float = setting(1.0, gt=0)
+    max_points: int = setting(1500, ge=1)
+    seed: int = setting(0, ge=0, le=MAX_SEED)
 
     def __post_init__(self) -> None:
-        for name in ("starts", "steps", "record_every", "max_points", "seed"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-                raise InputError(f"{name} must be an integer, got {value!r}")
-        for name in ("lr", "init_scale"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float, np.floating)) or isinstance(value, bool) or not math.isfinite(value):
-                raise InputError(f"{name} must be a finite number, got {value!r}")
-        for name in ("starts", "steps", "record_every", "max_points"):
-            if getattr(self, name) < 1:
-                raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not self.lr > 0 or not self.init_scale > 0:
-            raise InputError("lr and init_scale must be > 0")
+        check_settings(self)
 
 
 @dataclass(frozen=True)

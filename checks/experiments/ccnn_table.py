@@ -20,10 +20,11 @@ import numpy as np
 
 from sublevel.checks.ccnn.cnn_baselines import CNNClassifier, CNNSpec
 from sublevel.checks.ccnn.estimator import CCNNClassifier
-from sublevel.checks.ccnn.layer import LayerSpec
 from sublevel.checks.ccnn.patches import patch_grid
 from sublevel.constructions.mnist_variations import VARIATIONS, ImageSplit, digits_variation, mnist_variation
+from sublevel.checks.ccnn.features import KERNELS
 from sublevel.theory.errors import InputError
+from sublevel.theory.settings import MAX_SEED, check_settings, setting
 
 MODELS = ("CNN-1", "CCNN-1", "CNN-2", "CCNN-2")
 
@@ -41,21 +42,21 @@ class TableConfig:
     """What the table runs: data, seeds and the hyper-parameters shared by the four models."""
 
     variations: tuple[str, ...] = VARIATIONS
-    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
-    image_size: int = 16
+    seeds: tuple[int, ...] = setting((0, 1, 2, 3, 4), ge=0, le=MAX_SEED)
+    image_size: int = setting(16, ge=1)
     mnist_dir: str | None = None
-    mnist_samples: int = 3000
-    patch_size: int = 5
-    upper_patch_size: int = 3
-    filters: int = 16
-    kernel: str = "rbf"
-    n_features: int = 500
-    gamma: float = 1.0
-    radius: float = 300.0
-    ccnn_epochs: int = 8
-    learning_rate: float = 20.0
-    cnn_epochs: int = 30
-    max_train: int | None = None
+    mnist_samples: int = setting(3000, ge=1)
+    patch_size: int = setting(5, ge=1)
+    upper_patch_size: int = setting(3, ge=1)
+    filters: int = setting(16, ge=1)
+    kernel: str = setting("rbf", choices=KERNELS)
+    n_features: int = setting(500, ge=1)
+    gamma: float = setting(1.0, gt=0)
+    radius: float = setting(300.0, gt=0)
+    ccnn_epochs: int = setting(8, ge=1)
+    learning_rate: float = setting(20.0, gt=0)
+    cnn_epochs: int = setting(30, ge=1)
+    max_train: int | None = setting(None, ge=1)
 
     @classmethod
     def quick(cls, **overrides) -> "TableConfig":
@@ -66,12 +67,12 @@ class TableConfig:
 
     def validate(self) -> None:
         """Raise InputError before any work if the configuration cannot run."""
+        check_settings(self)
         for variation in self.variations:
             if variation not in VARIATIONS:
                 raise InputError(f"unknown variation {variation!r}; choose from {', '.join(VARIATIONS)}")
         if not self.seeds:
             raise InputError("at least one seed is needed")
-        LayerSpec(self.patch_size, 1, 2, self.kernel, self.n_features, self.gamma, self.radius, self.filters)
         if self.mnist_dir:
             from sublevel.constructions.idx_files import mnist_files
 

@@ -18,12 +18,17 @@ import torch
 from sublevel.checks.paths.base import JitteredFinder, Path, certify_chains, jitter, register_finder
 from sublevel.theory.errors import InputError
 from sublevel.theory.problems import Problem
+from sublevel.theory.settings import setting
 
 
 @register_finder("autoneb")
 @dataclass(frozen=True)
 class AutoNEB(JitteredFinder):
     """Nudged elastic band with pivot insertion at the highest point of each bad segment.
+
+    The method of Draxler, Veschgini, Salmhofer & Hamprecht, "Essentially No Barriers in Neural
+    Network Energy Landscape", ICML 2018 (arXiv:1803.00885), after Kolsbjerg, Groves & Hammer's
+    AutoNEB (J. Chem. Phys. 145, 2016); here every segment of the final chain is certified.
 
     Parameters
     ----------
@@ -42,17 +47,15 @@ class AutoNEB(JitteredFinder):
         (:class:`~sublevel.checks.paths.base.JitteredFinder`).
     """
 
-    pivots: int = 3
-    cycles: int = 5
-    steps: int = 100
-    lr: float = 0.01
-    spring: float = 1.0
-    max_beads: int = 65
+    pivots: int = setting(3, ge=0)
+    cycles: int = setting(5, ge=0)
+    steps: int = setting(100, ge=0)
+    lr: float = setting(0.01, gt=0)
+    spring: float = setting(1.0, ge=0)
+    max_beads: int = setting(65, ge=2)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.pivots < 0 or self.cycles < 0 or self.steps < 0 or self.spring < 0 or not self.lr > 0:
-            raise InputError("pivots, cycles, steps and spring must be >= 0 and lr > 0")
         if self.max_beads < self.pivots + 2:
             raise InputError(f"max_beads must be >= pivots + 2 = {self.pivots + 2}")
 

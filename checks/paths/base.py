@@ -35,6 +35,7 @@ from sublevel.checks.certify.segments import SegmentBound, segment_maxima
 from sublevel.theory.errors import InputError
 from sublevel.theory.levels import check_levels
 from sublevel.theory.problems import Problem
+from sublevel.theory.settings import MAX_SEED, check_settings, setting
 
 
 @dataclass(frozen=True)
@@ -193,12 +194,11 @@ class JitteredFinder(BatchedFinder):
         seed, same paths, whichever other pairs share the batch.
     """
 
-    jitter: float = 1e-2
-    seed: int = 0
+    jitter: float = setting(1e-2, ge=0)
+    seed: int = setting(0, ge=0, le=MAX_SEED)
 
     def __post_init__(self) -> None:
-        if not self.jitter >= 0:
-            raise InputError(f"jitter must be >= 0, got {self.jitter}")
+        check_settings(self)  # the fields of subclasses too
 
     def generator(self, a: torch.Tensor, b: torch.Tensor) -> torch.Generator:
         """The random generator of the pair (a, b)."""

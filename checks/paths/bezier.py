@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import torch
 
 from sublevel.checks.paths.base import JitteredFinder, Path, certify_paths, jitter, register_finder
-from sublevel.theory.errors import InputError
 from sublevel.theory.problems import Problem
+from sublevel.theory.settings import setting
 
 
 def bezier_points(a: torch.Tensor, c: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -47,16 +47,11 @@ class BezierCurve(JitteredFinder):
         ``jitter * ||theta_B - theta_A||`` (seeded).
     """
 
-    steps: int = 300
-    lr: float = 0.05
-    samples: int = 16
-    beads: int = 16
-    refinements: int = 3
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.steps < 0 or self.samples < 1 or self.beads < 1 or self.refinements < 0 or not self.lr > 0:
-            raise InputError("steps, refinements and jitter must be >= 0, samples and beads >= 1, lr > 0")
+    steps: int = setting(300, ge=0)
+    lr: float = setting(0.05, gt=0)
+    samples: int = setting(16, ge=1)
+    beads: int = setting(16, ge=1)
+    refinements: int = setting(3, ge=0)
 
     def _search(self, problem: Problem, starts: torch.Tensor, ends: torch.Tensor,
                 levels: torch.Tensor) -> list[Path]:

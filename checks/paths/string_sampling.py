@@ -20,8 +20,8 @@ import torch
 
 from sublevel.checks.paths.base import (JitteredFinder, Path, certify_chains, jitter, register_finder,
                                train_beads)
-from sublevel.theory.errors import InputError
 from sublevel.theory.problems import Problem
+from sublevel.theory.settings import setting
 
 EDGE_T = 1e-3
 """An argmax this close to a segment's end (a bead that failed its training) is replaced by
@@ -68,18 +68,11 @@ class DynamicStringSampling(JitteredFinder):
     True
     """
 
-    alpha: float = 0.9
-    steps: int = 300
-    lr: float = 0.01
-    max_rounds: int = 8
-    max_beads: int = 65
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not 0 < self.alpha <= 1:
-            raise InputError(f"alpha must be in (0, 1], got {self.alpha}")
-        if self.steps < 0 or self.max_rounds < 0 or self.max_beads < 2 or not self.lr > 0:
-            raise InputError("steps, max_rounds and jitter must be >= 0, max_beads >= 2 and lr > 0")
+    alpha: float = setting(0.9, gt=0, le=1)
+    steps: int = setting(300, ge=0)
+    lr: float = setting(0.01, gt=0)
+    max_rounds: int = setting(8, ge=0)
+    max_beads: int = setting(65, ge=2)
 
     def _search(self, problem: Problem, starts: torch.Tensor, ends: torch.Tensor,
                 levels: torch.Tensor) -> list[Path]:
