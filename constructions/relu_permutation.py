@@ -102,13 +102,10 @@ def relu_permutation(arch: str, bias: int, angle: float, scale: float, samples: 
         w, a = views[0].weight[0].numpy(), views[1].weight[0].numpy()
         sample = sample_floor(x, y)
         population = population_floor(w, a)
-        # rho* = E||y||^2 - (sums over N samples): its float64 rounding error is below
-        # (N + 8) eps E||y||^2 several times over; the floor is taken that far below rho*.
-        rounding = 16 * (samples + 8) * np.finfo(np.float64).eps * float(np.mean(np.sum(y * y, axis=1)))
         meta["separators"] = [Separator(
-            "determinant", sample.value - rounding, Separator.architecture_key(architecture), 1,
+            "determinant", sample.lower, Separator.architecture_key(architecture), 1,
             "det W_1 = 0 means rank W_1 <= 1, i.e. H = alpha relu(u.x) + beta relu(-u.x), whose sample loss "
-            "is >= rho* (exact 1-D minimisation, constructions.rank_one_floor), less its rounding bound").to_dict()]
+            "is >= rho* (proven lower bound in exact rational arithmetic, constructions.rank_one_floor)").to_dict()]
         meta["rho_star"] = {"separator_floor_is_for": "sample", "sample": sample.to_dict(),
                             "population": population.to_dict()}
     else:

@@ -43,7 +43,7 @@ register(Claim(
               "different components of Omega(lambda) for every lambda < rho*.",
     reference=FB + ", section 2.3.1; lecture 11, 'ReLU network: multiple components'",
     hypotheses="ReLU, no bias, kappa = 0, widths 2-2-1, labels from a teacher; lambda < rho* (the determinant floor)",
-    symbols={"rho*": "min of L over the rank-one set {det W_1 = 0} (sample loss; breakpoints and float64 roots)",
+    symbols={"rho*": "min of L over the rank-one set {det W_1 = 0} (sample loss; proven in exact rational arithmetic)",
              "theta_A, theta_B": "teacher and teacher with its two hidden units swapped",
              "lambda": "level, given as fractions of rho* (or of the straight segment's maximum)"},
     kind="disconnection",
