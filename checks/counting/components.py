@@ -7,8 +7,11 @@ of components at every lambda then comes from one Kruskal sweep over edges in in
 weight (0-dimensional persistence / single linkage): with n(lambda) nodes below lambda and
 m(lambda) merges of weight <= lambda, the graph has n(lambda) - m(lambda) components.
 
-Candidate edges are the k nearest neighbours (scikit-learn) among the points below each
-requested level, plus consecutive points of each descent trajectory, never all pairs.
+Each level is counted on its own sample (:meth:`~sublevel.checks.counting.sampling.LevelSample.at`:
+the points below it, thinned by seeded priorities), so its count never depends on which other
+levels are asked. Candidate edges are the k nearest neighbours (scikit-learn) among that
+level's points, a spanning tree of short edges, and consecutive points of each descent
+trajectory, never all pairs.
 Certification is lazy: edges are taken in order of max(L_i, L_j), a cheap lower bound of
 their weight; an edge whose endpoints are already joined is skipped without computing its
 segment, and the sweep stops past the highest level asked for.
@@ -48,7 +51,6 @@ import numpy as np
 import torch
 from networkx.utils import UnionFind
 from scipy.sparse.csgraph import minimum_spanning_tree
-from scipy.spatial.distance import pdist, squareform
 from sklearn.neighbors import NearestNeighbors
 
 from sublevel.checks.counting.kruskal import lazy_kruskal, spanning_forest
@@ -129,58 +131,79 @@ INTERIOR_CHECKS = (0.25, 0.5, 0.75)
 """Points of each certified segment where the loss is also computed: a certified maximum below
 any of them (or below an end point) is a contradiction."""
 
-EMST_MAX_POINTS = 5000
-"""Above this many points per level the Euclidean minimum spanning tree (dense distances) is skipped."""
 
 
-def candidate_edges(sample: LevelSample, levels: Sequence[float], k: int = 8) -> np.ndarray:
-    """Unique pairs (E, 2), i < j, among the points below each level: k nearest neighbours,
-    the Euclidean minimum spanning tree (so the candidate graph is connected; a kNN graph of
-    clustered points often is not), and consecutive points of each descent trajectory."""
-    pairs = []
+def candidate_edges(sample: LevelSample, k: int = 8) -> np.ndarray:
+    """Unique pairs (E, 2), i < j, among the points of one level's sample: k nearest neighbours
+    (scikit-learn), a spanning tree of near pairs (:func:`spanning_edges`, so the candidate
+    graph is connected; a kNN graph of clustered points often is not), and consecutive points
+    of each descent trajectory. No all-pairs structure: O(M k) pairs for M points."""
     points = sample.points.numpy()
-    for level in levels:
-        idx = sample.below(level).numpy()
-        if len(idx) < 2:
-            continue
-        neighbours = NearestNeighbors(n_neighbors=min(k + 1, len(idx))).fit(points[idx])
-        _, nbr = neighbours.kneighbors(points[idx])
-        src = np.repeat(idx, nbr.shape[1])
-        pairs.append(np.stack([src, idx[nbr.ravel()]], axis=1))
-        pairs.append(idx[euclidean_mst(points[idx])])
+    pairs = [np.zeros((0, 2), dtype=int)]
+    if len(points) >= 2:
+        neighbours = NearestNeighbors(n_neighbors=min(k + 1, len(points))).fit(points)
+        _, nbr = neighbours.kneighbors(points)
+        pairs.append(np.stack([np.repeat(np.arange(len(points)), nbr.shape[1]), nbr.ravel()], axis=1))
+        pairs.append(spanning_edges(points, k))
     traj = sample.trajectory.numpy()
     order = np.argsort(traj, kind="stable")
     same = (traj[order][1:] == traj[order][:-1]) & (traj[order][1:] >= 0)
     pairs.append(np.stack([order[:-1][same], order[1:][same]], axis=1))
-    pairs = np.concatenate(pairs) if pairs else np.zeros((0, 2), dtype=int)
-    pairs = np.sort(pairs, axis=1)
+    pairs = np.sort(np.concatenate(pairs), axis=1)
     pairs = pairs[pairs[:, 0] != pairs[:, 1]]
     return np.unique(pairs, axis=0)
 
 
-def euclidean_mst(points: np.ndarray) -> np.ndarray:
-    """Edges (m-1, 2) of the Euclidean minimum spanning tree (scipy), or none above
-    :data:`EMST_MAX_POINTS` points."""
-    if len(points) > EMST_MAX_POINTS:
+def spanning_edges(points: np.ndarray, k: int = 8) -> np.ndarray:
+    """Edges (M-1, 2) of a spanning tree of short edges, without all-pairs distances.
+
+    The minimum spanning tree of the k-nearest-neighbour graph (scipy, sparse), its components
+    then joined Boruvka-style: each round adds, for every component, the shortest edge to a
+    point outside it (a nearest-neighbour query against the other components' points), which at
+    least halves their number. Equal to the Euclidean minimum spanning tree whenever the kNN
+    graph holds it (usually); always a spanning tree, which is all the candidate graph needs.
+    Memory O(M k); time O(M k log M) per round.
+    """
+    m = len(points)
+    if m < 2:
         return np.zeros((0, 2), dtype=int)
-    distances = squareform(pdist(points))
+    graph = NearestNeighbors(n_neighbors=min(k, m - 1)).fit(points).kneighbors_graph(mode="distance")
     # Coincident points have distance 0, which csgraph reads as "no edge": nudge them.
-    distances[distances == 0] = np.finfo(float).tiny
-    np.fill_diagonal(distances, 0)
-    tree = minimum_spanning_tree(distances).tocoo()
-    return np.stack([tree.row, tree.col], axis=1)
+    graph.data[graph.data == 0] = np.finfo(float).tiny
+    tree = minimum_spanning_tree(graph).tocoo()
+    edges = [np.stack([tree.row, tree.col], axis=1)]
+    components = UnionFind(range(m))
+    for i, j in edges[0]:
+        components.union(int(i), int(j))
+    while True:
+        labels = np.array([components[i] for i in range(m)])
+        roots = np.unique(labels)
+        if len(roots) == 1:
+            break
+        joins = []
+        for root in roots:
+            inside = np.flatnonzero(labels == root)
+            outside = np.flatnonzero(labels != root)
+            distance, nearest = NearestNeighbors(n_neighbors=1).fit(points[outside]).kneighbors(points[inside])
+            best = int(np.argmin(distance[:, 0]))
+            joins.append((int(inside[best]), int(outside[nearest[best, 0]])))
+        for i, j in joins:
+            if components[i] != components[j]:
+                components.union(i, j)
+                edges.append(np.array([[i, j]]))
+    return np.concatenate(edges).astype(int)
 
 
-def merge_forest(problem: Problem, sample: LevelSample, levels: Sequence[float], k: int = 8,
+def merge_forest(problem: Problem, sample: LevelSample, level: float, k: int = 8,
                  certifier: Certifier = exact_certifier, batch: int = 64,
                  known: dict[tuple[int, int], float] | None = None,
                  seen: set[tuple[int, int]] | None = None) -> MergeForest:
-    """Kruskal's sweep with lazily certified edges, up to the highest level.
+    """Kruskal's sweep with lazily certified edges over one level's sample, up to ``level``.
 
-    ``known`` maps pairs (i, j), i < j, to weights certified earlier for the same points (a
-    sample that only grew by appending); it is read and extended, so repeated sweeps over a
-    growing sample certify each segment once. ``seen`` collects the candidate pairs over such
-    repeated sweeps (``candidate_edges`` is then its size).
+    ``known`` maps pairs of point ids (:attr:`LevelSample.ids`, smaller first) to segment
+    maxima certified earlier, by this level or another drawn from the same sample; it is read
+    and extended, so each segment is certified once. ``seen`` collects the candidate pairs
+    (by ids) over all calls.
 
     Notes
     -----
@@ -189,16 +212,18 @@ def merge_forest(problem: Problem, sample: LevelSample, levels: Sequence[float],
     components are ever certified, ``batch`` segments per call.
     """
     exact = problem.to(device="cpu", dtype=torch.float64)
-    pairs = candidate_edges(sample, levels, k)
+    pairs = candidate_edges(sample, k)
     losses = loss_upper_bounds(exact, sample.points).numpy()
     computed = sample.losses.numpy()
+    ids = sample.ids.numpy()
+    keys = [(int(min(ids[i], ids[j])), int(max(ids[i], ids[j]))) for i, j in pairs]
     if seen is not None:
-        seen.update(map(tuple, pairs.tolist()))
-    forest = MergeForest(sample.points, torch.from_numpy(losses), candidate_edges=len(pairs if seen is None else seen))
+        seen.update(keys)
+    forest = MergeForest(sample.points, torch.from_numpy(losses), candidate_edges=len(pairs))
     known = {} if known is None else known
     ii, jj = pairs[:, 0], pairs[:, 1]
-    done = np.array([(int(i), int(j)) in known for i, j in pairs], dtype=bool)
-    lower = np.array([known.get((int(i), int(j)), max(losses[i], losses[j])) for i, j in pairs], dtype=float)
+    done = np.array([key in known for key in keys], dtype=bool)
+    lower = np.array([known.get(key, max(losses[i], losses[j])) for key, (i, j) in zip(keys, pairs)], dtype=float)
 
     def certify(chunk: np.ndarray) -> np.ndarray:
         bounds = np.asarray(certifier(exact, sample.points[ii[chunk]], sample.points[jj[chunk]]).tolist(), dtype=float)
@@ -212,20 +237,33 @@ def merge_forest(problem: Problem, sample: LevelSample, levels: Sequence[float],
                                 f"computed at a point of the segment")
         forest.certified_edges += len(chunk)
         weights = np.maximum(bounds, lower[chunk])
-        known.update({(int(ii[e]), int(jj[e])): float(w) for e, w in zip(chunk, weights)})
+        known.update({keys[e]: float(w) for e, w in zip(chunk, weights)})
         return weights
 
-    forest.merges = lazy_kruskal(lower, ii, jj, len(losses), certify, known=done, stop=max(levels), batch=batch)
+    forest.merges = lazy_kruskal(lower, ii, jj, len(losses), certify, known=done, stop=level, batch=batch)
     return forest
 
 
 @dataclass(frozen=True)
 class ComponentCount:
-    """Brackets per level, with the forest they came from and notes on what was proven how."""
+    """Brackets per level, the forest each level's count came from, and notes on what was
+    proven how. ``certified_edges`` and ``candidate_edges`` count distinct segments over all
+    levels (a segment certified for one level is reused by the others)."""
 
     brackets: list[Bracket]
-    forest: MergeForest
+    forests: tuple[MergeForest, ...]
     notes: tuple[str, ...] = ()
+    certified_edges: int = 0
+    candidate_edges: int = 0
+
+    @property
+    def forest(self) -> MergeForest:
+        """The forest of the highest level (its sample is the largest)."""
+        return self.forests[-1]
+
+    @property
+    def path_edges(self) -> int:
+        return sum(forest.path_edges for forest in self.forests)
 
     def to_json(self) -> dict:
         return {
@@ -237,9 +275,9 @@ class ComponentCount:
             "exact": [b.exact for b in self.brackets],
             "status": [b.status for b in self.brackets],
             "points": [b.points for b in self.brackets],
-            "candidate_edges": self.forest.candidate_edges,
-            "certified_edges": self.forest.certified_edges,
-            "path_edges": self.forest.path_edges,
+            "candidate_edges": self.candidate_edges,
+            "certified_edges": self.certified_edges,
+            "path_edges": self.path_edges,
             "notes": list(self.notes),
         }
 
@@ -284,37 +322,27 @@ def brackets(forest: MergeForest, problem: Problem, levels: Sequence[float],
     return out
 
 
-def bridge_gaps(problem: Problem, sample: LevelSample, forest: MergeForest, found: Sequence[Bracket],
-                settings: SampleSettings) -> LevelSample | None:
-    """New points between components the certified graph has not joined yet.
+def bridge_gaps(problem: Problem, sample: LevelSample, forest: MergeForest, bracket: Bracket,
+                settings: SampleSettings, first_trajectory: int) -> LevelSample | None:
+    """New points between components the certified graph has not joined yet, at one level.
 
-    For every level whose bracket is open (:attr:`Bracket.open`), the Euclidean minimum spanning tree
-    of the points below it is cut by the component labels; from the midpoint of each crossing
-    tree edge, descent runs until it is below the level (as Freeman & Bruna's Dynamic String
-    Sampling inserts a trained bead between two beads). Returns the points found, or None.
+    If the bracket is open (:attr:`Bracket.open`), a spanning tree of short edges
+    (:func:`spanning_edges`) of the points below the level is cut by the component labels; from
+    the midpoint of each crossing edge, descent runs until it is below the level (as Freeman &
+    Bruna's Dynamic String Sampling inserts a trained bead between two beads). Returns the
+    points found (every one kept), or None.
     """
-    found_points = []
-    next_id = int(sample.trajectory.max()) + 1 if len(sample.trajectory) else 0
-    for bracket in found:
-        if not bracket.open:
-            continue
-        labels = forest.labels(bracket.level)
-        nodes = np.array(sorted(labels))
-        tree = nodes[euclidean_mst(sample.points[nodes].numpy())]
-        crossing = [(i, j) for i, j in tree if labels[i] != labels[j]]
-        if not crossing:
-            continue
-        pairs = torch.tensor(crossing)
-        midpoints = (sample.points[pairs[:, 0]] + sample.points[pairs[:, 1]]) / 2
-        bridge = descend(problem, midpoints.to(problem.dtype), bracket.level, settings, next_id)
-        next_id += len(crossing)
-        found_points.append(bridge)
-    if not found_points:
+    if not bracket.open:
         return None
-    merged = found_points[0]
-    for extra in found_points[1:]:
-        merged = merge_samples(merged, extra)
-    return merged
+    labels = forest.labels(bracket.level)
+    nodes = np.array(sorted(labels))
+    tree = nodes[spanning_edges(sample.points[nodes].numpy())]
+    crossing = [(i, j) for i, j in tree if labels[i] != labels[j]]
+    if not crossing:
+        return None
+    pairs = torch.tensor(crossing)
+    midpoints = (sample.points[pairs[:, 0]] + sample.points[pairs[:, 1]]) / 2
+    return descend(problem, midpoints.to(problem.dtype), bracket.level, settings, first_trajectory)
 
 
 def join_with_paths(problem: Problem, forest: MergeForest, found: Sequence[Bracket], finder,
@@ -403,17 +431,26 @@ def count_components(problem: Problem, levels: Sequence[float], settings: Sample
         sample = sample_sublevel(problem, max(levels), settings, extra_points)
     known: dict[tuple[int, int], float] = {}
     seen: set[tuple[int, int]] = set()
-    for round_ in range(bridge_rounds + 1):
-        forest = merge_forest(problem, sample, levels, k, certifier, known=known, seen=seen)
-        found = brackets(forest, problem, levels, separators, loss_floor, whole_space)
-        if round_ == bridge_rounds or not any(b.open for b in found):
-            break
-        bridge = bridge_gaps(problem, sample, forest, found, BRIDGE_SETTINGS)
-        if bridge is None:
-            break
-        sample = merge_samples(sample, bridge)
-    forest.certified_edges = len(known)  # over all rounds
-    if finder is not None and any(b.open for b in found):
-        if join_with_paths(problem, forest, found, finder, separators):
-            found = brackets(forest, problem, levels, separators, loss_floor, whole_space)
-    return ComponentCount(found, forest, tuple(notes))
+    next_id = int(sample.ids.max()) + 1 if len(sample.ids) else 0
+    next_trajectory = int(sample.trajectory.max()) + 1 if len(sample.trajectory) else 0
+    found, forests = [], []
+    for level in levels:
+        own = sample.at(level, settings.max_points)
+        for round_ in range(bridge_rounds + 1):
+            forest = merge_forest(problem, own, level, k, certifier, known=known, seen=seen)
+            (bracket,) = brackets(forest, problem, [level], separators, loss_floor, whole_space)
+            if round_ == bridge_rounds or not bracket.open:
+                break
+            bridge = bridge_gaps(problem, own, forest, bracket, BRIDGE_SETTINGS, next_trajectory)
+            if bridge is None:
+                break
+            own = merge_samples(own, bridge, next_id)
+            next_id += len(bridge.ids)
+            if len(bridge.trajectory):
+                next_trajectory = int(bridge.trajectory.max()) + 1
+        if finder is not None and bracket.open:
+            if join_with_paths(problem, forest, [bracket], finder, separators):
+                (bracket,) = brackets(forest, problem, [level], separators, loss_floor, whole_space)
+        found.append(bracket)
+        forests.append(forest)
+    return ComponentCount(found, tuple(forests), tuple(notes), certified_edges=len(known), candidate_edges=len(seen))

@@ -4,7 +4,9 @@ Many random starts theta_0^(s) ~ N(0, scale^2/n_in) descend together: all S para
 form one (S, P) tensor, their losses come from one batched call, and one backward pass gives
 every gradient (the losses are independent, so the gradient of their sum is the stack of the
 individual gradients). Every ``record_every`` steps the points whose loss is <= ``level``
-are kept. Adam acts coordinate-wise, so the S runs do not interact.
+are recorded. Adam acts coordinate-wise, so the S runs do not interact. The sample of each
+level is then thinned on its own (:meth:`LevelSample.at`), so a count at one level does not
+depend on which other levels are asked.
 
 Descent is scale-free: it runs on the problem with the labels divided by their root mean square
 s (level lambda / s^2), and the points are mapped back by
@@ -60,19 +62,52 @@ class SampleSettings:
         check_settings(self)
 
 
+RECORD_MARGIN = 1e-3
+"""Descent records points whose (descent-precision) loss is <= (1 + RECORD_MARGIN) x the
+highest level; float64 losses then decide. The margin makes the points recorded for a level
+the same whether or not higher levels are asked (float32 descent rounds the loss)."""
+
+
 @dataclass(frozen=True)
 class LevelSample:
-    """Sampled points of Omega(level): ``points`` (M, P), their ``losses`` (M,), and the
-    ``trajectory`` index (M,) of the start each point came from (-1 for given points)."""
+    """Sampled points of Omega(level).
+
+    ``points`` (M, P) and their float64 ``losses`` (M,); the ``trajectory`` (M,) each point came
+    from (-1 for given points); ``final`` (M,) marks the last point of its trajectory;
+    ``priority`` (M,) is the seeded thinning key of each recorded point (-1: always kept);
+    ``ids`` (M,) name the points across the per-level samples drawn from one sample (segments
+    certified for one level are reused by another through them).
+    """
 
     points: torch.Tensor
     losses: torch.Tensor
     trajectory: torch.Tensor
     level: float
+    final: torch.Tensor
+    priority: torch.Tensor
+    ids: torch.Tensor
 
     def below(self, level: float) -> torch.Tensor:
         """Indices of the points with loss <= level."""
         return torch.nonzero(self.losses <= level).flatten()
+
+    def subset(self, index: torch.Tensor, level: float | None = None) -> "LevelSample":
+        return LevelSample(self.points[index], self.losses[index], self.trajectory[index],
+                           self.level if level is None else level, self.final[index], self.priority[index],
+                           self.ids[index])
+
+    def at(self, level: float, max_points: int) -> "LevelSample":
+        """The sample of one level: the points with loss <= ``level``; among them every
+        trajectory's final point and every given point, and of the others the ``max_points``
+        minus those with the smallest seeded priority. Which points a level keeps depends on that
+        level alone, never on which other levels are asked (a property test checks it)."""
+        below = self.below(level)
+        always = (self.final[below] | (self.priority[below] < 0))
+        budget = max(0, max_points - int(always.sum()))
+        others = below[~always]
+        chosen = others[torch.argsort(self.priority[others], stable=True)[:budget]]
+        index = torch.cat([below[always], chosen]).sort().values
+        return self.subset(index, level)
 
 
 def sample_sublevel(problem: Problem, level: float, settings: SampleSettings = SampleSettings(),
@@ -91,9 +126,9 @@ def sample_sublevel(problem: Problem, level: float, settings: SampleSettings = S
     Returns
     -------
     LevelSample
-        Deterministic given ``settings.seed``. At most ``settings.max_points`` descent points
-        are kept (the last point of every trajectory always is, the others are thinned
-        evenly at random).
+        Every recorded point below ``level`` (thin with :meth:`LevelSample.at`), deterministic
+        given ``settings.seed``: the generator draws the starts, then one thinning priority per
+        (start, record).
 
     Notes
     -----
@@ -102,22 +137,37 @@ def sample_sublevel(problem: Problem, level: float, settings: SampleSettings = S
     arch = problem.architecture
     generator = torch.Generator().manual_seed(settings.seed)
     starts = arch.init(settings.starts, settings.init_scale, generator, dtype=problem.dtype, device=problem.device)
+    priorities = record_priorities(settings, generator)
     unit, scale = unit_labels(problem)
-    points, traj, num_final = _descend(unit, starts, level / scale ** 2, settings)
+    points, traj, record = _descend(unit, starts, level / scale ** 2, settings)
     points = arch.scale_output(points, scale)
-    points, traj = thin_sample(points, traj, num_final, settings.max_points, generator)
-    points, traj = with_extra_points(points, traj, extra_points, arch.num_params)
-    return certified_sample(problem, points, traj, level)
+    return finish_sample(problem, points, traj, record, priorities, level, settings, extra_points)
 
 
-def with_extra_points(points: torch.Tensor, traj: torch.Tensor, extra_points, num_params: int
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``points`` and ``traj`` with the caller's ``extra_points`` (rows of ``num_params``, e.g. a
-    construction's named points) appended under trajectory id -1."""
-    if extra_points is None or not len(extra_points):
-        return points, traj
-    extra = torch.as_tensor(extra_points, dtype=torch.float64).reshape(-1, num_params)
-    return torch.cat([points, extra]), torch.cat([traj, torch.full((len(extra),), -1)])
+def records_per_run(settings: SampleSettings) -> int:
+    """Points recorded along one descent run: every ``record_every`` steps and the last step."""
+    return settings.steps // settings.record_every + 1 + (settings.steps % settings.record_every != 0)
+
+
+def record_priorities(settings: SampleSettings, generator: torch.Generator) -> torch.Tensor:
+    """One uniform thinning key per (start, record), drawn whatever the levels."""
+    return torch.rand(settings.starts, records_per_run(settings), generator=generator, dtype=torch.float64)
+
+
+def finish_sample(problem: Problem, points: torch.Tensor, traj: torch.Tensor, record: torch.Tensor,
+                  priorities: torch.Tensor, level: float, settings: SampleSettings,
+                  extra_points=None) -> LevelSample:
+    """A :class:`LevelSample` from recorded descent points: float64 losses, final flags,
+    priorities, the given points added (kept whenever below the level)."""
+    final = record == records_per_run(settings) - 1
+    priority = priorities[traj, record]
+    if extra_points is not None:
+        extra = torch.as_tensor(extra_points, dtype=torch.float64).reshape(-1, problem.architecture.num_params)
+        points = torch.cat([points, extra])
+        traj = torch.cat([traj, torch.full((len(extra),), -1)])
+        final = torch.cat([final, torch.ones(len(extra), dtype=torch.bool)])
+        priority = torch.cat([priority, torch.full((len(extra),), -1.0, dtype=torch.float64)])
+    return certified_sample(problem, points, traj, level, final, priority)
 
 
 def unit_labels(problem: Problem) -> tuple[Problem, float]:
@@ -131,59 +181,62 @@ def unit_labels(problem: Problem) -> tuple[Problem, float]:
 
 def descend(problem: Problem, starts: torch.Tensor, level: float, settings: SampleSettings = SampleSettings(),
             first_trajectory: int = 0) -> LevelSample:
-    """Points of Omega(level) on batched descent trajectories from given ``starts`` (S, P).
-
-    Trajectory ids are numbered from ``first_trajectory`` so samples can be concatenated.
-    """
+    """Points of Omega(level) on batched descent trajectories from given ``starts`` (S, P),
+    all kept (priority -1). Trajectory ids are numbered from ``first_trajectory`` so samples
+    can be concatenated."""
     starts = torch.as_tensor(starts, dtype=problem.dtype, device=problem.device)
     unit, scale = unit_labels(problem)
     arch = problem.architecture
-    points, traj, _ = _descend(unit, arch.scale_output(starts, 1 / scale), level / scale ** 2, settings)
+    points, traj, record = _descend(unit, arch.scale_output(starts, 1 / scale), level / scale ** 2, settings)
     points = arch.scale_output(points, scale)
-    return certified_sample(problem, points, traj + first_trajectory, level)
+    final = record == records_per_run(settings) - 1
+    return certified_sample(problem, points, traj + first_trajectory, level, final,
+                            torch.full((len(points),), -1.0, dtype=torch.float64))
 
 
 def _descend(problem: Problem, starts: torch.Tensor, level: float, settings: SampleSettings):
-    """Adam from each start; rows recorded every ``record_every`` steps when below ``level``.
-    Returns points (float64, CPU), trajectory ids and how many rows (the last) are final points."""
+    """Adam from each start; rows recorded every ``record_every`` steps and at the last step
+    when below (1 + :data:`RECORD_MARGIN`) ``level``. Returns points (float64, CPU), their
+    trajectory ids and record numbers."""
     theta = starts.detach().clone().requires_grad_(True)
     optimizer = torch.optim.Adam([theta], lr=settings.lr)
     ids = torch.arange(len(starts))
-    kept_points, kept_ids = [], []
+    kept_points, kept_ids, kept_records = [], [], []
+    threshold = level * (1 + RECORD_MARGIN)
+    record = 0
     for step in range(settings.steps + 1):
         optimizer.zero_grad()
         losses = problem.loss(theta)
         last = step == settings.steps
         if step % settings.record_every == 0 or last:
-            mask = (losses.detach() <= level).cpu()
+            mask = (losses.detach() <= threshold).cpu()
             kept_points.append(theta.detach().cpu()[mask])
             kept_ids.append(ids[mask])
+            kept_records.append(torch.full((int(mask.sum()),), record))
+            record += 1
         if last:
             break
         losses.sum().backward()
         optimizer.step()
-    return torch.cat(kept_points).to(torch.float64), torch.cat(kept_ids), int(mask.sum())
+    return torch.cat(kept_points).to(torch.float64), torch.cat(kept_ids), torch.cat(kept_records)
 
 
-def certified_sample(problem: Problem, points: torch.Tensor, traj: torch.Tensor, level: float) -> LevelSample:
+def certified_sample(problem: Problem, points: torch.Tensor, traj: torch.Tensor, level: float, final: torch.Tensor,
+                     priority: torch.Tensor) -> LevelSample:
     """Recompute losses in float64 (whatever dtype descent used) and keep the points below level."""
     losses = problem.to(device="cpu", dtype=torch.float64).loss(points)
     keep = losses <= level
-    return LevelSample(points[keep], losses[keep], traj[keep], level)
+    return LevelSample(points[keep], losses[keep], traj[keep], level, final[keep], priority[keep],
+                       torch.arange(int(keep.sum())))
 
 
-def merge_samples(first: LevelSample, second: LevelSample) -> LevelSample:
-    """Concatenation of two samples (the level is the larger of the two)."""
+def merge_samples(first: LevelSample, second: LevelSample, first_id: int | None = None) -> LevelSample:
+    """Concatenation of two samples (the level is the larger of the two). The second's points
+    get the ids ``first_id``, ``first_id + 1``, ... (default: after the first's largest id);
+    ids must stay unique among all samples that share certified segments."""
+    if first_id is None:
+        first_id = int(first.ids.max()) + 1 if len(first.ids) else 0
     return LevelSample(torch.cat([first.points, second.points]), torch.cat([first.losses, second.losses]),
-                       torch.cat([first.trajectory, second.trajectory]), max(first.level, second.level))
-
-
-def thin_sample(points, traj, num_final: int, max_points: int, generator: torch.Generator):
-    """Keep the trajectories' final points (the last ``num_final`` rows) and a random subset of the rest."""
-    if len(points) <= max_points:
-        return points, traj
-    head = len(points) - num_final
-    budget = max(0, max_points - num_final)
-    chosen = torch.randperm(head, generator=generator)[:budget].sort().values
-    index = torch.cat([chosen, torch.arange(head, len(points))])
-    return points[index], traj[index]
+                       torch.cat([first.trajectory, second.trajectory]), max(first.level, second.level),
+                       torch.cat([first.final, second.final]), torch.cat([first.priority, second.priority]),
+                       torch.cat([first.ids, first_id + torch.arange(len(second.ids))]))

@@ -21,8 +21,8 @@ from typing import Sequence
 
 import torch
 
-from sublevel.checks.counting.sampling import (LevelSample, SampleSettings, certified_sample, thin_sample, unit_labels,
-                             with_extra_points)
+from sublevel.checks.counting.sampling import (RECORD_MARGIN, LevelSample, SampleSettings, finish_sample,
+                                               record_priorities, unit_labels)
 from sublevel.theory.batched_problems import BatchedProblems
 
 
@@ -59,17 +59,22 @@ def sample_many(batch: BatchedProblems, levels: Sequence[float], settings: Sampl
     arch = batch.architecture
     units = [unit_labels(batch.problem(k)) for k in range(batch.count)]
     scales = [scale for _, scale in units]
-    bounds = torch.tensor([[float(v) / s ** 2] for v, s in zip(levels, scales)], dtype=batch.dtype)
+    bounds = torch.tensor([[float(v) / s ** 2 * (1 + RECORD_MARGIN)] for v, s in zip(levels, scales)],
+                          dtype=batch.dtype)
     original, batch = batch, BatchedProblems.stack([unit for unit, _ in units]).to(batch.device, batch.dtype)
     extra_points = extra_points or [None] * batch.count
     generators = [torch.Generator().manual_seed(int(seed)) for seed in seeds]
-    starts = torch.stack([arch.init(settings.starts, settings.init_scale, g, dtype=batch.dtype, device=batch.device)
-                          for g in generators])
-    theta = starts.requires_grad_(True)
+    starts, priorities = [], []
+    for g in generators:  # the order of draws of the one-problem sampler
+        starts.append(arch.init(settings.starts, settings.init_scale, g, dtype=batch.dtype, device=batch.device))
+        priorities.append(record_priorities(settings, g))
+    theta = torch.stack(starts).requires_grad_(True)
     optimizer = torch.optim.Adam([theta], lr=settings.lr)
     ids = torch.arange(settings.starts)
     kept_points = [[] for _ in seeds]
     kept_ids = [[] for _ in seeds]
+    kept_records = [[] for _ in seeds]
+    record = 0
     for step in range(settings.steps + 1):
         optimizer.zero_grad()
         losses = batch.loss(theta)
@@ -80,14 +85,15 @@ def sample_many(batch: BatchedProblems, levels: Sequence[float], settings: Sampl
             for k in range(batch.count):
                 kept_points[k].append(current[k][mask[k]])
                 kept_ids[k].append(ids[mask[k]])
+                kept_records[k].append(torch.full((int(mask[k].sum()),), record))
+            record += 1
         if last:
             break
         losses.sum().backward()
         optimizer.step()
     samples = []
-    for k, generator in enumerate(generators):
+    for k in range(batch.count):
         points = arch.scale_output(torch.cat(kept_points[k]).to(torch.float64), scales[k])
-        points, traj = thin_sample(points, torch.cat(kept_ids[k]), int(mask[k].sum()), settings.max_points, generator)
-        points, traj = with_extra_points(points, traj, extra_points[k], arch.num_params)
-        samples.append(certified_sample(original.problem(k), points, traj, levels[k]))
+        samples.append(finish_sample(original.problem(k), points, torch.cat(kept_ids[k]), torch.cat(kept_records[k]),
+                                     priorities[k], levels[k], settings, extra_points[k]))
     return samples

@@ -259,8 +259,8 @@ def _run_group(group: TaskGroup) -> list[TaskResult]:
             status=tuple(b.status for b in brackets),
             points=tuple(b.points for b in brackets),
             best_loss=float(losses.min()) if len(losses) else None,
-            certified_edges=count.forest.certified_edges,
-            candidate_edges=count.forest.candidate_edges,
+            certified_edges=count.certified_edges,
+            candidate_edges=count.candidate_edges,
             device=str(group.device),
             seconds=descent_seconds + time.perf_counter() - begin,
         ))

@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--paths", metavar="FINDER",
                         help="second pass for open brackets: search paths between unjoined components with this "
                              "finder (linear, dss, autoneb, bezier); a path's certified maximum becomes an edge")
-    parser.add_argument("--graphml", metavar="FILE.graphml", help="write the certified merge forest as GraphML")
+    parser.add_argument("--graphml", metavar="FILE.graphml", help="write the certified merge forest of the highest level as GraphML")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
 
@@ -58,9 +58,9 @@ def run(args: argparse.Namespace) -> int:
                               bias=architecture.bias, data=args.data)))
         return 0
     print(f"data {args.data}, architecture {architecture.spec} {architecture.activation_name} "
-          f"{'with' if architecture.bias else 'without'} bias; {len(count.forest.losses)} sampled points, "
-          f"{count.forest.certified_edges} segments certified of {count.forest.candidate_edges} candidates"
-          + (f", {count.forest.path_edges} edges from {args.paths} paths" if args.paths else ""))
+          f"{'with' if architecture.bias else 'without'} bias; {len(count.forest.losses)} sampled points at the highest level, "
+          f"{count.certified_edges} segments certified of {count.candidate_edges} candidates"
+          + (f", {count.path_edges} edges from {args.paths} paths" if args.paths else ""))
     for note in count.notes:
         print(f"note: {note}")
     print(f"{'lambda':>10}  {'lower':>5}  {'sampled':>7}  {'upper':>5}  {'points':>6}  status")
