@@ -10,7 +10,7 @@ import torch
 
 from sublevel.checks.landscapes.directions import check_direction, parameters_of, random_direction
 from sublevel.checks.landscapes.evaluation import SliceEvaluator, as_batches
-from sublevel.checks.landscapes.hessian import HessianEvaluator, lanczos_extremes
+from sublevel.checks.landscapes.hessian import HessianEvaluator
 from sublevel.checks.landscapes.interpolation import interpolate
 from sublevel.checks.landscapes.models import ResNet
 from sublevel.checks.landscapes.quantify import grid_components
@@ -141,16 +141,15 @@ def test_resumed_surface_equals_one_shot(tmp_path):
 def test_lanczos_matches_dense_eigenvalues_on_a_tiny_net():
     model = _relu_net(widths=(2, 3, 2))
     x, y = _data(d=2)
-    ev = HessianEvaluator(model, torch.nn.CrossEntropyLoss(), (x, y), [], iterations=40)
-    low, high = ev.extremes(parameters_of(model))
+    ev = HessianEvaluator(model, torch.nn.CrossEntropyLoss(), (x, y), [])
+    low, high, residual = ev.extremes(parameters_of(model))
+    assert residual <= 1e-6
     from torch.autograd.functional import hessian
     from sublevel.checks.landscapes.directions import flatten
     dense = hessian(ev._loss, flatten(parameters_of(model)))
     eig = torch.linalg.eigvalsh(dense)
     assert low == pytest.approx(eig[0].item(), abs=1e-6)
     assert high == pytest.approx(eig[-1].item(), rel=1e-6)
-    diag = torch.diag(torch.tensor([3.0, -1.0, 0.5], dtype=torch.float64))
-    assert lanczos_extremes(lambda v: diag @ v, torch.ones(3, dtype=torch.float64), 3) == pytest.approx((-1.0, 3.0))
 
 
 def test_pca_directions_capture_a_planar_trajectory():
@@ -226,10 +225,11 @@ def test_lanczos_through_batchnorm_matches_dense_hessian():
     with torch.no_grad():
         model.train()(x)
     model.eval()
-    ev = HessianEvaluator(model, torch.nn.CrossEntropyLoss(), (x, y), [], iterations=120)
+    ev = HessianEvaluator(model, torch.nn.CrossEntropyLoss(), (x, y), [])
     from torch.autograd.functional import hessian
     from sublevel.checks.landscapes.directions import flatten
     eig = torch.linalg.eigvalsh(hessian(ev._loss, flatten(parameters_of(model))))
-    low, high = ev.extremes(parameters_of(model))
+    low, high, residual = ev.extremes(parameters_of(model))
+    assert residual <= 1e-6
     assert high == pytest.approx(eig[-1].item(), rel=1e-6)
-    assert low == pytest.approx(eig[0].item(), rel=1e-4, abs=1e-6)
+    assert low == pytest.approx(eig[0].item(), abs=1e-6 * abs(eig).max().item())

@@ -52,7 +52,7 @@ class Scale:
     grid: int              # points per axis of the 2-D loss slices
     eval_samples: int      # training samples the slices and Hessians are evaluated on
     hessian_grid: int
-    hessian_iterations: int
+    hessian_products: int  # Hessian-vector products per end per point (budget)
     vgg_width: int
     batch_small: int
     batch_large: int
@@ -60,9 +60,9 @@ class Scale:
 
 
 SCALES = {
-    "quick": Scale(400, (8, 14), 2, 4, 3, 7, 64, 2, 4, 2, 16, 160, 3),
-    "default": Scale(1500, (8, 20, 56), 4, 16, 6, 21, 128, 3, 8, 4, 32, 256, 15),
-    "full": Scale(10000, (8, 20, 56, 110), 8, 32, 40, 51, 1000, 11, 30, 8, 64, 4096, 60),
+    "quick": Scale(400, (8, 14), 2, 4, 3, 7, 64, 2, 100, 2, 16, 160, 3),
+    "default": Scale(1500, (8, 20, 56), 4, 16, 6, 21, 128, 3, 300, 4, 32, 256, 15),
+    "full": Scale(10000, (8, 20, 56, 110), 8, 32, 40, 51, 1000, 11, 1000, 8, 64, 4096, 60),
 }
 
 
@@ -138,10 +138,10 @@ def _slice(model, data: ImageData, scale: Scale, stem: Path, title: str) -> tupl
     surface = compute_surface(SliceEvaluator(model, loss_fn, (x, y), directions),
                               Grid.regular(2, -1, 1, scale.grid),
                               path=f"{stem}_g{scale.grid}_s{scale.eval_samples}_loss.npz", metadata=meta)
-    hessian = compute_surface(HessianEvaluator(model, loss_fn, (x, y), directions, iterations=scale.hessian_iterations),
+    hessian = compute_surface(HessianEvaluator(model, loss_fn, (x, y), directions, products=scale.hessian_products),
                               Grid.regular(2, -1, 1, scale.hessian_grid),
-                              path=f"{stem}_h{scale.hessian_grid}_i{scale.hessian_iterations}_s{scale.eval_samples}_hessian.npz",
-                              metadata=dict(meta, iterations=scale.hessian_iterations), chunk_points=1)
+                              path=f"{stem}_h{scale.hessian_grid}_p{scale.hessian_products}_s{scale.eval_samples}_hessian.npz",
+                              metadata=dict(meta, products=scale.hessian_products), chunk_points=1)
     return surface, hessian
 
 

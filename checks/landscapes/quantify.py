@@ -46,10 +46,13 @@ def slice_components(surface: Surface, metric: str = "loss",
 
 
 def ratio_statistics(surface: Surface) -> dict[str, float]:
-    """Mean, median and max of |lambda_min / lambda_max| over a Hessian map, and the fraction of
-    points above :data:`RATIO_THRESHOLD`."""
+    """Mean, median and max of |lambda_min / lambda_max| over the converged points of a Hessian
+    map, the fraction of them above :data:`RATIO_THRESHOLD`, and how many points converged
+    (unconverged points hold NaN and are counted, never averaged)."""
     ratio = surface.values["ratio"][surface.mask]
-    if ratio.size == 0:
-        raise InputError("the Hessian map has no computed points")
-    return {"mean": float(np.mean(ratio)), "median": float(np.median(ratio)), "max": float(np.max(ratio)),
-            "fraction_above": float(np.mean(ratio > RATIO_THRESHOLD))}
+    converged = ratio[np.isfinite(ratio)]
+    counts = {"points": int(ratio.size), "converged": int(converged.size)}
+    if converged.size == 0:
+        return dict(counts, mean=float("nan"), median=float("nan"), max=float("nan"), fraction_above=float("nan"))
+    return dict(counts, mean=float(np.mean(converged)), median=float(np.median(converged)),
+                max=float(np.max(converged)), fraction_above=float(np.mean(converged > RATIO_THRESHOLD)))

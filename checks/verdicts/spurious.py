@@ -6,8 +6,8 @@ A point theta counts as a *spurious local minimum* only when all of these were o
 2. **no descent direction found**, by a documented test:
    - P <= ``hessian_max_params``: the exact Hessian (``torch.func.hessian``) has smallest
      eigenvalue >= -``curvature_tol`` (``numpy.linalg.eigvalsh``);
-   - larger P: the smallest eigenvalue from Lanczos iterations on Hessian-vector products
-     (``scipy.sparse.linalg.eigsh``, which="SA"), an estimate;
+   - larger P: the smallest eigenvalue from restarted Lanczos on Hessian-vector products
+     (:mod:`sublevel.checks.curvature.spectrum`), with its residual as an error bound;
    - always, in addition: the loss at theta + r d for ``probes`` random unit directions d and
      for +-(the lowest eigenvector), at every radius r of ``radii``, never falls below
      L(theta) by more than ``descent_tol`` (relative). Probes matter where the loss has kinks
@@ -36,8 +36,8 @@ from typing import Callable
 import numpy as np
 import torch
 from scipy.optimize import minimize
-from scipy.sparse.linalg import LinearOperator, eigsh
 
+from sublevel.checks.curvature.spectrum import extreme_eigenpairs, hessian_vector_product
 from sublevel.theory.errors import InputError
 
 LossFn = Callable[[torch.Tensor], torch.Tensor]
@@ -107,23 +107,20 @@ def _scalar(loss_fn: LossFn) -> Callable[[torch.Tensor], torch.Tensor]:
 
 
 def lowest_curvature(loss_fn: LossFn, theta: torch.Tensor, settings: ProbeSettings) -> tuple[float, torch.Tensor, str]:
-    """Smallest Hessian eigenvalue and its eigenvector: exact (small P) or Lanczos on HVPs."""
+    """Smallest Hessian eigenvalue and its eigenvector: exact (small P) or from Hessian-vector
+    products (:func:`sublevel.checks.curvature.spectrum.extreme_eigenpairs`), then with the
+    residual that bounds its error."""
     f = _scalar(loss_fn)
     p = theta.numel()
     if p <= settings.hessian_max_params:
         hessian = torch.func.hessian(f)(theta).detach().numpy()
         values, vectors = np.linalg.eigh((hessian + hessian.T) / 2)
         return float(values[0]), torch.as_tensor(vectors[:, 0]), "Hessian eigenvalues"
-    grad = torch.func.grad(f)
-
-    def hvp(v: np.ndarray) -> np.ndarray:
-        _, out = torch.func.jvp(grad, (theta,), (torch.as_tensor(v, dtype=theta.dtype).reshape(theta.shape),))
-        return out.detach().numpy()
-
-    start = torch.randn(p, generator=torch.Generator().manual_seed(settings.seed), dtype=torch.float64).numpy()
-    values, vectors = eigsh(LinearOperator((p, p), matvec=hvp, dtype=np.float64), k=1, which="SA", v0=start,
-                            tol=1e-8, maxiter=20 * p)
-    return float(values[0]), torch.as_tensor(vectors[:, 0]), "Lanczos on Hessian-vector products (estimate)"
+    low, _ = extreme_eigenpairs(hessian_vector_product(f, theta), p, ends="bottom", tol=1e-8,
+                                max_products=20 * p, seed=settings.seed, dtype=theta.dtype)
+    state = "converged" if low.all_converged else "NOT converged"
+    return (float(low.values[0]), torch.as_tensor(low.vectors[:, 0]),
+            f"Lanczos on Hessian-vector products ({state}: residual {low.residuals[0]:.1e}, an error bound)")
 
 
 def examine(loss_fn: LossFn, theta: torch.Tensor, best_known: float, settings: ProbeSettings = ProbeSettings()) -> MinimumEvidence:

@@ -55,7 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     experiments.add_argument("--cache-dir", default="results/landscape_runs",
                              help="trained weights and resumable surfaces (default results/landscape_runs)")
     experiments.add_argument("--hessian-grid", type=int, help="points per axis of the Hessian maps (overrides the scale)")
-    experiments.add_argument("--hessian-iterations", type=int, help="Lanczos steps per point (overrides the scale)")
+    experiments.add_argument("--hessian-products", type=int,
+                             help="Hessian-vector products per end per point, at most (overrides the scale)")
     experiments.add_argument("--threads", type=positive_int, help="torch CPU threads for this command, overriding the "
                              "global `sublevel --threads` (default 1, the fastest for these small convolutions "
                              "on a busy machine)")
@@ -156,10 +157,10 @@ def _experiments(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    overrides = {"hessian_grid": args.hessian_grid, "hessian_iterations": args.hessian_iterations}
+    overrides = {"hessian_grid": args.hessian_grid, "hessian_products": args.hessian_products}
     scale = dataclasses.replace(SCALES[args.scale], **{k: v for k, v in overrides.items() if v is not None})
-    if scale.hessian_grid < 1 or scale.hessian_iterations < 1:
-        raise InputError("--hessian-grid and --hessian-iterations must be >= 1")
+    if scale.hessian_grid < 1 or scale.hessian_products < 1:
+        raise InputError("--hessian-grid and --hessian-products must be >= 1")
     from sublevel.figures.landscape_plots import draw_suite
 
     suite = run_all(scale, args.out_dir, args.cache_dir, progress=True)

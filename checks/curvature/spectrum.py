@@ -1,0 +1,230 @@
+"""Hessian spectra from Hessian-vector products, with a residual bound on every eigenvalue.
+
+The Hessian is never formed. ``H v`` is the pullback of the gradient map at theta applied to
+v (``torch.func.vjp`` of ``torch.func.grad``; H = H^T makes it the product): the forward and
+first backward pass are recorded once per point and every product is one more backward pass.
+On tanh MLPs of 353 to 7,946 parameters (N = 200) that took 0.53 to 0.60 of the time of
+forward-over-reverse (``torch.func.jvp`` of the gradient, recomputing the forward pass each
+time), which also fails on ``nn.MSELoss`` (its fused backward has no forward-mode derivative);
+forward-over-reverse is kept as the fallback for models whose double backward is not
+implemented.
+
+Extreme eigenvalues come from implicitly restarted Lanczos (ARPACK, ``scipy.sparse.linalg.eigsh``)
+on a :class:`~scipy.sparse.linalg.LinearOperator` of those products: the top end directly, the
+bottom end as the top of ``s I - H`` with the shift s = lambda_max (no shift-and-invert, which
+would need solves), which converges where ``which="SA"`` on an indefinite Hessian often does
+not. Each returned pair (theta, v) carries its residual ||H v - theta v|| (||v|| = 1): for a
+symmetric H some eigenvalue lies within the residual of theta (Parlett, "The Symmetric
+Eigenvalue Problem", Thm 4.5.1), so a pair is ``converged`` when the residual is below the
+requested tolerance times the spectral scale. A pair that is not is reported as such, never as
+a value.
+
+The trace is Hutchinson's estimator with Rademacher vectors (Hutchinson 1990; its standard
+error is returned), the spectral density stochastic Lanczos quadrature (Golub & Meurant 2010;
+Ghorbani, Krishnan & Xiao, ICML 2019, arXiv:1901.10159): Gauss quadrature nodes and weights of
+k Lanczos steps from each of m random unit vectors, smoothed by a Gaussian.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
+
+from sublevel.theory.errors import InputError
+
+MatVec = Callable[[torch.Tensor], torch.Tensor]
+"""v -> H v for a symmetric H, on flat float64 vectors."""
+
+
+def hessian_vector_product(loss: Callable[[torch.Tensor], torch.Tensor], at: torch.Tensor) -> MatVec:
+    """v -> (Hessian of ``loss`` at ``at``) v for a scalar ``loss`` of a flat parameter vector:
+    reverse-over-reverse with the first backward recorded once, or forward-over-reverse where
+    double backward is not implemented (decided on the first product)."""
+    from torch.func import grad, jvp, vjp
+
+    gradient = grad(loss)
+    state: dict[str, Callable] = {}
+
+    def forward_over_reverse(v: torch.Tensor) -> torch.Tensor:
+        return jvp(gradient, (at,), (v,))[1]
+
+    def reverse_over_reverse(v: torch.Tensor) -> torch.Tensor:
+        if "pullback" not in state:
+            state["pullback"] = vjp(gradient, at)[1]
+        return state["pullback"](v)[0]
+
+    def product(v: torch.Tensor) -> torch.Tensor:
+        if "how" not in state:
+            try:
+                out = reverse_over_reverse(v)
+                state["how"] = reverse_over_reverse
+                return out
+            except RuntimeError:
+                state["how"] = forward_over_reverse
+        return state["how"](v)
+
+    return product
+
+
+@dataclass(frozen=True)
+class Eigenpairs:
+    """Ritz pairs of a symmetric operator, ascending, each with its residual.
+
+    ``values`` (k,), ``vectors`` (P, k) with unit columns, ``residuals`` (k,) = ||H v - theta v||,
+    ``converged`` (k,) residual <= tolerance x ``scale``, ``scale`` the spectral scale used
+    (max |eigenvalue| found), ``products`` the Hessian-vector products spent.
+    """
+
+    values: np.ndarray
+    vectors: np.ndarray
+    residuals: np.ndarray
+    converged: np.ndarray
+    scale: float
+    products: int
+
+    @property
+    def all_converged(self) -> bool:
+        return bool(self.converged.all())
+
+
+class _Counted:
+    def __init__(self, matvec: MatVec, size: int, dtype: torch.dtype, device) -> None:
+        self.matvec, self.size, self.dtype, self.device, self.products = matvec, size, dtype, device, 0
+
+    def __call__(self, v: np.ndarray) -> np.ndarray:
+        self.products += 1
+        tensor = torch.as_tensor(np.ascontiguousarray(v).reshape(-1), dtype=self.dtype, device=self.device)
+        return self.matvec(tensor).detach().to("cpu", torch.float64).numpy()
+
+
+def _ritz(counted: _Counted, k: int, shift: float | None, tol: float, max_products: int,
+          start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    size = counted.size
+    if shift is None:
+        operator = LinearOperator((size, size), matvec=counted, dtype=np.float64)
+    else:
+        operator = LinearOperator((size, size), matvec=lambda v: shift * np.ravel(v) - counted(v), dtype=np.float64)
+    ncv = min(size, max(2 * k + 1, 20))
+    try:
+        values, vectors = eigsh(operator, k=k, which="LA", v0=start, tol=tol, ncv=ncv,
+                                maxiter=max(1, max_products // ncv))
+    except ArpackNoConvergence as err:  # partial results; their residuals will say so
+        values, vectors = err.eigenvalues, err.eigenvectors
+    if shift is not None:
+        values = shift - values
+    return np.asarray(values, dtype=np.float64), np.asarray(vectors, dtype=np.float64)
+
+
+def extreme_eigenpairs(matvec: MatVec, size: int, k: int = 1, ends: str = "both", tol: float = 1e-8,
+                       max_products: int = 2000, seed: int = 0, dtype: torch.dtype = torch.float64,
+                       device="cpu") -> tuple[Eigenpairs | None, Eigenpairs | None]:
+    """(bottom k, top k) eigenpairs of the symmetric operator ``matvec`` on R^size.
+
+    Parameters
+    ----------
+    ends : "both", "top" or "bottom"
+        Which ends to compute; the bottom end needs the top eigenvalue (its shift) either way.
+    tol : float
+        A pair is converged when ||H v - theta v|| <= tol * max |eigenvalue found|.
+    max_products : int
+        Budget of Hessian-vector products per end (ARPACK restarts until it is spent).
+
+    Returns
+    -------
+    (Eigenpairs or None, Eigenpairs or None)
+        None for an end not asked. Values within ``residuals`` of true eigenvalues.
+    """
+    if ends not in ("both", "top", "bottom"):
+        raise InputError(f"ends must be 'both', 'top' or 'bottom', got {ends!r}")
+    if not 1 <= k < size:
+        raise InputError(f"k must be in [1, {size - 1}] for an operator on R^{size}, got {k}")
+    counted = _Counted(matvec, size, dtype, device)
+    start = np.random.default_rng(seed).standard_normal(size)
+    top_k = k if ends != "bottom" else 1
+    top_values, top_vectors = _ritz(counted, top_k, None, tol, max_products, start)
+    top_products = counted.products
+    bottom = None
+    if ends != "top":
+        shift = float(np.max(top_values)) if len(top_values) else 0.0  # no top: no shift, "LA" of -H
+        values, vectors = _ritz(counted, k, shift, tol, max_products, start)
+        bottom = (values, vectors, counted.products - top_products)
+    found = np.concatenate([top_values, bottom[0] if bottom else np.zeros(0)])
+    scale = float(np.max(np.abs(found))) if len(found) else 1.0
+    scale = scale if scale > 0 else 1.0
+    top = _pairs(counted, top_values, top_vectors, scale, tol, top_products) if ends != "bottom" else None
+    low = _pairs(counted, *bottom[:2], scale, tol, bottom[2]) if bottom else None
+    return low, top
+
+
+def _pairs(counted: _Counted, values: np.ndarray, vectors: np.ndarray, scale: float, tol: float,
+           products: int) -> Eigenpairs:
+    if len(values) == 0:  # ARPACK ran out of budget before any pair: report one unknown pair
+        return Eigenpairs(np.full(1, np.nan), np.zeros((counted.size, 1)), np.full(1, np.inf), np.zeros(1, bool),
+                          scale, products)
+    order = np.argsort(values)
+    values, vectors = values[order], vectors[:, order]
+    vectors = vectors / np.linalg.norm(vectors, axis=0, keepdims=True)
+    residuals = np.array([np.linalg.norm(counted(vectors[:, i]) - values[i] * vectors[:, i])
+                          for i in range(len(values))])
+    return Eigenpairs(values, vectors, residuals, residuals <= tol * scale, scale, products + len(values))
+
+
+def hutchinson_trace(matvec: MatVec, size: int, samples: int = 100, seed: int = 0,
+                     dtype: torch.dtype = torch.float64, device="cpu") -> tuple[float, float]:
+    """(estimate, standard error) of tr H from ``samples`` Rademacher vectors z: mean of z^T H z."""
+    if samples < 2:
+        raise InputError(f"the trace needs at least 2 samples for its error, got {samples}")
+    generator = torch.Generator().manual_seed(seed)
+    values = []
+    for _ in range(samples):
+        z = (torch.randint(0, 2, (size,), generator=generator) * 2 - 1).to(dtype=dtype, device=device)
+        values.append(float(torch.dot(z, matvec(z))))
+    values = np.array(values)
+    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(samples))
+
+
+def lanczos_tridiagonal(matvec: MatVec, start: torch.Tensor, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """(alphas, betas) of k <= ``steps`` Lanczos steps from ``start`` with full
+    re-orthogonalisation (stops early on an invariant subspace)."""
+    if steps < 1:
+        raise InputError(f"Lanczos needs at least one step, got {steps}")
+    q = start / start.norm()
+    basis, alphas, betas = [q], [], []
+    for step in range(steps):
+        w = matvec(basis[-1])
+        alphas.append(float(torch.dot(w, basis[-1])))
+        stacked = torch.stack(basis)
+        w = w - stacked.T @ (stacked @ w)
+        w = w - stacked.T @ (stacked @ w)
+        beta = float(w.norm())
+        if step == steps - 1 or beta <= 1e-10 * max(1.0, abs(alphas[-1])):
+            break
+        betas.append(beta)
+        basis.append(w / beta)
+    return np.array(alphas), np.array(betas[:len(alphas) - 1])
+
+
+def spectral_density(matvec: MatVec, size: int, steps: int = 80, vectors: int = 10, seed: int = 0,
+                     dtype: torch.dtype = torch.float64, device="cpu") -> tuple[np.ndarray, np.ndarray]:
+    """Stochastic Lanczos quadrature: (nodes, weights), each (vectors * k,), whose weights sum to
+    1 (divide by the vector count done here); smooth with :func:`smoothed_density`."""
+    from scipy.linalg import eigh_tridiagonal
+
+    generator = torch.Generator().manual_seed(seed)
+    nodes, weights = [], []
+    for _ in range(vectors):
+        start = torch.randn(size, generator=generator, dtype=torch.float64).to(dtype=dtype, device=device)
+        alphas, betas = lanczos_tridiagonal(matvec, start, steps)
+        theta, q = eigh_tridiagonal(alphas, betas) if len(alphas) > 1 else (alphas, np.ones((1, 1)))
+        nodes.append(theta)
+        weights.append(q[0] ** 2 / vectors)
+    return np.concatenate(nodes), np.concatenate(weights)
+
+
+def smoothed_density(nodes: np.ndarray, weights: np.ndarray, grid: np.ndarray, width: float) -> np.ndarray:
+    """sum_j w_j N(grid; node_j, width^2): the density of :func:`spectral_density` on ``grid``."""
+    z = (grid[:, None] - nodes[None, :]) / width
+    return (np.exp(-0.5 * z * z) / (width * np.sqrt(2 * np.pi))) @ weights
