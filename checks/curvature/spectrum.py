@@ -75,7 +75,7 @@ class Eigenpairs:
 
     ``values`` (k,), ``vectors`` (P, k) with unit columns, ``residuals`` (k,) = ||H v - theta v||,
     ``converged`` (k,) residual <= tolerance x ``scale``, ``scale`` the spectral scale used
-    (max |eigenvalue| found), ``products`` the Hessian-vector products spent.
+    (the largest absolute eigenvalue found), ``products`` the Hessian-vector products spent.
     """
 
     values: np.ndarray
@@ -128,7 +128,8 @@ def extreme_eigenpairs(matvec: MatVec, size: int, k: int = 1, ends: str = "both"
     ends : "both", "top" or "bottom"
         Which ends to compute; the bottom end needs the top eigenvalue (its shift) either way.
     tol : float
-        A pair is converged when ||H v - theta v|| <= tol * max |eigenvalue found|.
+        A pair is converged when its residual ||H v - theta v|| is at most ``tol`` times the
+        largest absolute eigenvalue found.
     max_products : int
         Budget of Hessian-vector products per end (ARPACK restarts until it is spent).
 
