@@ -187,10 +187,16 @@ def test_interpolation_recomputes_batchnorm_statistics():
         probe.train()(x)
         expected = torch.nn.CrossEntropyLoss()(probe.eval()(x), y).item()
     assert result.curves["train_loss"][0] == pytest.approx(expected, rel=1e-10)
+    # ... which is not model a as given (its own running statistics): the result says so
+    own = torch.nn.CrossEntropyLoss()(a.eval()(x), y).item()
+    assert result.endpoints["a"]["train_loss"] == pytest.approx(own, rel=1e-10)
+    if abs(own - expected) > 1e-6 * abs(own):
+        assert any("train_loss at alpha = 0" in note and "not model a" in note for note in result.notes)
     mlp_a, mlp_b = _relu_net(0), _relu_net(1)
     xs, ys = _data()
     plain = interpolate(mlp_a, mlp_b, torch.nn.CrossEntropyLoss(), {"train": (xs, ys)}, alphas=np.array([0.0, 1.0]))
     assert plain.curves["train_loss"][1] == pytest.approx(torch.nn.CrossEntropyLoss()(mlp_b(xs), ys).item(), rel=1e-10)
+    assert plain.notes == () and plain.endpoints["b"]["train_loss"] == pytest.approx(plain.curves["train_loss"][1])
 
 
 def test_grid_components_counts_basins():

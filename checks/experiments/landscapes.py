@@ -237,6 +237,9 @@ def _vgg_experiments(scale: Scale, data: ImageData, runs: Path, suite: Landscape
         suite.interpolations[f"{wd:g}"] = (curve.alphas, curve.curves, f"VGG-9 w{scale.vgg_width}: batch "
                                             f"{scale.batch_small} (0) to {scale.batch_large} (1), wd {wd:g}")
         summary[f"interpolation wd {wd:g}"] = {k: [float(v.min()), float(v.max())] for k, v in curve.curves.items()}
+        summary[f"interpolation wd {wd:g} endpoints as trained"] = curve.endpoints
+        if curve.notes:
+            summary[f"interpolation wd {wd:g} notes"] = list(curve.notes)
     suite.histograms, suite.norms = histograms, norms
     small = trained_models[(0.0, scale.batch_small)]
     pca = pca_directions(small.trajectory)

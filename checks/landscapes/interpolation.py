@@ -15,7 +15,7 @@ it interpolates whole state dicts). Models without BatchNorm take the batched pa
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Mapping
 
 import numpy as np
@@ -30,10 +30,18 @@ _BATCHNORM = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.BatchNorm3d)
 
 @dataclass(frozen=True)
 class Interpolation:
-    """Curves over ``alphas``: ``curves["train_loss"]``, ``curves["test_accuracy"]``, ..."""
+    """Curves over ``alphas``: ``curves["train_loss"]``, ``curves["test_accuracy"]``, ...
+
+    ``endpoints["a"]`` and ``endpoints["b"]`` hold the same metrics of the two models as given
+    (their own BatchNorm statistics, eval mode): the models the user trained. Where the curve
+    at alpha = 0 or 1 differs from them (recomputed BatchNorm statistics), ``notes`` says so
+    with both numbers; the curve's ends are then not the given models.
+    """
 
     alphas: np.ndarray
     curves: dict[str, np.ndarray]
+    endpoints: dict[str, dict[str, float]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
 
 def interpolate(model_a: torch.nn.Module, model_b: torch.nn.Module, loss_fn: LossFn,
@@ -81,7 +89,25 @@ def interpolate(model_a: torch.nn.Module, model_b: torch.nn.Module, loss_fn: Los
                 values = SliceEvaluator(model, loss_fn, d, [])(torch.zeros(1, 0))
                 for metric, value in values.items():
                     curves.setdefault(f"{name}_{metric}", []).append(value.double().numpy())
-    return Interpolation(alphas, {key: np.concatenate(parts) for key, parts in curves.items()})
+    curves = {key: np.concatenate(parts) for key, parts in curves.items()}
+    endpoints = {}
+    for label, model in (("a", model_a), ("b", model_b)):
+        was_training = model.training
+        model.eval()
+        try:
+            endpoints[label] = {f"{name}_{metric}": float(value[0]) for name, d in batches.items()
+                                for metric, value in SliceEvaluator(model, loss_fn, d, [])(torch.zeros(1, 0)).items()}
+        finally:
+            model.train(was_training)
+    notes = []
+    for label, alpha in (("a", 0.0), ("b", 1.0)):
+        at = np.flatnonzero(np.isclose(alphas, alpha, rtol=0, atol=1e-12))
+        for key, own in endpoints[label].items():
+            if len(at) and not np.isclose(curves[key][at[0]], own, rtol=1e-6, atol=1e-12):
+                notes.append(f"{key} at alpha = {alpha:g} is {curves[key][at[0]]:.6g} with BatchNorm statistics "
+                             f"{'recomputed' if batchnorm == 'recompute' else 'interpolated'}, but model {label} as "
+                             f"given has {own:.6g}: the curve's end is not model {label}")
+    return Interpolation(alphas, curves, endpoints, tuple(notes))
 
 
 def _model_at(model_a: torch.nn.Module, model_b: torch.nn.Module, alpha: float, batchnorm: str,
