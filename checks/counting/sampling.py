@@ -195,30 +195,42 @@ def descend(problem: Problem, starts: torch.Tensor, level: float, settings: Samp
 
 
 def _descend(problem: Problem, starts: torch.Tensor, level: float, settings: SampleSettings):
-    """Adam from each start; rows recorded every ``record_every`` steps and at the last step
-    when below (1 + :data:`RECORD_MARGIN`) ``level``. Returns points (float64, CPU), their
-    trajectory ids and record numbers."""
+    """Adam from each start of one problem (:func:`descent_records` with K = 1)."""
+    (records,) = descent_records(lambda theta: problem.loss(theta[0]).unsqueeze(0), starts.unsqueeze(0),
+                                 torch.tensor([float(level)]), settings)
+    return records
+
+
+def descent_records(loss, starts: torch.Tensor, levels: torch.Tensor, settings: SampleSettings):
+    """Adam from K x S starts at once: ``loss`` maps (K, S, P) to (K, S); rows are recorded
+    every ``record_every`` steps and at the last step when below (1 + :data:`RECORD_MARGIN`)
+    times their problem's level. Returns, per problem, the points (float64, CPU), their
+    trajectory ids and record numbers. Adam acts coordinate-wise, so the K S runs do not
+    interact; the gradient of the summed losses is the stack of the individual gradients."""
     theta = starts.detach().clone().requires_grad_(True)
     optimizer = torch.optim.Adam([theta], lr=settings.lr)
-    ids = torch.arange(len(starts))
-    kept_points, kept_ids, kept_records = [], [], []
-    threshold = level * (1 + RECORD_MARGIN)
+    ids = torch.arange(starts.shape[1])
+    thresholds = (levels.to(torch.float64) * (1 + RECORD_MARGIN)).unsqueeze(1)
+    kept = [([], [], []) for _ in range(starts.shape[0])]
     record = 0
     for step in range(settings.steps + 1):
         optimizer.zero_grad()
-        losses = problem.loss(theta)
+        losses = loss(theta)
         last = step == settings.steps
         if step % settings.record_every == 0 or last:
-            mask = (losses.detach() <= threshold).cpu()
-            kept_points.append(theta.detach().cpu()[mask])
-            kept_ids.append(ids[mask])
-            kept_records.append(torch.full((int(mask.sum()),), record))
+            mask = losses.detach().cpu().to(torch.float64) <= thresholds
+            current = theta.detach().cpu()
+            for k, (points, trajectories, records) in enumerate(kept):
+                points.append(current[k][mask[k]])
+                trajectories.append(ids[mask[k]])
+                records.append(torch.full((int(mask[k].sum()),), record))
             record += 1
         if last:
             break
         losses.sum().backward()
         optimizer.step()
-    return torch.cat(kept_points).to(torch.float64), torch.cat(kept_ids), torch.cat(kept_records)
+    return [(torch.cat(points).to(torch.float64), torch.cat(trajectories), torch.cat(records))
+            for points, trajectories, records in kept]
 
 
 def certified_sample(problem: Problem, points: torch.Tensor, traj: torch.Tensor, level: float, final: torch.Tensor,

@@ -21,7 +21,7 @@ from typing import Sequence
 
 import torch
 
-from sublevel.checks.counting.sampling import (RECORD_MARGIN, LevelSample, SampleSettings, finish_sample,
+from sublevel.checks.counting.sampling import (LevelSample, SampleSettings, descent_records, finish_sample,
                                                record_priorities, unit_labels)
 from sublevel.theory.batched_problems import BatchedProblems
 
@@ -59,8 +59,6 @@ def sample_many(batch: BatchedProblems, levels: Sequence[float], settings: Sampl
     arch = batch.architecture
     units = [unit_labels(batch.problem(k)) for k in range(batch.count)]
     scales = [scale for _, scale in units]
-    bounds = torch.tensor([[float(v) / s ** 2 * (1 + RECORD_MARGIN)] for v, s in zip(levels, scales)],
-                          dtype=batch.dtype)
     original, batch = batch, BatchedProblems.stack([unit for unit, _ in units]).to(batch.device, batch.dtype)
     extra_points = extra_points or [None] * batch.count
     generators = [torch.Generator().manual_seed(int(seed)) for seed in seeds]
@@ -68,32 +66,10 @@ def sample_many(batch: BatchedProblems, levels: Sequence[float], settings: Sampl
     for g in generators:  # the order of draws of the one-problem sampler
         starts.append(arch.init(settings.starts, settings.init_scale, g, dtype=batch.dtype, device=batch.device))
         priorities.append(record_priorities(settings, g))
-    theta = torch.stack(starts).requires_grad_(True)
-    optimizer = torch.optim.Adam([theta], lr=settings.lr)
-    ids = torch.arange(settings.starts)
-    kept_points = [[] for _ in seeds]
-    kept_ids = [[] for _ in seeds]
-    kept_records = [[] for _ in seeds]
-    record = 0
-    for step in range(settings.steps + 1):
-        optimizer.zero_grad()
-        losses = batch.loss(theta)
-        last = step == settings.steps
-        if step % settings.record_every == 0 or last:
-            mask = losses.detach().cpu() <= bounds
-            current = theta.detach().cpu()
-            for k in range(batch.count):
-                kept_points[k].append(current[k][mask[k]])
-                kept_ids[k].append(ids[mask[k]])
-                kept_records[k].append(torch.full((int(mask[k].sum()),), record))
-            record += 1
-        if last:
-            break
-        losses.sum().backward()
-        optimizer.step()
+    unit_levels = torch.tensor([float(v) / s ** 2 for v, s in zip(levels, scales)])
+    records = descent_records(batch.loss, torch.stack(starts), unit_levels, settings)
     samples = []
-    for k in range(batch.count):
-        points = arch.scale_output(torch.cat(kept_points[k]).to(torch.float64), scales[k])
-        samples.append(finish_sample(original.problem(k), points, torch.cat(kept_ids[k]), torch.cat(kept_records[k]),
+    for k, (points, trajectories, numbers) in enumerate(records):
+        samples.append(finish_sample(original.problem(k), arch.scale_output(points, scales[k]), trajectories, numbers,
                                      priorities[k], levels[k], settings, extra_points[k]))
     return samples
