@@ -141,6 +141,16 @@ MUTANTS = (
     Mutant("store-forgets-finished", "checks/sweeps/store.py",
            'done.update(row[0] for row in self._db.execute(f"SELECT key FROM results WHERE key IN ({marks})", part))',
            "pass", ("tests/test_sweeps.py",)),
+    # settings, curvature, per-level counting
+    Mutant("settings-bounds-skipped", "theory/settings.py",
+           "            _check_bounds(field.name, value, bounds, type(record).__name__)", "            pass",
+           ("tests/test_settings.py",)),
+    Mutant("hessian-map-draws-unconverged", "checks/landscapes/hessian.py",
+           "            if not residual <= self.tol:  # unconverged", "            if False:  # unconverged",
+           ("tests/test_curvature.py",)),
+    Mutant("levels-share-thinning", "checks/counting/components.py",
+           "        own = sample.at(level, settings.max_points)", "        own = sample.at(max(levels), settings.max_points)",
+           ("tests/test_certified_counts.py",)),
 )
 
 
