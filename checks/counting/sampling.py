@@ -44,8 +44,9 @@ class SampleSettings:
     init_scale : float
         Scale of the random starts (see ``starts``).
     max_points : int
-        Points kept at the most: every run's last point, and a seeded random subset of the
-        other recorded points.
+        Points each level keeps (:meth:`LevelSample.at`): every run's last point below it and
+        every given point, and of the other recorded points the ``max_points`` minus those
+        with the smallest seeded priorities. Bridge points added later come on top.
     seed : int
         Same seed, same points.
     """
