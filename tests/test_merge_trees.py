@@ -185,3 +185,36 @@ def test_lazy_kruskal_is_within_tolerance_of_all_pairs(seed, m, tolerance):
     assert np.isfinite(pruned.merge_levels())[finite].all()
     assert (gap[finite] >= -1e-12).all() and (gap[finite] <= tolerance + 1e-12).all()
     assert len(pruned.searched) <= len(full.searched) == m * (m - 1) // 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), nodes=st.integers(2, 30), edges=st.integers(0, 80),
+       level=st.floats(0.0, 1.0), batch=st.integers(1, 8))
+def test_threshold_forest_gives_the_components_of_the_edges_below_the_level(seed, nodes, edges, level, batch):
+    """Its components equal networkx's over the edges of weight <= level; every joining edge
+    is <= level; no edge is computed twice; a known weight is used, never computed."""
+    import networkx as nx
+
+    from sublevel.checks.counting.kruskal import threshold_forest
+
+    rng = np.random.default_rng(seed)
+    ii, jj = rng.integers(0, nodes, edges), rng.integers(0, nodes, edges)
+    weights = rng.uniform(0, 1, edges)
+    known = rng.uniform(size=edges) < 0.3
+    lower = np.where(known, weights, weights * rng.uniform(0, 1, edges))
+    asked: list[int] = []
+
+    def certify(chunk):
+        asked.extend(chunk.tolist())
+        return weights[chunk]
+
+    merges = threshold_forest(lower, ii, jj, nodes, certify, level, known=known, batch=batch)
+    assert len(asked) == len(set(asked)) and not known[asked].any()
+    assert all(w <= level for w, _, _ in merges)
+    ours, truth = nx.Graph(), nx.Graph()
+    ours.add_nodes_from(range(nodes))
+    truth.add_nodes_from(range(nodes))
+    ours.add_edges_from((i, j) for _, i, j in merges)
+    truth.add_edges_from((int(i), int(j)) for i, j, w in zip(ii, jj, weights) if w <= level)
+    assert sorted(map(sorted, nx.connected_components(ours))) == sorted(map(sorted, nx.connected_components(truth)))
+    assert len(merges) == nodes - nx.number_connected_components(truth)

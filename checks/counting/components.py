@@ -1,11 +1,13 @@
 """Components of sublevel sets from sampled points, with rigorous bounds where a proof exists.
 
-Points theta_i of Omega(lambda_max) (from :mod:`sublevel.checks.counting.sampling`) are nodes; a candidate edge
+Points theta_i of Omega(lambda) (from :mod:`sublevel.checks.counting.sampling`) are nodes; a candidate edge
 (i, j) gets weight w_ij = certified upper bound of max_t L on the segment [theta_i, theta_j]
-(:mod:`sublevel.checks.certify.segments`). Two nodes are joined at level lambda when w_ij <= lambda. The number
-of components at every lambda then comes from one Kruskal sweep over edges in increasing
-weight (0-dimensional persistence / single linkage): with n(lambda) nodes below lambda and
-m(lambda) merges of weight <= lambda, the graph has n(lambda) - m(lambda) components.
+(:mod:`sublevel.checks.certify.segments`). Two nodes are joined at level lambda when w_ij <= lambda. With
+n(lambda) nodes and m(lambda) joining edges in a spanning forest of that graph, it has
+n(lambda) - m(lambda) components; the forest is grown lazily
+(:func:`~sublevel.checks.counting.kruskal.threshold_forest`): a segment is certified only when its
+ends are not yet joined. (The merge tree of minima across all levels, 0-dimensional
+persistence, is :mod:`sublevel.checks.counting.merge_trees`.)
 
 Each level is counted on its own sample (:meth:`~sublevel.checks.counting.sampling.LevelSample.at`:
 the points below it, thinned by seeded priorities), so its count never depends on which other
@@ -53,7 +55,7 @@ from networkx.utils import UnionFind
 from scipy.sparse.csgraph import minimum_spanning_tree
 from sklearn.neighbors import NearestNeighbors
 
-from sublevel.checks.counting.kruskal import lazy_kruskal, spanning_forest
+from sublevel.checks.counting.kruskal import spanning_forest, threshold_forest
 from sublevel.checks.counting.sampling import LevelSample, SampleSettings, descend, merge_samples, sample_sublevel
 from sublevel.checks.certify.segments import loss_upper_bounds, path_maximum, segment_maxima
 from sublevel.constructions.certificates import Separator, sign_patterns
@@ -198,7 +200,8 @@ def merge_forest(problem: Problem, sample: LevelSample, level: float, k: int = 8
                  certifier: Certifier = exact_certifier, batch: int = 64,
                  known: dict[tuple[int, int], float] | None = None,
                  seen: set[tuple[int, int]] | None = None) -> MergeForest:
-    """Kruskal's sweep with lazily certified edges over one level's sample, up to ``level``.
+    """The certified graph of one level's sample: a spanning forest of its candidate edges whose
+    certified segment maximum is <= ``level``.
 
     ``known`` maps pairs of point ids (:attr:`LevelSample.ids`, smaller first) to segment
     maxima certified earlier, by this level or another drawn from the same sample; it is read
@@ -207,9 +210,11 @@ def merge_forest(problem: Problem, sample: LevelSample, level: float, k: int = 8
 
     Notes
     -----
-    :func:`~sublevel.checks.counting.kruskal.lazy_kruskal` with keys max(L_i, L_j) <= w_ij:
-    exactly Kruskal's sweep on the certified weights, but only edges that can still merge two
-    components are ever certified, ``batch`` segments per call.
+    :func:`~sublevel.checks.counting.kruskal.threshold_forest` with lower bounds
+    max(L_i, L_j) <= w_ij: a segment is certified only when its ends are not yet joined (in
+    batches of ``batch``), so a component's inner edges are never computed once it is
+    connected. The forest's merge weights are certified maxima (each <= ``level``); they are
+    not a minimum spanning forest, so they say nothing about lower levels.
     """
     exact = problem.to(device="cpu", dtype=torch.float64)
     pairs = candidate_edges(sample, k)
@@ -240,7 +245,7 @@ def merge_forest(problem: Problem, sample: LevelSample, level: float, k: int = 8
         known.update({keys[e]: float(w) for e, w in zip(chunk, weights)})
         return weights
 
-    forest.merges = lazy_kruskal(lower, ii, jj, len(losses), certify, known=done, stop=level, batch=batch)
+    forest.merges = threshold_forest(lower, ii, jj, len(losses), certify, level, known=done, batch=batch)
     return forest
 
 

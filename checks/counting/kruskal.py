@@ -118,3 +118,66 @@ def lazy_kruskal(lower: np.ndarray, ii: np.ndarray, jj: np.ndarray, nodes: int,
         for item in deferred:
             heapq.heappush(heap, item)
     return merges
+
+
+def threshold_forest(lower: np.ndarray, ii: np.ndarray, jj: np.ndarray, nodes: int,
+                     certify: Callable[[np.ndarray], np.ndarray], level: float, *,
+                     known: np.ndarray | None = None, batch: int = 64) -> list[tuple[float, int, int]]:
+    """A spanning forest of the graph of edges whose weight is <= ``level``, computing a weight
+    only for an edge whose ends are not yet joined.
+
+    Edges are taken in increasing ``lower`` (a lower bound of the weight; edges with
+    ``lower > level`` cannot join and are never computed). A batch holds edges that would
+    still join distinct components if every edge before them in the batch joined; an edge
+    that batch makes redundant waits for the next one. An edge joins when its weight is
+    <= ``level``. The components are those of Kruskal's sweep stopped at ``level`` (both are the
+    components of the same graph), but an edge inside a component already joined is never
+    computed, whatever its weight: far fewer computations when the weights lie above their
+    lower bounds, which is where Kruskal's order must compute them all.
+
+    Parameters
+    ----------
+    lower, ii, jj, nodes, certify, known, batch
+        As for :func:`lazy_kruskal`.
+    level : float
+
+    Returns
+    -------
+    list of (weight, i, j)
+        The joining edges, each of weight <= ``level``.
+    """
+    known = np.zeros(len(ii), dtype=bool) if known is None else known
+    order = [int(e) for e in np.argsort(lower, kind="stable") if lower[e] <= level]
+    components = UnionFind(range(nodes))
+    merges: list[tuple[float, int, int]] = []
+    waiting: list[int] = []
+    position = 0
+    while (position < len(order) or waiting) and len(merges) < nodes - 1:
+        queue, waiting = waiting + order[position:position + 4 * batch], []
+        position += 4 * batch
+        trial = UnionFind()
+        chunk = []
+        for e in queue:
+            a, b = components[int(ii[e])], components[int(jj[e])]
+            if a == b:
+                continue
+            if known[e]:
+                if lower[e] <= level:
+                    components.union(a, b)
+                    merges.append((float(lower[e]), int(ii[e]), int(jj[e])))
+                continue
+            if trial[a] == trial[b] or len(chunk) == batch:
+                waiting.append(e)
+                continue
+            trial.union(a, b)
+            chunk.append(e)
+        if not chunk:
+            continue
+        chunk_array = np.array(chunk)
+        weights = np.maximum(np.asarray(certify(chunk_array), dtype=float), lower[chunk_array])
+        for e, weight in zip(chunk, weights):
+            i, j = int(ii[e]), int(jj[e])
+            if weight <= level and components[i] != components[j]:
+                components.union(i, j)
+                merges.append((float(weight), i, j))
+    return merges
