@@ -111,6 +111,8 @@ def count_dataset(dataset: Dataset, architecture: Architecture, levels: Sequence
         notes.append(f"proven bounds for every level from certified boxes holding all of Omega(lambda) (ridge "
                      f"kappa = {kappa:g} makes the loss coercive; proof in sublevel.checks.counting.ridge_boxes)")
     for found in recheck_floors(problem, separators, levels, () if points is None else list(points)):
-        notes.append(f"re-checked by a search of its zero set: {found.describe()}")
+        note = f"re-checked by a search of its zero set: {found.describe()}"
+        if note not in notes:  # the chain proof and the construction may name the same separator
+            notes.append(note)
     return count_components(problem, levels, settings, separators, floor, points, k, sample=sample, finder=finder,
                             whole_space=whole_space, notes=notes)
