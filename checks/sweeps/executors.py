@@ -116,6 +116,10 @@ class LocalPool:
                 return
             for process in list((getattr(self._pool, "_processes", None) or {}).values()):
                 process.terminate()
+            # no join: before Python 3.12 the pool's feeder thread can block for ever on the pipe
+            # of a terminated worker (CPython gh-94777)
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            return
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def __repr__(self) -> str:

@@ -1,6 +1,4 @@
 """``python -m sublevel``: the command line (same as the ``sublevel`` script)."""
-import sys
+from sublevel.cli import console
 
-from sublevel.cli import main
-
-sys.exit(main())
+console()

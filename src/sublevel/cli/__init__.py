@@ -10,6 +10,7 @@ option, a missing file); anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from sublevel.cli import (ccnn, construct, count, experiment, grid_count, landscape, merge, merge_tree,  # noqa: I001
@@ -114,5 +115,18 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def console() -> None:
+    """The ``sublevel`` program: :func:`main`, and after an interrupt (status 130) an exit that
+    skips the interpreter's clean-up. At exit Python joins the threads of a process pool, and
+    before Python 3.12 one of them can wait for ever on the pipe of a worker that the
+    interrupt terminated (CPython gh-94777); the finished work is already committed."""
+    code = main()
+    if code == 130:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()
