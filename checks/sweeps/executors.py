@@ -116,8 +116,8 @@ class LocalPool:
                 return
             for process in list((getattr(self._pool, "_processes", None) or {}).values()):
                 process.terminate()
-            # no join: before Python 3.12 the pool's feeder thread can block for ever on the pipe
-            # of a terminated worker (CPython gh-94777)
+            # no join: the pool's threads have deadlocked joining terminated workers (CPython
+            # gh-94777, gh-125451)
             self._pool.shutdown(wait=False, cancel_futures=True)
             return
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -118,8 +118,9 @@ def main(argv: list[str] | None = None) -> int:
 def console() -> None:
     """The ``sublevel`` program: :func:`main`, and after an interrupt (status 130) an exit that
     skips the interpreter's clean-up. At exit Python joins the threads of a process pool, and
-    before Python 3.12 one of them can wait for ever on the pipe of a worker that the
-    interrupt terminated (CPython gh-94777); the finished work is already committed."""
+    the standard library's pool has had deadlocks there once a worker is terminated (CPython
+    gh-94777, gh-125451); one test run saw the program outlive its interrupt by seconds. The
+    finished work is already committed."""
     code = main()
     if code == 130:
         sys.stdout.flush()
