@@ -65,14 +65,15 @@ MUTANTS = (
     # membership, edges, union-find
     Mutant("membership-slack", "checks/certify/segments.py", "    bound = torch.maximum(bound, problem.loss(a))\n",
            "    bound = problem.loss(a) * (1 - 1e-9)\n", CORE + ("tests/test_segments.py",)),
-    Mutant("edge-slack", "checks/counting/components.py", "            if weight <= level:",
-           "            if weight <= level + 1e-12 * (1 + abs(level)):", CORE),
     Mutant("kruskal-joins-above", "checks/counting/kruskal.py",
            "            if tolerance is None or weight > lower[e2] + tolerance:",
            "            if False:", CORE + ("tests/test_merge_trees.py",)),
-    Mutant("counts-ignore-weights", "checks/counting/components.py",
-           "return [int((losses <= lam).sum()) - int((weights <= lam).sum()) for lam in levels]",
-           "return [int((losses <= lam).sum()) - len(weights) for lam in levels]", CORE),
+    # (edge-slack and counts-ignore-weights, on MergeForest.labels / counts, became equivalent
+    # mutants once each level's forest holds only edges <= its level; this one replaces them)
+    Mutant("threshold-joins-above", "checks/counting/kruskal.py",
+           "            if weight <= level and components[i] != components[j]:",
+           "            if weight <= level * (1 + 1e-12) + 1e-300 and components[i] != components[j]:",
+           CORE + ("tests/test_merge_trees.py",)),
     Mutant("exact-when-sampled-meets", "theory/bounds.py",
            'return "exact" if upper == lower else "bounded"', 'return "exact" if upper >= lower else "bounded"', CORE),
     Mutant("no-contradiction-check", "theory/bounds.py", "    if upper is not None and lower > upper:",

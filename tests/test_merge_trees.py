@@ -189,10 +189,13 @@ def test_lazy_kruskal_is_within_tolerance_of_all_pairs(seed, m, tolerance):
 
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 10_000), nodes=st.integers(2, 30), edges=st.integers(0, 80),
-       level=st.floats(0.0, 1.0), batch=st.integers(1, 8))
-def test_threshold_forest_gives_the_components_of_the_edges_below_the_level(seed, nodes, edges, level, batch):
+       level=st.floats(1e-3, 1.0), batch=st.integers(1, 8), above=st.sampled_from([2.0 ** -52, 1e-12, 1e-9]))
+def test_threshold_forest_gives_the_components_of_the_edges_below_the_level(seed, nodes, edges, level, batch,
+                                                                            above):
     """Its components equal networkx's over the edges of weight <= level; every joining edge
-    is <= level; no edge is computed twice; a known weight is used, never computed."""
+    is <= level; no edge is computed twice; a known weight is used, never computed. A third of
+    the weights sit exactly at the level or a relative ``above`` over it (rounding-sized), where
+    a sloppy comparison would join."""
     import networkx as nx
 
     from sublevel.checks.counting.kruskal import threshold_forest
@@ -200,6 +203,8 @@ def test_threshold_forest_gives_the_components_of_the_edges_below_the_level(seed
     rng = np.random.default_rng(seed)
     ii, jj = rng.integers(0, nodes, edges), rng.integers(0, nodes, edges)
     weights = rng.uniform(0, 1, edges)
+    edge_case = rng.uniform(size=edges) < 1 / 3
+    weights[edge_case] = level * np.where(rng.uniform(size=int(edge_case.sum())) < 0.5, 1.0, 1.0 + above)
     known = rng.uniform(size=edges) < 0.3
     lower = np.where(known, weights, weights * rng.uniform(0, 1, edges))
     asked: list[int] = []
