@@ -338,11 +338,12 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc to find the workers")
-@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM", "SIGINT", "SIGINT to another thread"])
 def test_a_killed_or_interrupted_client_leaves_no_worker(tmp_path, signal_name):
-    """kill -9, kill and Ctrl-C of `sublevel sweep` while its two workers compute: the client is
-    gone within 10 s (SIGINT: exit status 130; it waited 11.6 s for the running tasks before; it
-    takes under a second on an idle machine) and no worker survives it."""
+    """kill -9, kill and Ctrl-C (to the process, or to one of its threads) of `sublevel sweep`
+    while its two workers compute: the client is gone (SIGINT: exit status 130 within 3 s; it
+    waited for the running tasks before, 11.6 s; it takes about 0.1 s) and no worker survives
+    it."""
     import signal
     import subprocess
     import sys
@@ -365,7 +366,13 @@ def test_a_killed_or_interrupted_client_leaves_no_worker(tmp_path, signal_name):
             workers = [int(pid) for pid in children]
         assert len(workers) >= 2, "the sweep did not start its workers"
         time.sleep(1.0)  # the workers are inside their first tasks
-        os.kill(client.pid, getattr(signal, signal_name))
+        if signal_name == "SIGINT to another thread":
+            # Linux may hand a process's Ctrl-C to any thread; the client must still stop at
+            # once (it waited for a task to finish, 4.3 s here, before its wait had a timeout)
+            others = [int(t) for t in os.listdir(f"/proc/{client.pid}/task") if int(t) != client.pid]
+            os.kill(others[0], signal.SIGINT)
+        else:
+            os.kill(client.pid, getattr(signal, signal_name))
         started = time.monotonic()
         _, err = client.communicate(timeout=30)
         seconds = time.monotonic() - started
@@ -373,9 +380,9 @@ def test_a_killed_or_interrupted_client_leaves_no_worker(tmp_path, signal_name):
         if client.poll() is None:
             os.kill(client.pid, signal.SIGKILL)
         client.wait()
-    if signal_name == "SIGINT":
+    if signal_name.startswith("SIGINT"):
         assert client.returncode == 130 and "interrupted" in err, (client.returncode, err)
-        assert seconds < 10, f"Ctrl-C took {seconds:.1f} s"
+        assert seconds < 3, f"Ctrl-C took {seconds:.1f} s"  # 0.1 s measured; 4.3 s before the fix
     deadline = time.monotonic() + 10
     while any(map(_alive, workers)) and time.monotonic() < deadline:
         time.sleep(0.1)

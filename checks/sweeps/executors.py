@@ -40,6 +40,9 @@ class Executor(Protocol):
 MAX_RESTARTS = 3
 """How often a local pool is restarted after a worker died before the sweep gives up."""
 
+WAKE_S = 0.25
+"""How often the waiting client wakes up to let Python run a signal handler (Ctrl-C)."""
+
 PARENT_POLL_S = 0.5
 """How often a pool worker checks that the process that started it is still alive."""
 
@@ -93,7 +96,10 @@ class LocalPool:
             pending = set(futures)
             try:
                 while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    # A timeout, so the main thread wakes up to run signal handlers: Linux may
+                    # deliver Ctrl-C to another thread, and a lock wait without timeout in the
+                    # main thread is then not interrupted until a task finishes.
+                    done, pending = wait(pending, timeout=WAKE_S, return_when=FIRST_COMPLETED)
                     for future in done:
                         result = future.result()
                         del remaining[futures[future]]
