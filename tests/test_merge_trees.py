@@ -223,3 +223,20 @@ def test_threshold_forest_gives_the_components_of_the_edges_below_the_level(seed
     truth.add_edges_from((int(i), int(j)) for i, j, w in zip(ii, jj, weights) if w <= level)
     assert sorted(map(sorted, nx.connected_components(ours))) == sorted(map(sorted, nx.connected_components(truth)))
     assert len(merges) == nodes - nx.number_connected_components(truth)
+
+
+def test_the_candidate_graph_reuses_the_knn_query_exactly():
+    """candidate_edges hands spanning_edges the kNN graph built from its own query; it must be
+    scikit-learn's kneighbors_graph(), coincident points included."""
+    from sklearn.neighbors import NearestNeighbors
+
+    from sublevel.checks.counting.components import _without_self
+
+    rng = np.random.default_rng(0)
+    for m, k in [(50, 8), (5, 8), (3, 8), (30, 3)]:
+        points = rng.normal(size=(m, 4))
+        points[1] = points[0]
+        distances, nbr = NearestNeighbors(n_neighbors=min(k + 1, m)).fit(points).kneighbors(points)
+        ours = _without_self(distances, nbr).toarray()
+        theirs = NearestNeighbors(n_neighbors=min(k, m - 1)).fit(points).kneighbors_graph(mode="distance").toarray()
+        np.testing.assert_array_equal(ours, theirs)

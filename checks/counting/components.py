@@ -144,9 +144,9 @@ def candidate_edges(sample: LevelSample, k: int = 8) -> np.ndarray:
     pairs = [np.zeros((0, 2), dtype=int)]
     if len(points) >= 2:
         neighbours = NearestNeighbors(n_neighbors=min(k + 1, len(points))).fit(points)
-        _, nbr = neighbours.kneighbors(points)
+        distances, nbr = neighbours.kneighbors(points)
         pairs.append(np.stack([np.repeat(np.arange(len(points)), nbr.shape[1]), nbr.ravel()], axis=1))
-        pairs.append(spanning_edges(points, k))
+        pairs.append(spanning_edges(points, k, _without_self(distances, nbr)))
     traj = sample.trajectory.numpy()
     order = np.argsort(traj, kind="stable")
     same = (traj[order][1:] == traj[order][:-1]) & (traj[order][1:] >= 0)
@@ -156,7 +156,20 @@ def candidate_edges(sample: LevelSample, k: int = 8) -> np.ndarray:
     return np.unique(pairs, axis=0)
 
 
-def spanning_edges(points: np.ndarray, k: int = 8) -> np.ndarray:
+def _without_self(distances: np.ndarray, nbr: np.ndarray):
+    """The sparse k-nearest-neighbour distance graph from a query of the fitted points
+    themselves with k + 1 neighbours: each row drops the point itself (or, where coincident
+    points hide it, its first column), as scikit-learn's ``kneighbors_graph()`` does, so the
+    graph is that one without a second query."""
+    from scipy.sparse import csr_matrix
+
+    m, width = nbr.shape
+    keep = nbr != np.arange(m)[:, None]
+    keep[keep.all(axis=1), 0] = False
+    return csr_matrix((distances[keep], nbr[keep], np.arange(0, m * (width - 1) + 1, width - 1)), shape=(m, m))
+
+
+def spanning_edges(points: np.ndarray, k: int = 8, graph=None) -> np.ndarray:
     """Edges (M-1, 2) of a spanning tree of short edges, without all-pairs distances.
 
     The minimum spanning tree of the k-nearest-neighbour graph (scipy, sparse), its components
@@ -169,7 +182,9 @@ def spanning_edges(points: np.ndarray, k: int = 8) -> np.ndarray:
     m = len(points)
     if m < 2:
         return np.zeros((0, 2), dtype=int)
-    graph = NearestNeighbors(n_neighbors=min(k, m - 1)).fit(points).kneighbors_graph(mode="distance")
+    if graph is None:  # else the caller's kNN distance graph of the same points and k
+        graph = NearestNeighbors(n_neighbors=min(k, m - 1)).fit(points).kneighbors_graph(mode="distance")
+    graph = graph.copy()
     # Coincident points have distance 0, which csgraph reads as "no edge": nudge them.
     graph.data[graph.data == 0] = np.finfo(float).tiny
     tree = minimum_spanning_tree(graph).tocoo()

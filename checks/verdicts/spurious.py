@@ -120,7 +120,8 @@ def lowest_curvature(loss_fn: LossFn, theta: torch.Tensor, settings: ProbeSettin
                                 max_products=20 * p, seed=settings.seed, dtype=theta.dtype)
     state = "converged" if low.all_converged else "NOT converged"
     return (float(low.values[0]), torch.as_tensor(low.vectors[:, 0]),
-            f"Lanczos on Hessian-vector products ({state}: residual {low.residuals[0]:.1e}, an error bound)")
+            f"Lanczos on Hessian-vector products ({state}: residual {low.residuals[0]:.1e}, an error bound up to float64 "
+            f"rounding)")
 
 
 def examine(loss_fn: LossFn, theta: torch.Tensor, best_known: float, settings: ProbeSettings = ProbeSettings()) -> MinimumEvidence:
