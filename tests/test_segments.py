@@ -16,6 +16,7 @@ from sublevel.checks.certify.segments import SegmentBound, path_maximum, segment
 from sublevel.theory.errors import InputError
 from sublevel.theory.networks import Architecture
 from sublevel.theory.problems import Problem
+from reference_relu_segments import reference_relu_maxima
 
 DENSE = 2001
 SLACK = 1e-12
@@ -106,6 +107,31 @@ def test_many_relu_pieces(seed):
         reference = refined_maximum(problem, start[i], end[i])
         assert float(bound.lower[i]) >= reference - 1e-9 * max(1.0, abs(reference))
     assert ((bound.upper - bound.lower) <= 1e-9 * bound.lower.abs().clamp(min=1)).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), n0=st.integers(1, 3), n1=st.integers(1, 12), nl=st.integers(1, 3),
+       samples=st.integers(1, 40), bias=st.booleans(), kappa=st.sampled_from([0.0, 0.05]),
+       scale=st.sampled_from([1e-3, 1.0, 1e3]), ties=st.booleans())
+def test_relu_sweep_agrees_with_the_vectorised_reference(seed, n0, n1, nl, samples, bias, kappa, scale, ties):
+    """The compiled sweep against the torch computation it replaced (a different sort, a
+    different accumulation and a different root finder): each one's maximum lies inside the
+    other's bracket, up to the rounding bound both add. ``ties`` rounds the data and
+    parameters to a coarse grid, so breakpoints coincide across samples and units."""
+    problem = random_problem(seed, (n0, n1, nl), "relu", bias, kappa, samples=samples)
+    start, end = random_segments(problem, seed, 4)
+    if ties:
+        problem = Problem(problem.architecture, torch.round(problem.x * 2) / 2, problem.y, kappa)
+        start, end = torch.round(start * 2) / 2, torch.round(end * 2) / 2
+    problem = Problem(problem.architecture, problem.x, problem.y * scale, kappa)
+    start, end = start * scale ** 0.5, end * scale ** 0.5
+    bound = segment_maxima(problem, start, end)
+    upper, argmax = reference_relu_maxima(problem, start, end)
+    attained = problem.loss(start + argmax[:, None] * (end - start))
+    slack = 1e-12 * upper.abs().clamp(min=1e-300)
+    assert (bound.upper >= attained - slack).all(), "the sweep misses a value the reference attains"
+    assert (upper >= bound.lower - slack).all(), "the sweep attains a value above the reference's bound"
+    torch.testing.assert_close(bound.upper, upper, rtol=1e-9, atol=0)
 
 
 @settings(max_examples=15, deadline=None)

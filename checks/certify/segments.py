@@ -34,6 +34,7 @@ import torch
 
 from sublevel.checks.certify.intervals import (EPS, INTERVAL_INFLATION, Box, activation_kind, box_activation,
                                                box_affine, box_mul, inflation, widen)
+from sublevel.checks.certify.relu_sweep import relu_segment_maxima
 from sublevel.theory.errors import InputError
 from sublevel.theory.networks import Architecture
 from sublevel.theory.problems import Problem
@@ -331,55 +332,6 @@ def _output_poly(arch: Architecture, a: torch.Tensor, d: torch.Tensor, x: torch.
     return out
 
 
-def _relu_pieces(arch: Architecture, a: torch.Tensor, d: torch.Tensor, x: torch.Tensor,
-                 y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Loss quartics on all global pieces of each segment, one hidden ReLU layer.
-
-    Returns
-    -------
-    coeffs : (E, M+1, 5), the loss quartic on piece k = [knots_k, knots_{k+1}]
-    knots : (E, M+2), 0 = knots_0 <= ... <= knots_{M+1} = 1, M = N n_1
-    """
-    layers = _affine_layers(arch, a, d)
-    z0, z1 = _hidden_polys(layers[0], x)
-    va, vd, ba, bd = layers[1]
-    e, n, n1 = z0.shape
-    # Unit j's contribution to output o: (V^a + t V^d)_{oj} (z0 + t z1)_j, a quadratic.
-    contrib = torch.stack([
-        torch.einsum("enj,eoj->enjo", z0, va),
-        torch.einsum("enj,eoj->enjo", z1, va) + torch.einsum("enj,eoj->enjo", z0, vd),
-        torch.einsum("enj,eoj->enjo", z1, vd),
-    ], dim=-1)  # (E, N, n1, nL, 3)
-    ratio = -z0 / torch.where(z1 == 0, torch.ones_like(z1), z1)
-    # A rounded z0 or z1 may put a breakpoint slightly off (or a near-zero unit on the wrong
-    # side): on the sliver between true and computed breakpoint |z| is within the rounding of
-    # z, so the error stays inside the magnitude bound of _rounding_bound.
-    inside = (z1 != 0) & (ratio > 0) & (ratio < 1)
-    # Active just after t = 0; a unit switching inside (0,1) turns on iff z1 > 0.
-    active0 = (z0 > 0) | ((z0 == 0) & (z1 > 0))
-    toggle = torch.where(inside, torch.sign(z1), torch.zeros_like(z1))
-    times = torch.where(inside, ratio, torch.ones_like(ratio))  # clamped: a zero delta at t = 1
-
-    base = torch.zeros(e, n, y.shape[1], 3, dtype=z0.dtype, device=z0.device)
-    base[..., 0] = ba.unsqueeze(1) - y
-    base[..., 1] = bd.unsqueeze(1)
-    out0 = base + (active0.to(z0.dtype)[..., None, None] * contrib).sum(dim=2)
-
-    times, order = torch.sort(times, dim=2)
-    steps = toggle[..., None, None] * contrib
-    steps = torch.gather(steps, 2, order[..., None, None].expand_as(steps))
-    outs = torch.cat([out0.unsqueeze(2), out0.unsqueeze(2) + torch.cumsum(steps, dim=2)], dim=2)
-    quartic = _poly_mul(outs, outs).sum(dim=3)  # (E, N, n1+1, 5): sample mu's loss per own piece
-    delta = (quartic[:, :, 1:] - quartic[:, :, :-1]).reshape(e, n * n1, 5) / n
-    start = quartic[:, :, 0].sum(dim=1) / n
-
-    flat_times, order = torch.sort(times.reshape(e, n * n1), dim=1)
-    delta = torch.gather(delta, 1, order.unsqueeze(-1).expand_as(delta))
-    coeffs = torch.cat([start.unsqueeze(1), start.unsqueeze(1) + torch.cumsum(delta, dim=1)], dim=1)
-    zeros, ones = flat_times.new_zeros(e, 1), flat_times.new_ones(e, 1)
-    return coeffs, torch.cat([zeros, flat_times, ones], dim=1)
-
-
 def _rounding_bound(problem: Problem, a: torch.Tensor, d: torch.Tensor, kind: str) -> torch.Tensor:
     """A-priori bound on float64 rounding in the piece polynomials, evaluated on [0, 1].
 
@@ -392,47 +344,66 @@ def _rounding_bound(problem: Problem, a: torch.Tensor, d: torch.Tensor, kind: st
     t in [0, 1] (2 D). The absolute-value computation with every unit active dominates any
     ReLU active set, so the linear computation on |.| covers ReLU too. The direction
     d = b - a is itself rounded (relative eps), one more operation in every chain.
+
+    The sum over absolute values of every coefficient of a polynomial with non-negative
+    coefficients is its value at t = 1; so the magnitude is the loss of the net with weights
+    |a| + |d| on inputs |x| and targets -|y| (every unit active, the square kept for a
+    quadratic activation), plus kappa ||(|a| + |d|)||^2: one forward pass. Its own rounding
+    (relative gamma_m at most) is covered by the factor (1 + gamma).
     """
     arch = problem.architecture
-    magnitude_kind = "quadratic" if kind == "quadratic" else "linear"
-    residual = _output_poly(arch, a.abs(), d.abs(), problem.x.abs(), -problem.y.abs(), magnitude_kind)
-    total = _square_loss_poly(residual).sum(dim=1)
-    total = total + _ridge_poly(a.abs(), d.abs(), problem.kappa).sum(dim=1)
+    weight = a.abs() + d.abs()
+    layers = arch.layers(weight)
+    h = problem.x.abs()
+    h = torch.einsum("ni,eoi->eno", h, layers[0].weight)
+    if layers[0].bias is not None:
+        h = h + layers[0].bias.unsqueeze(1)
+    if arch.depth == 2:
+        if kind == "quadratic":
+            h = h * h
+        h = torch.einsum("enj,eoj->eno", h, layers[1].weight)
+        if layers[1].bias is not None:
+            h = h + layers[1].bias.unsqueeze(1)
     n = problem.num_samples
-    chain = sum(arch.widths) + n + 2 * residual.shape[-1] * 2 + 16  # 16 covers d = b - a too
+    total = (h + problem.y.abs()).square().sum(dim=(1, 2)) / n + problem.kappa * weight.square().sum(dim=1)
+    coefficients = 2 if arch.depth == 1 else (4 if kind == "quadratic" else 3)  # of the residual polynomials
+    chain = sum(arch.widths) + n + 2 * coefficients * 2 + 16  # 16 covers d = b - a too
     if kind == "relu":
         chain += n * arch.widths[1] + arch.widths[1] + 1
     gamma = chain * EPS / (1 - chain * EPS)
-    return gamma * total
+    return gamma * (1 + gamma) * total
 
 
 def _exact_maxima(problem: Problem, a: torch.Tensor, d: torch.Tensor, kind: str) -> SegmentBound:
-    """Exact maxima for at most one hidden layer, in chunks of segments to bound memory."""
+    """Exact maxima for at most one hidden layer, in chunks of segments to bound memory.
+
+    ReLU goes to the compiled breakpoint sweep of :mod:`sublevel.checks.certify.relu_sweep`;
+    the other activations have one polynomial per segment, maximised here.
+    """
     arch = problem.architecture
     n0, n1, n_out = arch.widths[0], arch.widths[1], arch.widths[-1]
-    # Largest per-segment tensors: ReLU's per-unit output quadratics and per-piece quartics
-    # (N n_1 (15 n_L + 10)), otherwise the hidden and output polynomials.
+    # Largest per-segment tensors: ReLU's pre-activations (handed to the sweep), otherwise the
+    # hidden and output polynomials.
     if kind == "relu":
-        per_segment = problem.num_samples * (n1 * (15 * n_out + 10) + n0)
+        per_segment = problem.num_samples * (2 * n1 + n0)
     else:
         per_segment = problem.num_samples * (4 * n1 + 8 * n_out + n0)
     step = max(1, CHUNK_ELEMENTS // per_segment)
     uppers, argmaxes = [], []
     for i in range(0, a.shape[0], step):
         ai, di = a[i:i + step], d[i:i + step]
+        ridge = _ridge_poly(ai, di, problem.kappa)
         if kind == "relu":
-            coeffs, knots = _relu_pieces(arch, ai, di, problem.x, problem.y)
+            layers = _affine_layers(arch, ai, di)
+            z0, z1 = _hidden_polys(layers[0], problem.x)
+            value, t_best = relu_segment_maxima(z0, z1, *layers[1], problem.y, ridge)
         else:
             coeffs = _square_loss_poly(_output_poly(arch, ai, di, problem.x, problem.y, kind)).unsqueeze(1)
-            knots = torch.tensor([0.0, 1.0], dtype=ai.dtype, device=ai.device).expand(ai.shape[0], 2)
-        coeffs = coeffs.clone()
-        coeffs[..., :3] += _ridge_poly(ai, di, problem.kappa).unsqueeze(1)
-        # Zero-length pieces (coinciding or clamped breakpoints) are points that the
-        # neighbouring pieces' end points already cover.
-        lo, hi = knots[:, :-1], knots[:, 1:]
-        keep = hi > lo
-        seg = torch.arange(ai.shape[0], device=ai.device).unsqueeze(1).expand_as(lo)[keep]
-        value, t_best = _maximise_pieces(coeffs[keep], lo[keep], hi[keep], seg, ai.shape[0])
+            coeffs = coeffs.clone()
+            coeffs[..., :3] += ridge.unsqueeze(1)
+            lo, hi = torch.zeros_like(ridge[:, 0]), torch.ones_like(ridge[:, 0])
+            seg = torch.arange(ai.shape[0], device=ai.device)
+            value, t_best = _maximise_pieces(coeffs[:, 0], lo, hi, seg, ai.shape[0])
         uppers.append(value + _rounding_bound(problem, ai, di, kind))
         argmaxes.append(t_best)
     upper, argmax = torch.cat(uppers), torch.cat(argmaxes)
