@@ -6,7 +6,7 @@ import networkx as nx
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from sublevel.checks.counting.merge_trees import find_minima, merge_tree, single_linkage
@@ -240,3 +240,49 @@ def test_the_candidate_graph_reuses_the_knn_query_exactly():
         ours = _without_self(distances, nbr).toarray()
         theirs = NearestNeighbors(n_neighbors=min(k, m - 1)).fit(points).kneighbors_graph(mode="distance").toarray()
         np.testing.assert_array_equal(ours, theirs)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), clusters=st.integers(1, 12), size=st.integers(1, 40), dim=st.integers(1, 5),
+       spread=st.sampled_from([1e-3, 0.1, 10.0]), width=st.sampled_from([2, 8, 10_000]))
+def test_boruvka_joins_each_component_by_its_shortest_edge(seed, clusters, size, dim, spread, width):
+    """_shortest_outgoing against brute force on clustered points with some labels shuffled:
+    every component gets one edge leaving it; with neighbour lists of every point it is the
+    exact shortest, and otherwise no longer than the shortest that the lists hold (or exact,
+    for a component whose lists hold no outside point); spanning_edges is a spanning tree."""
+    assume(clusters * size >= 2)
+    from scipy.spatial.distance import cdist
+    from sklearn.neighbors import NearestNeighbors
+
+    from sublevel.checks.counting.components import _shortest_outgoing, spanning_edges
+
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(clusters, dim)) * 10
+    points = np.concatenate([c + spread * rng.normal(size=(size, dim)) for c in centres])
+    labels = np.repeat(np.arange(clusters), size)
+    flip = rng.random(len(points)) < 0.1
+    labels[flip] = rng.integers(0, clusters, flip.sum())
+    if len(np.unique(labels)) < 2:
+        labels[0] = clusters
+    distance = cdist(points, points)
+    m = len(points)
+    near = NearestNeighbors(n_neighbors=min(width, m - 1) + 1).fit(points).kneighbors(points)
+    joins = _shortest_outgoing(points, labels, near)
+    assert sorted(labels[i] for i, _ in joins) == sorted(np.unique(labels).tolist())
+    listed = labels[near[1]] != labels[:, None]
+    for i, j in joins:
+        assert labels[i] != labels[j]
+        inside = labels == labels[i]
+        shortest = distance[np.ix_(inside, ~inside)].min()
+        members = np.flatnonzero(inside)
+        in_lists = [near[0][p][listed[p]].min() for p in members if listed[p].any()]
+        # scikit-learn's brute-force distances expand |a - b|^2, hence the relative 1e-6
+        if width >= m - 1 or not in_lists:
+            assert distance[i, j] <= shortest * (1 + 1e-6) + 1e-12
+        else:
+            assert distance[i, j] <= min(in_lists) * (1 + 1e-6) + 1e-12
+    tree = spanning_edges(points, k=3)
+    graph = nx.Graph()
+    graph.add_nodes_from(range(len(points)))
+    graph.add_edges_from(map(tuple, tree))
+    assert len(tree) == len(points) - 1 and nx.is_connected(graph)

@@ -173,11 +173,12 @@ def spanning_edges(points: np.ndarray, k: int = 8, graph=None) -> np.ndarray:
     """Edges (M-1, 2) of a spanning tree of short edges, without all-pairs distances.
 
     The minimum spanning tree of the k-nearest-neighbour graph (scipy, sparse), its components
-    then joined Boruvka-style: each round adds, for every component, the shortest edge to a
-    point outside it (a nearest-neighbour query against the other components' points), which at
-    least halves their number. Equal to the Euclidean minimum spanning tree whenever the kNN
-    graph holds it (usually); always a spanning tree, which is all the candidate graph needs.
-    Memory O(M k); time O(M k log M) per round.
+    then joined Boruvka-style: each round adds, for every component, a short edge to a point
+    outside it (:func:`_shortest_outgoing`: the shortest among its points' 4k nearest
+    neighbours, or the exact shortest by a search against all outside points where those hold
+    none), which at least halves their number. A spanning tree of short edges, which is all the
+    candidate graph needs; not always the Euclidean minimum spanning tree.
+    Memory O(M k); time O(M k log M) per round, plus one search per enclosed component.
     """
     m = len(points)
     if m < 2:
@@ -192,23 +193,51 @@ def spanning_edges(points: np.ndarray, k: int = 8, graph=None) -> np.ndarray:
     components = UnionFind(range(m))
     for i, j in edges[0]:
         components.union(int(i), int(j))
+    near = None  # every point's 4k nearest neighbours, queried once for all rounds
     while True:
         labels = np.array([components[i] for i in range(m)])
         roots = np.unique(labels)
         if len(roots) == 1:
             break
-        joins = []
-        for root in roots:
-            inside = np.flatnonzero(labels == root)
-            outside = np.flatnonzero(labels != root)
-            distance, nearest = NearestNeighbors(n_neighbors=1).fit(points[outside]).kneighbors(points[inside])
-            best = int(np.argmin(distance[:, 0]))
-            joins.append((int(inside[best]), int(outside[nearest[best, 0]])))
+        if near is None:
+            near = NearestNeighbors(n_neighbors=min(4 * k, m - 1) + 1).fit(points).kneighbors(points)
+        joins = _shortest_outgoing(points, labels, near)
         for i, j in joins:
             if components[i] != components[j]:
                 components.union(i, j)
                 edges.append(np.array([[i, j]]))
     return np.concatenate(edges).astype(int)
+
+
+def _shortest_outgoing(points: np.ndarray, labels: np.ndarray, near: tuple[np.ndarray, np.ndarray]
+                       ) -> list[tuple[int, int]]:
+    """For every component (points with one label), a short edge (i, j) to another one.
+
+    ``near`` holds every point's nearest neighbours (itself included: ``kneighbors`` of all
+    points). A component's edge is the shortest from one of its points to the first outside
+    point among that point's neighbours; a component none of whose points has an outside
+    neighbour there gets its exact shortest outgoing edge (one nearest-neighbour search of its
+    points against all points outside it). Every edge leaves its component, so Boruvka's rounds
+    still at least halve the number of components.
+    """
+    distance, nbr = near
+    own = labels
+    outside = labels[nbr] != own[:, None]
+    found = outside.any(axis=1)
+    first = outside.argmax(axis=1)
+    rows = np.flatnonzero(found)
+    gaps = distance[rows, first[rows]]
+    order = np.lexsort((gaps, own[rows]))
+    ranked = own[rows][order]
+    chosen = rows[order][np.r_[True, ranked[1:] != ranked[:-1]]] if len(rows) else rows
+    joins = [(int(i), int(nbr[i, first[i]])) for i in chosen]
+    for label in np.setdiff1d(np.unique(labels), own[chosen]):
+        inside = np.flatnonzero(labels == label)
+        others = np.flatnonzero(labels != label)
+        gap, nearest = NearestNeighbors(n_neighbors=1).fit(points[others]).kneighbors(points[inside])
+        best = int(np.argmin(gap[:, 0]))
+        joins.append((int(inside[best]), int(others[nearest[best, 0]])))
+    return joins
 
 
 def merge_forest(problem: Problem, sample: LevelSample, level: float, k: int = 8,

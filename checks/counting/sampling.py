@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
+from sublevel.checks.paths.adam import Adam
 from sublevel.theory.problems import Problem
 from sublevel.theory.settings import MAX_SEED, check_settings, setting
 
@@ -209,13 +210,13 @@ def descent_records(loss, starts: torch.Tensor, levels: torch.Tensor, settings: 
     trajectory ids and record numbers. Adam acts coordinate-wise, so the K S runs do not
     interact; the gradient of the summed losses is the stack of the individual gradients."""
     theta = starts.detach().clone().requires_grad_(True)
-    optimizer = torch.optim.Adam([theta], lr=settings.lr)
+    adam = Adam(theta.data, lr=settings.lr)
     ids = torch.arange(starts.shape[1])
     thresholds = (levels.to(torch.float64) * (1 + RECORD_MARGIN)).unsqueeze(1)
     kept = [([], [], []) for _ in range(starts.shape[0])]
     record = 0
     for step in range(settings.steps + 1):
-        optimizer.zero_grad()
+        theta.grad = None
         losses = loss(theta)
         last = step == settings.steps
         if step % settings.record_every == 0 or last:
@@ -229,7 +230,7 @@ def descent_records(loss, starts: torch.Tensor, levels: torch.Tensor, settings: 
         if last:
             break
         losses.sum().backward()
-        optimizer.step()
+        adam.step(theta.grad)
     return [(torch.cat(points).to(torch.float64), torch.cat(trajectories), torch.cat(records))
             for points, trajectories, records in kept]
 

@@ -4,10 +4,10 @@ A separator (g, c) claims: g(theta) = 0 implies L(theta) >= c (see
 :mod:`sublevel.constructions.certificates`). Every floor the package uses is proven in a
 docstring, but a proof can be implemented wrongly: a floor set too high would wrongly split
 Omega(lambda) and "refute" a connectivity claim that holds. This module tries to falsify the
-floor where it is used: it minimises L over the zero set {g = 0} from several starts (L-BFGS on
-free parameters, each iterate mapped onto the zero set by a projection that lands on it exactly
-or to rounding) and reports the least loss found. A point of the zero set below the floor is a
-contradiction, never a result: the caller raises :class:`~sublevel.theory.errors.Contradiction`.
+floor where it is used: it minimises L over the zero set {g = 0} from several starts (scipy's
+L-BFGS-B on free parameters, each iterate mapped onto the zero set by a projection that lands on
+it exactly or to rounding) and reports the least loss evaluated on the zero set. A point of the
+zero set below the floor is a contradiction, never a result: the caller raises :class:`~sublevel.theory.errors.Contradiction`.
 
 A search finds upper bounds of the minimum over the zero set, so passing it is evidence, not
 proof; failing it is proof that the implemented floor is wrong.
@@ -24,7 +24,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
 import torch
+from scipy.optimize import minimize
 
 from sublevel.constructions.certificates import Separator
 from sublevel.theory.errors import Contradiction
@@ -83,26 +85,24 @@ def search_zero_set(problem: Problem, separator: Separator, starts: Sequence[tor
         initial += list(problem.architecture.init(random_starts, generator=generator).to(problem.device))
     least = float("inf")
     for start in initial:
-        free = start.detach().clone().requires_grad_(True)
-        optimizer = torch.optim.LBFGS([free], max_iter=iterations, tolerance_grad=1e-12, tolerance_change=1e-16,
-                                      line_search_fn="strong_wolfe")
+        seen: list[float] = []
 
-        def closure():
-            optimizer.zero_grad()
-            value = problem.loss(project(separator, problem, free)[None])[0]
-            if torch.isfinite(value):
-                value.backward()
-            return value
+        def value_and_grad(free: np.ndarray) -> tuple[float, np.ndarray]:
+            theta = torch.from_numpy(free).to(problem.device).requires_grad_(True)
+            value = problem.loss(project(separator, problem, theta)[None])[0]
+            loss = float(value.detach())
+            if not np.isfinite(loss):
+                return float("inf"), np.zeros_like(free)
+            seen.append(loss)  # the loss at a point of the zero set
+            (grad,) = torch.autograd.grad(value, theta)
+            return loss, grad.cpu().numpy()
 
         try:
-            optimizer.step(closure)
+            minimize(value_and_grad, start.detach().cpu().numpy(), jac=True, method="L-BFGS-B",
+                     options={"maxiter": iterations, "gtol": 1e-12, "ftol": 1e-16})
         except (RuntimeError, torch.linalg.LinAlgError):  # a degenerate SVD gradient: keep what we have
             pass
-        with torch.no_grad():
-            point = project(separator, problem, free.detach())
-            value = float(problem.loss(point[None])[0])
-        if value == value:  # not NaN
-            least = min(least, value)
+        least = min([least, *seen])
     return ZeroSetSearch(separator, least, len(initial))
 
 

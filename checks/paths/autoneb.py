@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
+from sublevel.checks.paths.adam import Adam
 from sublevel.checks.paths.base import JitteredFinder, Path, certify_chains, jitter, register_finder
 from sublevel.theory.errors import InputError
 from sublevel.theory.problems import Problem
@@ -100,19 +101,18 @@ class AutoNEB(JitteredFinder):
         if inner.numel() == 0:
             return
         inner = inner.to(full.device)
-        moving = full[inner].clone().requires_grad_(True)
-        optimizer = torch.optim.Adam([moving], lr=self.lr)
+        moving = full[inner].clone()
+        adam = Adam(moving, lr=self.lr)
         for _ in range(self.steps):
-            full = full.index_copy(0, inner, moving.detach())
-            _, grad = problem.loss_and_grad(moving.detach())
+            full = full.index_copy(0, inner, moving)
+            _, grad = problem.loss_and_grad(moving)
             ahead, behind = full[inner + 1] - full[inner], full[inner] - full[inner - 1]
             tangent = ahead + behind
             tangent = tangent / tangent.norm(dim=1, keepdim=True).clamp_min(1e-300)
             along = (grad * tangent).sum(1, keepdim=True)
             stretch = ahead.norm(dim=1, keepdim=True) - behind.norm(dim=1, keepdim=True)
-            moving.grad = grad - along * tangent - self.spring * stretch * tangent
-            optimizer.step()
-        full = full.index_copy(0, inner, moving.detach())
+            adam.step(grad - along * tangent - self.spring * stretch * tangent)
+        full = full.index_copy(0, inner, moving)
         for i, piece, n in zip(active, torch.split(full, sizes), sizes):
             chains[i] = piece
             spent[i] += self.steps * (n - 2)

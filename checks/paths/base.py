@@ -32,6 +32,7 @@ from typing import Protocol, Sequence, runtime_checkable
 import torch
 
 from sublevel.checks.certify.segments import SegmentBound, segment_maxima
+from sublevel.checks.paths.adam import Adam
 from sublevel.theory.errors import InputError
 from sublevel.theory.levels import check_levels
 from sublevel.theory.problems import Problem
@@ -248,22 +249,20 @@ def train_beads(problem: Problem, theta: torch.Tensor, targets: torch.Tensor, st
     Adam acts coordinate-wise, so the beads of one (B, P) tensor do not interact. Returns the
     beads, their losses and, per bead, the loss-and-gradient evaluations it used.
     """
-    theta = theta.detach().clone().requires_grad_(True)
-    optimizer = torch.optim.Adam([theta], lr=lr)
+    theta = theta.detach().clone()
+    adam = Adam(theta, lr=lr)
     spent = torch.ones(theta.shape[0], dtype=torch.long)  # the final loss evaluation
     for _ in range(steps):
-        losses, grads = problem.loss_and_grad(theta.detach())
+        losses, grads = problem.loss_and_grad(theta)
         active = losses > targets
         if not active.any():
             break
         spent += active.cpu()
-        theta.grad = grads * active.unsqueeze(1)
         # Adam's momentum would still move a stopped bead: pin it back after the step.
-        stopped = theta.detach()[~active].clone()
-        optimizer.step()
-        with torch.no_grad():
-            theta[~active] = stopped
-    return theta.detach(), problem.loss(theta.detach()), spent
+        stopped = theta[~active].clone()
+        adam.step(grads * active.unsqueeze(1))
+        theta[~active] = stopped
+    return theta, problem.loss(theta), spent
 
 
 def pair_generator(seed: int, a: torch.Tensor, b: torch.Tensor) -> torch.Generator:

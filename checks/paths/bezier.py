@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from sublevel.checks.paths.adam import Adam
 from sublevel.checks.paths.base import JitteredFinder, Path, certify_paths, jitter, register_finder
 from sublevel.theory.problems import Problem
 from sublevel.theory.settings import setting
@@ -58,16 +59,16 @@ class BezierCurve(JitteredFinder):
         generator = torch.Generator().manual_seed(self.seed)
         control = jitter((starts + ends) / 2, (ends - starts).norm(dim=1), self.jitter, generator)
         control = control.requires_grad_(True)
-        optimizer = torch.optim.Adam([control], lr=self.lr)
+        adam = Adam(control.data, lr=self.lr)
         m, t_count = starts.shape[0], self.samples
         strata = torch.arange(t_count, dtype=starts.dtype, device=starts.device)
         for _ in range(self.steps):
             u = torch.rand(m, t_count, generator=generator, dtype=starts.dtype).to(starts.device)
             points = bezier_points(starts, control, ends, (strata + u) / t_count)
             loss = problem.loss(points.reshape(-1, starts.shape[1])).reshape(m, t_count).mean(1).sum()
-            optimizer.zero_grad()
+            control.grad = None
             loss.backward()
-            optimizer.step()
+            adam.step(control.grad)
         control = control.detach()
         spent = [self.steps * t_count] * m
         knots = [torch.linspace(0, 1, self.beads + 1, dtype=starts.dtype, device=starts.device)] * m

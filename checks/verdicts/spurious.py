@@ -38,6 +38,7 @@ import torch
 from scipy.optimize import minimize
 
 from sublevel.checks.curvature.spectrum import extreme_eigenpairs, hessian_vector_product
+from sublevel.checks.paths.adam import Adam
 from sublevel.theory.errors import InputError
 
 LossFn = Callable[[torch.Tensor], torch.Tensor]
@@ -183,11 +184,11 @@ def batched_adam(loss_fn: LossFn, starts: torch.Tensor, steps: int, lr: float) -
     """End points (K, P) of ``steps`` Adam steps from each start: the losses of different starts
     are independent, so one backward pass of their sum gives every gradient."""
     theta = starts.clone().requires_grad_(True)
-    optimizer = torch.optim.Adam([theta], lr=lr)
+    adam = Adam(theta.data, lr=lr)
     for _ in range(steps):
-        optimizer.zero_grad()
+        theta.grad = None
         loss_fn(theta).sum().backward()
-        optimizer.step()
+        adam.step(theta.grad)
     return theta.detach()
 
 
