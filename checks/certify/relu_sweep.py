@@ -41,19 +41,19 @@ SMALL_BUCKET = 32
 """Buckets of the sort holding more switching times than this are sorted by numpy's sort."""
 
 
-def relu_segment_maxima(z0: torch.Tensor, z1: torch.Tensor, va: torch.Tensor, vd: torch.Tensor,
-                        ba: torch.Tensor, bd: torch.Tensor, y: torch.Tensor, ridge: torch.Tensor
-                        ) -> tuple[torch.Tensor, torch.Tensor]:
+def relu_segment_maxima(x: torch.Tensor, w1a: torch.Tensor, w1d: torch.Tensor, b1a: torch.Tensor, b1d: torch.Tensor,
+                        va: torch.Tensor, vd: torch.Tensor, ba: torch.Tensor, bd: torch.Tensor, y: torch.Tensor,
+                        ridge: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Maximum over t in [0, 1] of the piecewise-quartic loss of E segments.
 
     Parameters
     ----------
-    z0, z1 : (E, N, n_1)
-        First-layer pre-activations z(t) = z0 + t z1 of each sample on each segment.
-    va, vd : (E, n_L, n_1)
-        Output weights V(t) = V^a + t V^d.
-    ba, bd : (E, n_L)
-        Output biases b(t) = b^a + t b^d (zeros for a net without biases).
+    x : (N, n_0)
+        Inputs.
+    w1a, w1d : (E, n_1, n_0); b1a, b1d : (E, n_1)
+        First layer W(t) = W^a + t W^d, b(t) = b^a + t b^d (zero biases for a net without).
+    va, vd : (E, n_L, n_1); ba, bd : (E, n_L)
+        Output layer, the same way.
     y : (N, n_L)
         Targets.
     ridge : (E, 3)
@@ -68,11 +68,12 @@ def relu_segment_maxima(z0: torch.Tensor, z1: torch.Tensor, va: torch.Tensor, vd
     argmax : (E,)
         The t in [0, 1] where the largest candidate value was found.
 
-    Everything runs in float64 on the CPU, the segments in parallel on torch's thread count.
+    Everything runs in float64 on the CPU, the segments in parallel on torch's thread count;
+    the pre-activations z0 = W^a x + b^a and z1 = W^d x + b^d are formed inside the kernel.
     """
     arrays = [np.ascontiguousarray(t.detach().to("cpu", torch.float64).numpy())
-              for t in (z0, z1, va, vd, ba, bd, y, ridge)]
-    count = arrays[0].shape[0]
+              for t in (x, w1a, w1d, b1a, b1d, va, vd, ba, bd, y, ridge)]
+    count = arrays[1].shape[0]
     value, argmax = np.empty(count), np.empty(count)
     threads = torch.get_num_threads()
     try:
@@ -82,15 +83,33 @@ def relu_segment_maxima(z0: torch.Tensor, z1: torch.Tensor, va: torch.Tensor, vd
         # numba's OpenMP threading layer shares OpenMP's settings with torch: starting it can
         # change torch's thread count, which the caller chose
         torch.set_num_threads(threads)
-    device = z0.device
+    device = ridge.device
     return torch.from_numpy(value).to(device), torch.from_numpy(argmax).to(device)
 
 
 @numba.njit(cache=True, parallel=True)
-def _segments_kernel(z0, z1, va, vd, ba, bd, y, ridge, value, argmax):  # pragma: no cover - compiled
+def _segments_kernel(x, w1a, w1d, b1a, b1d, va, vd, ba, bd, y, ridge, value, argmax):  # pragma: no cover - compiled
     """One :func:`_one_segment` per segment, segments in parallel."""
-    for e in numba.prange(z0.shape[0]):
-        value[e], argmax[e] = _one_segment(z0[e], z1[e], va[e], vd[e], ba[e], bd[e], y, ridge[e])
+    for e in numba.prange(w1a.shape[0]):
+        z0, z1 = _pre_activations(x, w1a[e], w1d[e], b1a[e], b1d[e])
+        value[e], argmax[e] = _one_segment(z0, z1, va[e], vd[e], ba[e], bd[e], y, ridge[e])
+
+
+@numba.njit(cache=True)
+def _pre_activations(x, wa, wd, ba, bd):  # pragma: no cover - compiled
+    """z0 = W^a x + b^a and z1 = W^d x + b^d for every sample: two (N, n_1)."""
+    n, n0 = x.shape
+    n1 = wa.shape[0]
+    z0, z1 = np.empty((n, n1)), np.empty((n, n1))
+    for mu in range(n):
+        for j in range(n1):
+            s0, s1 = 0.0, 0.0
+            for i in range(n0):
+                s0 += x[mu, i] * wa[j, i]
+                s1 += x[mu, i] * wd[j, i]
+            z0[mu, j] = s0 + ba[j]
+            z1[mu, j] = s1 + bd[j]
+    return z0, z1
 
 
 @numba.njit(cache=True)

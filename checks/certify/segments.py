@@ -187,11 +187,15 @@ def segment_maxima(problem: Problem, start: torch.Tensor, end: torch.Tensor, *,
 def loss_upper_bounds(problem: Problem, theta: torch.Tensor) -> torch.Tensor:
     """Rigorous upper bounds of L at each of M points: (M, P) -> (M,).
 
-    The interval enclosure (see :func:`segment_maxima`, interval method) of the zero-width box
-    {theta}: the same centre-radius arithmetic, whose relative widening covers float64 rounding,
-    so the bound exceeds the computed loss by about the rounding error (1e-11 relative or less)
-    and never lies below the real-number loss. It decides membership of Omega(lambda) rigorously
-    at the cost of a few forward passes.
+    At most one hidden layer (linear, ReLU or quadratic activation): the computed float64 loss
+    plus the a-priori rounding bound of :func:`_rounding_bound` on the segment of length zero
+    (gamma_m times the loss of the |.| net: every dot product and sum, in whatever order and
+    with or without fused multiply-adds, errs by at most gamma_n times its sum of absolute
+    values, and ReLU is 1-Lipschitz); two forward passes. Deeper nets: the interval enclosure
+    (see :func:`segment_maxima`, interval method) of the zero-width box {theta}, whose relative
+    widening covers float64 rounding. Either way the bound exceeds the computed loss by about
+    the rounding error (1e-11 relative or less) and never lies below the real-number loss; it
+    decides membership of Omega(lambda) rigorously.
 
     Raises
     ------
@@ -203,11 +207,15 @@ def loss_upper_bounds(problem: Problem, theta: torch.Tensor) -> torch.Tensor:
     kind = activation_kind(problem.architecture)
     if a.shape[0] == 0:
         return a.new_zeros(0)
-    step = _intervals_per_chunk(problem)
-    t, d = a.new_zeros(a.shape[0]), torch.zeros_like(a)
-    bound = torch.cat([_interval_bounds(problem, a[i:i + step], d[i:i + step], t[i:i + step], t[i:i + step], kind,
-                                        slope=False)[0] for i in range(0, a.shape[0], step)])
-    bound = torch.maximum(bound, problem.loss(a))
+    computed = problem.loss(a)
+    if problem.architecture.depth <= 2:
+        bound = computed + _rounding_bound(problem, a, torch.zeros_like(a), kind)
+    else:
+        step = _intervals_per_chunk(problem)
+        t, d = a.new_zeros(a.shape[0]), torch.zeros_like(a)
+        bound = torch.cat([_interval_bounds(problem, a[i:i + step], d[i:i + step], t[i:i + step], t[i:i + step], kind,
+                                            slope=False)[0] for i in range(0, a.shape[0], step)])
+        bound = torch.maximum(bound, computed)
     return bound[0] if single else bound
 
 
@@ -352,20 +360,10 @@ def _rounding_bound(problem: Problem, a: torch.Tensor, d: torch.Tensor, kind: st
     (relative gamma_m at most) is covered by the factor (1 + gamma).
     """
     arch = problem.architecture
-    weight = a.abs() + d.abs()
-    layers = arch.layers(weight)
-    h = problem.x.abs()
-    h = torch.einsum("ni,eoi->eno", h, layers[0].weight)
-    if layers[0].bias is not None:
-        h = h + layers[0].bias.unsqueeze(1)
-    if arch.depth == 2:
-        if kind == "quadratic":
-            h = h * h
-        h = torch.einsum("enj,eoj->eno", h, layers[1].weight)
-        if layers[1].bias is not None:
-            h = h + layers[1].bias.unsqueeze(1)
+    magnitude = Problem(Architecture(arch.widths, "quadratic" if kind == "quadratic" else "linear", arch.bias),
+                        problem.x.abs(), -problem.y.abs(), problem.kappa)
+    total = magnitude.loss(a.abs() + d.abs())
     n = problem.num_samples
-    total = (h + problem.y.abs()).square().sum(dim=(1, 2)) / n + problem.kappa * weight.square().sum(dim=1)
     coefficients = 2 if arch.depth == 1 else (4 if kind == "quadratic" else 3)  # of the residual polynomials
     chain = sum(arch.widths) + n + 2 * coefficients * 2 + 16  # 16 covers d = b - a too
     if kind == "relu":
@@ -382,10 +380,10 @@ def _exact_maxima(problem: Problem, a: torch.Tensor, d: torch.Tensor, kind: str)
     """
     arch = problem.architecture
     n0, n1, n_out = arch.widths[0], arch.widths[1], arch.widths[-1]
-    # Largest per-segment tensors: ReLU's pre-activations (handed to the sweep), otherwise the
-    # hidden and output polynomials.
+    # Largest per-segment tensors: ReLU's parameters (the sweep forms everything else per
+    # segment), otherwise the hidden and output polynomials.
     if kind == "relu":
-        per_segment = problem.num_samples * (2 * n1 + n0)
+        per_segment = 2 * arch.num_params + problem.num_samples
     else:
         per_segment = problem.num_samples * (4 * n1 + 8 * n_out + n0)
     step = max(1, CHUNK_ELEMENTS // per_segment)
@@ -395,8 +393,7 @@ def _exact_maxima(problem: Problem, a: torch.Tensor, d: torch.Tensor, kind: str)
         ridge = _ridge_poly(ai, di, problem.kappa)
         if kind == "relu":
             layers = _affine_layers(arch, ai, di)
-            z0, z1 = _hidden_polys(layers[0], problem.x)
-            value, t_best = relu_segment_maxima(z0, z1, *layers[1], problem.y, ridge)
+            value, t_best = relu_segment_maxima(problem.x, *layers[0], *layers[1], problem.y, ridge)
         else:
             coeffs = _square_loss_poly(_output_poly(arch, ai, di, problem.x, problem.y, kind)).unsqueeze(1)
             coeffs = coeffs.clone()
