@@ -389,5 +389,55 @@ def test_a_level_counts_the_same_whichever_other_levels_are_asked(seed, width, f
     small = SampleSettings(starts=8, steps=60, record_every=5, max_points=40, seed=seed)
     together = count_dataset(data, arch, levels, settings=small, k=4)
     for bracket in together.brackets:
-        alone = count_dataset(data, arch, [bracket.level], settings=small, k=4).brackets[0]
-        assert alone == bracket
+        alone = count_dataset(data, arch, [bracket.level], settings=small, k=4)
+        assert alone.brackets[0] == bracket
+        # the path finder's pass (default dss) too: the same components left apart, same paths
+        assert sorted((r.loss, r.closest or -1.0) for r in alone.apart) == \
+            sorted((r.loss, r.closest or -1.0) for r in together.apart if r.level == bracket.level)
+
+
+def test_components_left_apart_report_the_lowest_certified_path_tried():
+    """G2 (a = 2) at 2.2 without its separator: the straight path between the two valleys
+    crosses w = 0, where L = 2.5 > 2.2, so the linear finder joins nothing; each component is
+    reported with that certified maximum, which equals the segment maximum between the two
+    points. The CLI prints them."""
+    from sublevel.checks.certify.segments import segment_maxima
+    from sublevel.checks.counting.components import count_components
+    from sublevel.checks.paths import get_finder
+
+    data = construct("one-neuron", a=2.0)
+    problem = data.problem(data.default_architecture())
+    count = count_components(problem, [2.2], FAST, finder=get_finder("linear"))
+    (bracket,) = count.brackets
+    assert bracket.sampled == 2 and bracket.lower == 1  # no separator given: nothing proven apart
+    apart = count.apart
+    assert len(apart) == 2 and {record.level for record in apart} == {2.2}
+    nodes = [record.node for record in apart]
+    points = count.forest.points[nodes]
+    barrier = float(segment_maxima(problem, points[0], points[1]).upper)
+    for record in apart:
+        assert record.closest == pytest.approx(barrier, rel=1e-12) and record.closest >= 2.5
+        assert "reaches" in record.describe()
+    assert count.to_json()["apart"][0]["closest"] == pytest.approx(barrier, rel=1e-12)
+    # with the construction (count_dataset rebuilds it) the count is exact: nothing is open
+    proven = count_dataset(data, data.default_architecture(), [2.2], settings=FAST)
+    assert proven.brackets[0].exact and proven.apart == []
+
+
+def test_cli_count_prints_components_left_apart(tmp_path, capsys):
+    """relu-permutation's data without its metadata (so its determinant separator is not used):
+    below rho* the two valleys stay apart; the default finder (dss) is reported with its lowest
+    certified path maximum, which cannot lie below the proven barrier rho*."""
+    data = construct("relu-permutation")
+    path = tmp_path / "perm_bare.npz"
+    Dataset(data.x, data.y, {}).save(path)
+    assert main(["count", "--data", str(path), "--arch", "2-2-1", "--activation", "relu", "--no-bias",
+                 "--levels", "0.25", "--starts", "16", "--steps", "150", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["sampled"] == [2] and result["lower"] == [1]
+    rho = data.metadata["rho_star"]["sample"]["lower"]
+    assert len(result["apart"]) == 2
+    assert all(record["finder"] == "dss" and record["closest"] >= rho > 0.25 for record in result["apart"])
+    assert main(["count", "--data", str(path), "--arch", "2-2-1", "--activation", "relu", "--no-bias",
+                 "--levels", "0.25", "--starts", "16", "--steps", "150"]) == 0
+    assert capsys.readouterr().out.count("apart at 0.25: component of point") == 2

@@ -95,6 +95,7 @@ class MergeForest:
     candidate_edges: int = 0
     certified_edges: int = 0
     path_edges: int = 0
+    apart: list["Apart"] = field(default_factory=list)
 
     def counts(self, levels: Sequence[float]) -> list[int]:
         """Graph components among points below each level, from the one sweep."""
@@ -294,6 +295,33 @@ def merge_forest(problem: Problem, sample: LevelSample, level: float, k: int = 8
 
 
 @dataclass(frozen=True)
+class Apart:
+    """A component of the certified graph at ``level`` that a path finder could not join to
+    another: ``node`` is its lowest sampled point (loss ``loss``); ``closest`` the lowest
+    certified maximum of any path the finder built from it to another component (above the
+    level, else they would be joined), or None when no path was searched (``reason`` says why).
+    A certified path maximum above the level proves nothing about other paths: the component
+    may still be joined to another one."""
+
+    level: float
+    node: int
+    loss: float
+    closest: float | None
+    finder: str
+    reason: str = ""
+
+    def describe(self) -> str:
+        if self.closest is None:
+            return f"component of point {self.node} (loss {self.loss:.4g}): {self.reason}"
+        return (f"component of point {self.node} (loss {self.loss:.4g}): the lowest {self.finder} path to another "
+                f"component reaches {self.closest:.4g} (certified) > {self.level:.6g}")
+
+    def to_json(self) -> dict:
+        return {"level": self.level, "node": self.node, "loss": self.loss, "closest": self.closest,
+                "finder": self.finder, "reason": self.reason}
+
+
+@dataclass(frozen=True)
 class ComponentCount:
     """Brackets per level, the forest each level's count came from, and notes on what was
     proven how. ``certified_edges`` and ``candidate_edges`` count distinct segments over all
@@ -314,6 +342,11 @@ class ComponentCount:
     def path_edges(self) -> int:
         return sum(forest.path_edges for forest in self.forests)
 
+    @property
+    def apart(self) -> list[Apart]:
+        """Components left apart after the path finders' pass, every level."""
+        return [record for forest in self.forests for record in forest.apart]
+
     def to_json(self) -> dict:
         return {
             "levels": [b.level for b in self.brackets],
@@ -327,6 +360,7 @@ class ComponentCount:
             "candidate_edges": self.candidate_edges,
             "certified_edges": self.certified_edges,
             "path_edges": self.path_edges,
+            "apart": [record.to_json() for record in self.apart],
             "notes": list(self.notes),
         }
 
@@ -405,13 +439,15 @@ def join_with_paths(problem: Problem, forest: MergeForest, found: Sequence[Brack
     an edge weighted by its certified maximum, and the forest's merges are recomputed by
     Kruskal over the old merges and the new edges. The finder's word is not taken: every path
     is certified again here (:func:`sublevel.checks.certify.segments.path_maximum`) and a path whose recomputed
-    maximum exceeds the one it reported is a :class:`~sublevel.theory.errors.Contradiction`. Returns the
-    number of edges added.
+    maximum exceeds the one it reported is a :class:`~sublevel.theory.errors.Contradiction`. Components
+    still apart afterwards are recorded in ``forest.apart`` (:class:`Apart`: the lowest certified
+    maximum of the paths tried from each, or why none was tried). Returns the number of edges added.
     """
-    new = []
+    added = 0
     for bracket in found:
         if not bracket.open:
             continue
+        new, failed = [], []
         lowest: dict[int, int] = {}
         for node, root in forest.labels(bracket.level).items():
             if root not in lowest or forest.losses[node] < forest.losses[lowest[root]]:
@@ -422,11 +458,14 @@ def join_with_paths(problem: Problem, forest: MergeForest, found: Sequence[Brack
         pairs = [(a, b) for a in range(len(reps)) for b in range(a + 1, len(reps))
                  if torch.equal(patterns[a], patterns[b])]
         pairs = sorted(pairs, key=lambda ab: float((points[ab[0]] - points[ab[1]]).norm()))[:max_pairs]
-        if not pairs:
-            continue
-        paths = finder.batch(problem, points[[a for a, _ in pairs]], points[[b for _, b in pairs]], bracket.level)
+        searched = {reps[a] for pair in pairs for a in pair}
+        proven = {reps[a] for a in range(len(reps)) if not any(torch.equal(patterns[a], patterns[b])
+                                                               for b in range(len(reps)) if b != a)}
+        paths = finder.batch(problem, points[[a for a, _ in pairs]], points[[b for _, b in pairs]],
+                             bracket.level) if pairs else []
         for (a, b), path in zip(pairs, paths):
             if not path.inside(bracket.level):
+                failed.append((path.maximum, reps[a], reps[b]))
                 continue
             recheck = float(path_maximum(problem, path.beads).upper.max())
             if recheck > path.maximum:
@@ -434,12 +473,44 @@ def join_with_paths(problem: Problem, forest: MergeForest, found: Sequence[Brack
                                     f"{path.maximum:.17g}, but its segments certify only {recheck:.17g}")
             new.append((max(path.maximum, float(forest.losses[reps[a]]), float(forest.losses[reps[b]])),
                         reps[a], reps[b]))
-    if new:
-        edges = sorted(forest.merges + new)
-        weights, ii, jj = (np.array(column) for column in zip(*edges))
-        forest.merges = [edges[e] for e in spanning_forest(weights, ii, jj, len(forest.losses))]
-        forest.path_edges += len(new)
-    return len(new)
+        if new:
+            edges = sorted(forest.merges + new)
+            weights, ii, jj = (np.array(column) for column in zip(*edges))
+            forest.merges = [edges[e] for e in spanning_forest(weights, ii, jj, len(forest.losses))]
+            forest.path_edges += len(new)
+            added += len(new)
+        forest.apart = _apart(forest, bracket.level, failed, searched, proven, getattr(finder, "name", "path"))
+    return added
+
+
+def _apart(forest: MergeForest, level: float, failed: list[tuple[float, int, int]], searched: set[int],
+           proven: set[int], finder: str) -> list[Apart]:
+    """One :class:`Apart` per component still apart at ``level``, with its closest failed path."""
+    labels = forest.labels(level)
+    if len(set(labels.values())) < 2:
+        return []
+    lowest: dict[int, int] = {}
+    for node, root in labels.items():
+        if root not in lowest or forest.losses[node] < forest.losses[lowest[root]]:
+            lowest[root] = node
+    closest: dict[int, float] = {}
+    for maximum, a, b in failed:
+        if labels[a] != labels[b]:
+            for root in (labels[a], labels[b]):
+                closest[root] = min(closest.get(root, np.inf), maximum)
+    out = []
+    for root, node in sorted(lowest.items(), key=lambda item: item[1]):
+        loss = float(forest.losses[node])
+        if root in closest:
+            out.append(Apart(level, node, loss, float(closest[root]), finder))
+        elif node in proven:
+            out.append(Apart(level, node, loss, None, finder, "proven apart from every other component (its "
+                                                              "separator signs differ), no path searched"))
+        else:
+            reason = "no path searched: not among the nearest pairs" if node not in searched else \
+                "no path from it to a component still apart was searched"
+            out.append(Apart(level, node, loss, None, finder, reason))
+    return out
 
 
 BRIDGE_SETTINGS = SampleSettings(steps=100, lr=0.01, record_every=5)

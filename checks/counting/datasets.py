@@ -72,10 +72,16 @@ def rebuilt_construction(dataset: Dataset) -> tuple[Dataset | None, str]:
 
 def count_dataset(dataset: Dataset, architecture: Architecture, levels: Sequence[float], kappa: float = 0.0,
                   settings: SampleSettings = SampleSettings(), k: int = 8,
-                  sample: LevelSample | None = None, finder=None) -> ComponentCount:
+                  sample: LevelSample | None = None, finder="dss") -> ComponentCount:
     """Bounds on N_lambda for ``dataset`` under ``architecture`` at each level (from ``sample``
-    instead of fresh descent when given; with a path ``finder`` for a second pass over open
-    brackets; see :func:`sublevel.checks.counting.components.count_components`).
+    instead of fresh descent when given; see
+    :func:`sublevel.checks.counting.components.count_components`).
+
+    ``finder``: a path finder (or its registered name; default Dynamic String Sampling, "dss")
+    for a second pass over brackets still open after the segment graph and its bridges: paths
+    certified below the level join components, and each component left apart is reported with
+    the lowest certified maximum of the paths tried from it (:attr:`ComponentCount.apart`).
+    None skips the pass.
 
     Raises
     ------
@@ -89,6 +95,9 @@ def count_dataset(dataset: Dataset, architecture: Architecture, levels: Sequence
         raise InputError(f"dataset must be a sublevel Dataset (Dataset(X, Y) or Dataset.load(path)), "
                          f"got {type(dataset).__name__}")
     levels = check_levels(levels, nonnegative=False)
+    if isinstance(finder, str):
+        from sublevel.checks.paths import get_finder
+        finder = get_finder(finder)
     problem = dataset.problem(architecture, kappa)
     rebuilt, note = rebuilt_construction(dataset)
     separators = chain_separators(problem) if is_scalar_chain(problem) else linear_separators(problem)

@@ -35,9 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=300, help="descent steps per start (default: 300)")
     parser.add_argument("--neighbours", type=positive_int, default=8, help="k of the k-nearest-neighbour candidate edges")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--paths", metavar="FINDER",
+    parser.add_argument("--paths", metavar="FINDER", default="dss",
                         help="second pass for open brackets: search paths between unjoined components with this "
-                             "finder (linear, dss, autoneb, bezier); a path's certified maximum becomes an edge")
+                             "finder (linear, dss, autoneb, bezier; default dss; 'none' skips it); a path certified "
+                             "below the level joins two components, and every component left apart is reported "
+                             "with the lowest certified maximum of the paths tried from it")
     parser.add_argument("--graphml", metavar="FILE.graphml", help="write the certified merge forest of the highest level as GraphML")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
@@ -49,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
 
     dataset, architecture, _ = load_problem(args)
     settings = SampleSettings(starts=args.starts, steps=args.steps, seed=args.seed)
-    finder = get_finder(args.paths) if args.paths else None
+    finder = None if args.paths == "none" else get_finder(args.paths)
     count = count_dataset(dataset, architecture, args.levels, args.kappa, settings, args.neighbours, finder=finder)
     if args.graphml:
         count.forest.write_graphml(args.graphml)
@@ -60,13 +62,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"data {args.data}, architecture {architecture.spec} {architecture.activation_name} "
           f"{'with' if architecture.bias else 'without'} bias; {len(count.forest.losses)} sampled points at the highest level, "
           f"{count.certified_edges} segments certified of {count.candidate_edges} candidates"
-          + (f", {count.path_edges} edges from {args.paths} paths" if args.paths else ""))
+          + (f", {count.path_edges} edges from {args.paths} paths" if finder is not None else ""))
     for note in count.notes:
         print(f"note: {note}")
     print(f"{'lambda':>10}  {'lower':>5}  {'sampled':>7}  {'upper':>5}  {'points':>6}  status")
     for b in count.brackets:
         upper = "-" if b.upper is None else str(b.upper)
         print(f"{b.level:>10.6g}  {b.lower:>5}  {b.sampled:>7}  {upper:>5}  {b.points:>6}  {b.describe()}")
+    for record in count.apart:
+        print(f"apart at {record.level:.6g}: {record.describe()}")
     print("lower, upper: proven bounds on N_lambda (upper '-': none proven); sampled: components of the certified "
-          "graph over sampled points, an estimate; exact only when lower = upper.")
+          "graph over sampled points, an estimate; exact only when lower = upper."
+          + (" apart: a component the path finder did not join; a path maximum above the level proves nothing "
+             "about other paths." if count.apart else ""))
     return 0
