@@ -10,7 +10,13 @@ Prints, from one run (ratios are the figures to quote; absolute times are noisy)
 4. for counting components at one level: loss evaluations with exact segment maxima vs dense
    sampling of every segment at 100 points, and whether both give the same count.
 
-Usage: python bench/batched_loss.py [--quick] [--threads T]
+5. with ``--grid``: batched ``Problem.loss`` vs the ``nn.Module`` loop over a grid of shapes
+   (n_0 in {1, 10, 100}, hidden widths in {8, 64, 512}, depth 1 to 3, N in {64, 1024, 4096},
+   float32; K chosen per shape so the batched call takes about 0.2 s, the loop times up to 64
+   networks), interleaved per shape, one line per shape with the ratio and the fraction of
+   the float32 matmul rate, then the worst ratio over the grid.
+
+Usage: python bench/batched_loss.py [--quick] [--threads T] [--grid]
 """
 from __future__ import annotations
 
@@ -137,9 +143,38 @@ def segments_case() -> None:
           f"{dense.brackets[0].sampled == exact.brackets[0].sampled}")
 
 
+def grid_case(peak: float) -> None:
+    """Ratio loop / batched and the fraction of matmul over the grid of the module docstring."""
+    import itertools
+
+    print(f"{'shape':<22} {'N':>5} {'K':>6} {'chunk':>5} {'loop us':>9} {'batch us':>9} {'ratio':>7} {'of matmul':>9}")
+    worst = (float("inf"), "")
+    for n0, width, depth, n in itertools.product((1, 10, 100), (8, 64, 512), (1, 2, 3), (64, 1024, 4096)):
+        spec = "-".join(map(str, [n0] + [width] * depth + [1]))
+        arch = Architecture.parse(spec, "relu")
+        g = torch.Generator().manual_seed(0)
+        problem = Problem(arch, torch.randn(n, n0, generator=g), torch.randn(n, 1, generator=g))
+        per_net = network_flops(arch, n)
+        k = int(min(16384, max(256, 0.2 * 0.3 * peak / per_net)))  # about 0.2 s at 30% of matmul
+        theta = arch.init(k, generator=g, dtype=torch.float32)
+        loop_k = int(min(64, max(4, 0.3 * 0.3 * peak / per_net)))
+        with torch.no_grad():
+            loop_times, batch_times = [], []
+            for _ in range(2):  # interleaved A B A B
+                loop_times.append(best_time(lambda: module_loop(problem, theta[:loop_k]), repeat=1) / loop_k)
+                batch_times.append(best_time(lambda: problem.loss(theta), repeat=1) / k)
+        loop, batched = min(loop_times), min(batch_times)
+        ratio = loop / batched
+        worst = min(worst, (ratio, f"{spec} N = {n}"))
+        print(f"{spec:<22} {n:>5} {k:>6} {problem.chunk_size():>5} {loop * 1e6:>9.1f} {batched * 1e6:>9.1f} "
+              f"{ratio:>6.2f}x {per_net / batched / peak:>9.0%}", flush=True)
+    print(f"worst ratio loop / batched over the grid: {worst[0]:.2f}x ({worst[1]})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller K for a smoke run")
+    parser.add_argument("--grid", action="store_true", help="only the grid of shapes (item 5)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
                         help="torch threads (default: torch's choice); use 1 on a loaded machine")
     args = parser.parse_args()
@@ -147,6 +182,9 @@ def main() -> None:
     peak = matmul_flops()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"float32 2048^3 matmul: {peak / 1e9:.1f} GFLOP/s")
+    if args.grid:
+        grid_case(peak)
+        return
     scale = 8 if args.quick else 1
     throughput_case("4-16-1", 64, 16384 // scale, peak, loop_k=2048 // scale)
     throughput_case("32-64-1", 256, 4096 // scale, peak, loop_k=512 // scale)

@@ -21,7 +21,7 @@ import torch
 
 from sublevel.theory.errors import InputError
 from sublevel.theory.networks import Architecture
-from sublevel.theory.problems import DEFAULT_CHUNK_ELEMENTS, DataOnDevice, Problem, mean_square_loss
+from sublevel.theory.problems import DataOnDevice, Problem, mean_square_loss, networks_per_chunk
 
 
 @dataclass(frozen=True)
@@ -108,17 +108,17 @@ class BatchedProblems(DataOnDevice):
             raise InputError(f"parameters must have shape (K={self.count}, S, P), got {tuple(theta.shape)}")
         return arch.forward_sample_major(theta, self.x)
 
-    def chunk_size(self, max_elements: int = DEFAULT_CHUNK_ELEMENTS) -> int:
+    def chunk_size(self) -> int:
         """Networks per problem evaluated together: the K-problem hidden tensor of a chunk
-        (K x N x S_chunk x n_max entries) stays about the size of :meth:`Problem.chunk_size`'s,
-        small enough to stay in cache between the passes over it."""
-        return max(1, max_elements // (self.count * self.num_samples * max(self.architecture.widths)))
+        (K x N x S_chunk x n_max entries) sized by :func:`~sublevel.theory.problems.networks_per_chunk`."""
+        return networks_per_chunk(self.architecture, self.num_samples, self.dtype, self.device, self.count)
 
     def loss(self, theta: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
         """Losses L_k(theta_ks): (K, S, P) -> (K, S). Differentiable through autograd.
 
         ``chunk`` bounds how many of the S networks per problem are evaluated at once
-        (default from :meth:`chunk_size`); it changes memory, not results.
+        (default from :meth:`chunk_size`); it changes speed and memory, the losses only in
+        the last bits.
 
         Notes
         -----

@@ -246,10 +246,10 @@ class Architecture:
         (S, P), (N, n_0) -> (N, S, n_L); batched over K data sets of one shape:
         (K, S, P), (K, N, n_0) -> (K, N, S, n_L). One implementation serves both (the first is
         the case K = 1). Hidden activations stay (K, N, S, n_l), so the first layer of all S
-        networks of data set k is one GEMM [X_k, 1] @ [W_1 | b_1]^T of shape
-        (N x (n_0 + 1)) @ ((n_0 + 1) x S n_1) (bias folded in by a column of ones), K of them in
-        one ``bmm``; a one-output layer is a multiply and a sum over the hidden units; wider
-        layers are one ``bmm`` over the K S networks. When no gradient is needed, activations
+        networks of data set k is one GEMM X_k W_1^T + b_1 of shape (N x n_0) @ (n_0 x S n_1)
+        with the bias added by the GEMM itself (``addmm``), K of them in one ``baddbmm``; a
+        one-output layer is a multiply and a sum over the hidden units; wider layers are one
+        ``baddbmm`` over the K S networks. When no gradient is needed, activations
         and the one-output last layer run in place, so the hidden tensor is written once and
         read twice.
         """
@@ -260,25 +260,34 @@ class Architecture:
         n = x.shape[1]
         in_place = not (torch.is_grad_enabled() and (theta.requires_grad or x.requires_grad))
         first = views[0]
-        weight = first.weight
-        if first.bias is not None:
-            x = torch.cat([x, x.new_ones(k, n, 1)], dim=2)
-            weight = torch.cat([weight, first.bias.unsqueeze(-1)], dim=-1)
+        weight = first.weight.reshape(k, s * self.widths[1], -1)
         if k == 1:  # one data set: a plain GEMM (bmm of batch 1 would sum in another order)
-            z = (x[0] @ weight.reshape(s * self.widths[1], -1).T).view(1, n, s, self.widths[1])
+            if first.bias is None:
+                z = x[0] @ weight[0].T
+            else:
+                z = torch.addmm(first.bias.reshape(1, -1), x[0], weight[0].T)
+            z = z.view(1, n, s, self.widths[1])
         else:
-            z = torch.bmm(x, weight.reshape(k, s * self.widths[1], -1).transpose(1, 2)).view(k, n, s, self.widths[1])
+            if first.bias is None:
+                z = torch.bmm(x, weight.transpose(1, 2))
+            else:
+                z = torch.baddbmm(first.bias.reshape(k, 1, -1), x, weight.transpose(1, 2))
+            z = z.view(k, n, s, self.widths[1])
         for view in views[1:]:
             h = self.activate(z, in_place)
             if view.weight.shape[2] == 1:
                 w = view.weight[:, :, 0].unsqueeze(1)
                 z = (h.mul_(w) if in_place else h * w).sum(-1, keepdim=True)
+                if view.bias is not None:
+                    z = z + view.bias.unsqueeze(1)
             else:
                 flat = h.permute(0, 2, 1, 3).reshape(k * s, n, -1)
-                z = torch.bmm(flat, view.weight.reshape((k * s,) + view.weight.shape[2:]).transpose(1, 2))
+                weight = view.weight.reshape((k * s,) + view.weight.shape[2:]).transpose(1, 2)
+                if view.bias is None:
+                    z = torch.bmm(flat, weight)
+                else:  # the bias added inside the product's pass over the output
+                    z = torch.baddbmm(view.bias.reshape(k * s, 1, -1), flat, weight)
                 z = z.view(k, s, n, -1).transpose(1, 2)
-            if view.bias is not None:
-                z = z + view.bias.unsqueeze(1)
         return z
 
     def activate(self, z: torch.Tensor, in_place: bool = False) -> torch.Tensor:

@@ -8,6 +8,8 @@ loop over K except for chunking that keeps memory bounded.
 """
 from __future__ import annotations
 
+import functools
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,10 +18,46 @@ import torch
 from sublevel.theory.errors import InputError
 from sublevel.theory.networks import Architecture
 
-DEFAULT_CHUNK_ELEMENTS = 1 << 20
-"""Largest hidden-activation tensor (N x K_chunk x n_max entries) built at once: 8 MiB in
-float64. Chunks of about this size stay in cache between the passes over them, which
-measured 2-3x faster than 32 MiB chunks (bench/batched_loss.py)."""
+FALLBACK_CACHE_BYTES = 1 << 20
+"""Per-core L2 cache assumed where the operating system does not say (Linux reports it in
+/sys/devices/system/cpu/cpu0/cache)."""
+
+GPU_CHUNK_BYTES = 1 << 28
+"""Hidden-activation bytes per chunk on a GPU (no cache to fit: large batches fill the device)."""
+
+
+@functools.lru_cache(maxsize=None)
+def cache_bytes() -> int:
+    """The CPU's per-core L2 cache in bytes (sysfs), or :data:`FALLBACK_CACHE_BYTES`."""
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    try:
+        for entry in sorted(os.listdir(base)):
+            with open(os.path.join(base, entry, "level")) as level, open(os.path.join(base, entry, "type")) as kind:
+                if level.read().strip() == "2" and kind.read().strip() in ("Unified", "Data"):
+                    with open(os.path.join(base, entry, "size")) as size:
+                        text = size.read().strip().upper()
+                    scale = {"K": 1 << 10, "M": 1 << 20}.get(text[-1:], 1)
+                    return int(text.rstrip("KM")) * scale
+    except (OSError, ValueError):
+        pass
+    return FALLBACK_CACHE_BYTES
+
+
+def networks_per_chunk(architecture: Architecture, samples: int, dtype: torch.dtype, device, problems: int = 1) -> int:
+    """Networks evaluated together by the batched losses: the cost model of their chunking.
+
+    The forward pass makes a few memory-bound passes (activation, one-output layer, residual)
+    over each hidden tensor of problems x N x chunk x n_max entries (n_max the widest layer
+    after the input: the inputs are shared, not per network). On a CPU the chunk is chosen so
+    that this tensor fits the per-core L2 cache, where those passes run several times faster
+    than from memory (bench/batched_loss.py prints the ratio to a loop over an ``nn.Module``
+    for a grid of shapes); on a GPU it is :data:`GPU_CHUNK_BYTES`. At least one network.
+    The chunk changes speed and memory; the losses can differ in the last bits (the order of
+    the reductions over samples), the same on the same machine.
+    """
+    per_network = problems * samples * max(architecture.widths[1:]) * torch.finfo(dtype).bits // 8
+    budget = GPU_CHUNK_BYTES if torch.device(device).type == "cuda" else cache_bytes()
+    return max(1, budget // per_network)
 
 
 _INTEGER = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
@@ -117,10 +155,9 @@ class Problem(DataOnDevice):
     def num_samples(self) -> int:
         return self.x.shape[0]
 
-    def chunk_size(self, max_elements: int = DEFAULT_CHUNK_ELEMENTS) -> int:
-        """How many parameter vectors to evaluate together so hidden tensors stay bounded."""
-        per_network = self.num_samples * max(self.architecture.widths)
-        return max(1, max_elements // per_network)
+    def chunk_size(self) -> int:
+        """How many parameter vectors to evaluate together (:func:`networks_per_chunk`)."""
+        return networks_per_chunk(self.architecture, self.num_samples, self.dtype, self.device)
 
     def residuals(self, theta: torch.Tensor) -> torch.Tensor:
         """H(X; theta) - Y for a batch (K, P) -> (K, N, n_L)."""
@@ -130,7 +167,8 @@ class Problem(DataOnDevice):
         """Losses of K parameter vectors: (K, P) -> (K,), or (P,) -> ().
 
         Differentiable through autograd. ``chunk`` bounds how many networks are evaluated at
-        once (default from :meth:`chunk_size`); chunking changes memory, not results.
+        once (default from :meth:`chunk_size`); it changes speed and memory, and the losses
+        only in the last bits.
         """
         theta = torch.as_tensor(theta, dtype=self.dtype, device=self.device)
         self.architecture.check_params(theta)
