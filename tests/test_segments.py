@@ -364,3 +364,19 @@ def test_interval_slope_encloses_the_derivative(case, t0, width):
     losses = problem.loss(start + ts[:, None] * (end - start))
     (derivative,) = torch.autograd.grad(losses.sum(), ts)
     assert (derivative.abs() <= slope * (1 + 1e-9) + 1e-12).all()
+
+
+def test_serial_and_parallel_sweeps_agree_bit_for_bit():
+    """One torch thread (or a worker process) takes the serial kernel, several threads the
+    parallel one: the same per-segment code, so the same bits."""
+    problem = random_problem(3, (2, 6, 2), "relu", True, 0.01, samples=30)
+    start, end = random_segments(problem, 3, 40)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        serial = segment_maxima(problem, start, end)
+        torch.set_num_threads(2)
+        parallel = segment_maxima(problem, start, end)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(serial.upper, parallel.upper) and torch.equal(serial.argmax, parallel.argmax)

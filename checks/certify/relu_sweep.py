@@ -29,6 +29,8 @@ the floating-point operations are the ones written here, in this order.
 """
 from __future__ import annotations
 
+import multiprocessing
+
 import numba
 import numpy as np
 import torch
@@ -76,13 +78,18 @@ def relu_segment_maxima(x: torch.Tensor, w1a: torch.Tensor, w1d: torch.Tensor, b
     count = arrays[1].shape[0]
     value, argmax = np.empty(count), np.empty(count)
     threads = torch.get_num_threads()
-    try:
-        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-        _segments_kernel(*arrays, value, argmax)
-    finally:
-        # numba's OpenMP threading layer shares OpenMP's settings with torch: starting it can
-        # change torch's thread count, which the caller chose
-        torch.set_num_threads(threads)
+    if threads == 1 or multiprocessing.parent_process() is not None:
+        # one thread asked, or a worker process (forked workers cannot use the OpenMP threading
+        # layer that their parent may have started: they die): the serial kernel
+        _serial_kernel(*arrays, value, argmax)
+    else:
+        try:
+            numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+            _segments_kernel(*arrays, value, argmax)
+        finally:
+            # numba's OpenMP threading layer shares OpenMP's settings with torch: starting it can
+            # change torch's thread count, which the caller chose
+            torch.set_num_threads(threads)
     device = ridge.device
     return torch.from_numpy(value).to(device), torch.from_numpy(argmax).to(device)
 
@@ -91,6 +98,14 @@ def relu_segment_maxima(x: torch.Tensor, w1a: torch.Tensor, w1d: torch.Tensor, b
 def _segments_kernel(x, w1a, w1d, b1a, b1d, va, vd, ba, bd, y, ridge, value, argmax):  # pragma: no cover - compiled
     """One :func:`_one_segment` per segment, segments in parallel."""
     for e in numba.prange(w1a.shape[0]):
+        z0, z1 = _pre_activations(x, w1a[e], w1d[e], b1a[e], b1d[e])
+        value[e], argmax[e] = _one_segment(z0, z1, va[e], vd[e], ba[e], bd[e], y, ridge[e])
+
+
+@numba.njit(cache=True)
+def _serial_kernel(x, w1a, w1d, b1a, b1d, va, vd, ba, bd, y, ridge, value, argmax):  # pragma: no cover - compiled
+    """:func:`_segments_kernel` on the calling thread, without numba's threading layer."""
+    for e in range(w1a.shape[0]):
         z0, z1 = _pre_activations(x, w1a[e], w1d[e], b1a[e], b1d[e])
         value[e], argmax[e] = _one_segment(z0, z1, va[e], vd[e], ba[e], bd[e], y, ridge[e])
 

@@ -189,7 +189,7 @@ def loss_upper_bounds(problem: Problem, theta: torch.Tensor) -> torch.Tensor:
 
     At most one hidden layer (linear, ReLU or quadratic activation): the computed float64 loss
     plus the a-priori rounding bound of :func:`_rounding_bound` on the segment of length zero
-    (gamma_m times the loss of the |.| net: every dot product and sum, in whatever order and
+    (gamma_m times the loss of the net of absolute values: every dot product and sum, in whatever order and
     with or without fused multiply-adds, errs by at most gamma_n times its sum of absolute
     values, and ReLU is 1-Lipschitz); two forward passes. Deeper nets: the interval enclosure
     (see :func:`segment_maxima`, interval method) of the zero-width box {theta}, whose relative

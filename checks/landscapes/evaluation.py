@@ -286,6 +286,14 @@ class SliceEvaluator:
         self._switches: list[tuple[np.ndarray, np.ndarray]] | None = None
 
     @property
+    def path(self) -> str:
+        """How points are evaluated: ``sweep`` (exact line sweep), ``mlp`` (batched layer by
+        layer), ``vmap`` (``functional_call`` under ``vmap``) or ``loop`` (point by point)."""
+        if self.line_sweep:
+            return "sweep"
+        return "mlp" if self._mlp else ("loop" if getattr(self, "_loop", False) else "vmap")
+
+    @property
     def line_sweep(self) -> bool:
         """Whether runs of points along the last direction use the exact line sweep."""
         return self._sweep is not None
