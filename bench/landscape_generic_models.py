@@ -102,6 +102,9 @@ def main() -> None:
           f"{'ratio':>7s}")
     worst = float("inf")
     for name, model, x, y in cases():
+        with torch.no_grad():  # as if trained: loss_landscapes' filter normalisation divides by
+            for parameter in model.parameters():  # filter norms, so none may be zero (BN biases are)
+                parameter.add_(0.05 * torch.randn_like(parameter))
         model.eval()
         loss_fn = loss_for(y)
         d1, d2, coefficients = their_points(model, args.steps, seed=1)

@@ -68,11 +68,26 @@ def test_filter_normalisation_zeroes_biases_and_batchnorm():
     assert torch.allclose(conv.flatten(1).norm(dim=1), theta.flatten(1).norm(dim=1), rtol=1e-5)
 
 
-@pytest.mark.parametrize("factory", [
-    lambda: _relu_net(),  # Sequential MLP: hand-batched path
-    lambda: ResNet(8, width=2, skip=True, in_channels=1, num_classes=2).double().eval(),  # vmap path, BN
+class _Residual(torch.nn.Module):
+    """Linear layers with a shortcut: not a Sequential MLP, but every module batches under vmap."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(4)
+        self.a, self.b, self.c = torch.nn.Linear(3, 8), torch.nn.Linear(8, 3), torch.nn.Linear(3, 2)
+
+    def forward(self, x):
+        return self.c(x + self.b(torch.relu(self.a(x))))
+
+
+@pytest.mark.parametrize("factory, path", [
+    (lambda: _relu_net(), "sweep"),  # Sequential ReLU MLP: the exact line sweep
+    (lambda: ResNet(8, width=2, skip=True, in_channels=1, num_classes=2).double().eval(), "loop"),  # convs, BN
+    (lambda: _Residual().double(), "vmap"),
 ])
-def test_batched_grid_equals_one_point_at_a_time(factory):
+def test_batched_grid_equals_one_point_at_a_time(factory, path):
+    """Every evaluation path against loading each point into a copy of the model; the user's
+    model keeps its parameters, buffers and mode."""
     model = factory()
     if isinstance(model, ResNet):
         g = torch.Generator().manual_seed(3)
@@ -86,7 +101,12 @@ def test_batched_grid_equals_one_point_at_a_time(factory):
     d1, d2 = random_direction(theta, 1), random_direction(theta, 2)
     loss_fn = torch.nn.CrossEntropyLoss()
     coefficients = torch.as_tensor(Grid.regular(2, -1, 1, 5).points())
-    batched = SliceEvaluator(model, loss_fn, [(x[:7], y[:7]), (x[7:], y[7:])], [d1, d2], chunk_size=4)(coefficients)
+    state = {name: value.clone() for name, value in model.state_dict().items()}
+    mode = model.training
+    evaluator = SliceEvaluator(model, loss_fn, [(x[:7], y[:7]), (x[7:], y[7:])], [d1, d2], chunk_size=4)
+    assert evaluator.path == path
+    batched = evaluator(coefficients)
+    assert model.training == mode and all(torch.equal(value, state[name]) for name, value in model.state_dict().items())
     probe = copy.deepcopy(model).eval()
     for k, (a, b) in enumerate(coefficients.tolist()):
         with torch.no_grad():

@@ -30,6 +30,7 @@ parameters get 0 in filter-normalised directions), dropout is off.
 from __future__ import annotations
 
 import contextlib
+import copy
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
@@ -267,6 +268,8 @@ class SliceEvaluator:
         budget, most = (_CHUNK_ELEMENTS, _MAX_CHUNK) if on_cpu else (_DEVICE_CHUNK_ELEMENTS, _DEVICE_MAX_CHUNK)
         self.chunk_size = int(chunk_size) if chunk_size else max(1, min(most, budget // per_point))
         self._mlp = _mlp_layers(model, self.first, self.data)
+        self._loop = not self._mlp and _batches_poorly(model)
+        self._copy: torch.nn.Module | None = None  # the loop's private copy, made on first use
         self._sweep = SweptMLP.detect(self._mlp) if self._mlp and self.directions and on_cpu else None
         # every moved parameter of every point in one GEMM: theta + c @ D over the flattened
         # parameters (the first layer's are not needed when its outputs are combined instead)
@@ -291,7 +294,7 @@ class SliceEvaluator:
         layer), ``vmap`` (``functional_call`` under ``vmap``) or ``loop`` (point by point)."""
         if self.line_sweep:
             return "sweep"
-        return "mlp" if self._mlp else ("loop" if getattr(self, "_loop", False) else "vmap")
+        return "mlp" if self._mlp else ("loop" if self._loop else "vmap")
 
     @property
     def line_sweep(self) -> bool:
@@ -426,8 +429,14 @@ class SliceEvaluator:
                         flat.copy_(z[0].expand_as(flat))
                         for j in range(c.shape[1]):
                             flat.addcmul_(z[j + 1].expand_as(flat), c[:, j:j + 1])
-                        out = _mlp_forward(self._mlp, params, mixed, buffer) if self._mlp \
-                            else vmap(self._rest, in_dims=(0, 0, None))(params, mixed, x)
+                        if self._mlp:
+                            out = _mlp_forward(self._mlp, params, mixed, buffer)
+                        elif self._loop:
+                            out = torch.stack([self._at_point(params, k, x, mixed[k]) for k in range(c.shape[0])])
+                        else:
+                            out = vmap(self._rest, in_dims=(0, 0, None))(params, mixed, x)
+                    elif self._loop:
+                        out = torch.stack([self._at_point(params, k, x) for k in range(c.shape[0])])
                     else:
                         out = vmap(self._full, in_dims=(0, None))(params, x)
                     if self.accuracy:  # before the loss, which may overwrite `out`
@@ -441,12 +450,51 @@ class SliceEvaluator:
             out["accuracy"] = correct / n
         return out
 
+    def _at_point(self, params: Params, k: int, x: torch.Tensor, first_output: torch.Tensor | None = None
+                  ) -> torch.Tensor:
+        """The model at point k of a chunk, evaluated by a private copy of the model whose
+        parameters are overwritten in place (``functional_call``'s re-parametrisation per call
+        measured 10-15% of a small transformer layer's forward). The user's model is untouched."""
+        if self._copy is None:
+            self._copy = copy.deepcopy(self.model).eval()
+            own = dict(self._copy.named_parameters())
+            self._copy_params = [(own[name], name) for name in params]
+            own_buffers = dict(self._copy.named_buffers())
+            with torch.no_grad():
+                for name, value in self.buffers.items():
+                    own_buffers[name].copy_(value)
+            self._copy_first = dict(self._copy.named_modules())[self.first.name] if self.first else None
+        with torch.no_grad():
+            for target, name in self._copy_params:
+                target.copy_(params[name][k])
+            if first_output is None:
+                return self._copy(x)
+            with _output_replaced(self._copy_first, lambda: first_output):
+                return self._copy(x)
+
     def _full(self, params: Params, x: torch.Tensor) -> torch.Tensor:
         return functional_call(self.model, (params, self.buffers), (x,))
 
     def _rest(self, params: Params, first_output: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         with _output_replaced(self.first.module, lambda: first_output):
             return functional_call(self.model, (params, self.buffers), (x,))
+
+
+_VMAP_FRIENDLY = (torch.nn.Linear, torch.nn.Identity, torch.nn.Dropout, torch.nn.Flatten, torch.nn.ReLU,
+                  torch.nn.LeakyReLU, torch.nn.Tanh, torch.nn.Sigmoid, torch.nn.GELU, torch.nn.SiLU, torch.nn.ELU,
+                  torch.nn.Softplus, torch.nn.Sequential, torch.nn.ModuleList, torch.nn.ModuleDict)
+"""Modules whose parameters ``vmap`` batches into one larger operation (a batched matrix
+product). Convolutions become grouped convolutions, and normalisation, attention and
+recurrent layers go through slower batching rules or none (torch warns "performance drop"):
+measured 0.78-0.90x of a point-by-point loop (bench/landscape_generic_models.py)."""
+
+
+def _batches_poorly(model: torch.nn.Module) -> bool:
+    """Whether any submodule of ``model`` is outside :data:`_VMAP_FRIENDLY` (then points are
+    evaluated one at a time with ``functional_call``). A structural rule, not a timing, so the
+    same model always takes the same path and gives the same bits."""
+    return any(not isinstance(module, _VMAP_FRIENDLY) for module in model.modules() if module is not model) \
+        or not isinstance(model, _VMAP_FRIENDLY) and not any(True for _ in model.children())
 
 
 def _mlp_layers(model: torch.nn.Module, first: _FirstLayer | None,
