@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from sublevel.checks.paths import Path, get_finder
     from sublevel.checks.counting.sampling import SampleSettings
     from sublevel.checks.certify.segments import loss_upper_bounds, path_maximum, segment_maxima
+    from sublevel.checks.curvature.model_spectrum import HessianSpectrum, hessian_spectrum
     from sublevel.checks.verdicts.verify import verify
     from sublevel.constructions.datasets import Dataset
     from sublevel.constructions.registry import construct
@@ -60,6 +61,8 @@ _PUBLIC = {
     "get_finder": ("sublevel.checks.paths", "get_finder"),
     "merge_tree": ("sublevel.checks.counting.merge_trees", "merge_tree"),
     "verify": ("sublevel.checks.verdicts.verify", "verify"),
+    "hessian_spectrum": ("sublevel.checks.curvature.model_spectrum", "hessian_spectrum"),
+    "HessianSpectrum": ("sublevel.checks.curvature.model_spectrum", "HessianSpectrum"),
 }
 """Public name -> (module, attribute), resolved on first access (PEP 562)."""
 

@@ -1,0 +1,195 @@
+"""The Hessian spectrum of any torch model's loss in one call: extreme eigenvalues with their
+residuals, the trace and the spectral density.
+
+``hessian_spectrum(model, loss_fn, data)`` evaluates the model in eval mode (BatchNorm with its
+running statistics) on the loss averaged over all batches, at the model's own parameters, and
+returns a :class:`HessianSpectrum` that says for every eigenvalue whether it converged (its
+residual ||H v - theta v|| bounds its distance to an eigenvalue of the Hessian), what is an
+estimate (the trace, by Hutchinson's estimator with its standard error; the density, by
+stochastic Lanczos quadrature: Ghorbani, Krishnan & Xiao, "An investigation into neural net
+optimization via Hessian eigenvalue density", ICML 2019; Yao et al., "PyHessian", 2020), and
+saves itself (.json, .npz) and draws itself. Everything comes from the one implementation in
+:mod:`sublevel.checks.curvature.spectrum`.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from sublevel.checks.curvature.spectrum import (extreme_eigenpairs, hessian_vector_product, hutchinson_trace,
+                                                smoothed_density, spectral_density)
+from sublevel.theory.errors import InputError
+
+
+@dataclass(frozen=True)
+class HessianSpectrum:
+    """Extreme eigenvalues (ascending), residuals and convergence flags at both ends, the trace
+    estimate with its standard error, and the density's quadrature nodes and weights.
+
+    ``converged`` means ``residual <= tol * scale`` (``scale`` the largest absolute eigenvalue
+    found): such a value is within its residual of an eigenvalue of the Hessian. An unconverged
+    value is reported with its residual, and :meth:`describe` marks it, never as a result.
+    """
+
+    parameters: int
+    bottom: list[float]
+    bottom_residuals: list[float]
+    bottom_converged: list[bool]
+    top: list[float]
+    top_residuals: list[float]
+    top_converged: list[bool]
+    scale: float
+    tol: float
+    trace: float
+    trace_error: float
+    density_nodes: list[float]
+    density_weights: list[float]
+    products: int
+
+    @property
+    def converged(self) -> bool:
+        return all(self.bottom_converged) and all(self.top_converged)
+
+    def describe(self) -> str:
+        def values(vals, res, ok):
+            return ", ".join(f"{v:.6g} (+-{r:.1e}{'' if c else ', NOT CONVERGED'})" for v, r, c in zip(vals, res, ok))
+
+        return (f"Hessian of {self.parameters} parameters ({self.products} Hessian-vector products)\n"
+                f"  smallest eigenvalues: {values(self.bottom, self.bottom_residuals, self.bottom_converged)}\n"
+                f"  largest eigenvalues:  {values(self.top, self.top_residuals, self.top_converged)}\n"
+                f"  trace (Hutchinson estimate): {self.trace:.6g} +- {self.trace_error:.2g} (standard error)\n"
+                f"  eigenvalue density: stochastic Lanczos quadrature, {len(self.density_nodes)} nodes (an estimate)")
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write to ``.json`` or ``.npz`` (atomically; read back with :meth:`load`)."""
+        from sublevel.constructions.storage import write_json, write_npz
+
+        suffix = os.path.splitext(os.fspath(path))[1].lower()
+        if suffix == ".json":
+            write_json(path, self.to_json())
+        elif suffix == ".npz":
+            write_npz(path, metadata={"kind": "hessian-spectrum"},
+                      **{key: np.asarray(value) for key, value in self.to_json().items()})
+        else:
+            raise InputError(f"cannot save a Hessian spectrum as {path}: use .json or .npz")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "HessianSpectrum":
+        """Read a file written by :meth:`save` (never unpickles)."""
+        import json
+
+        from sublevel.constructions.storage import read_npz
+
+        if os.fspath(path).lower().endswith(".json"):
+            with open(path) as handle:
+                fields = json.load(handle)
+        else:
+            arrays, _ = read_npz(path, "Hessian spectrum", tuple(cls.__dataclass_fields__))
+            fields = {key: arrays[key].tolist() for key in cls.__dataclass_fields__}
+        try:
+            return cls(**{key: fields[key] for key in cls.__dataclass_fields__})
+        except KeyError as err:
+            raise InputError(f"{path} is not a Hessian spectrum file (no {err})") from None
+
+    def plot(self, path: str | os.PathLike, bins: int = 400) -> None:
+        """The smoothed density (log scale) with the extreme eigenvalues marked; atomically."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib.figure import Figure
+
+        from sublevel.figures.saving import check_figure_path, save_figure
+
+        path = check_figure_path(path)
+        nodes, weights = np.asarray(self.density_nodes), np.asarray(self.density_weights)
+        low = min(nodes.min(), *self.bottom) if len(nodes) else min(self.bottom)
+        high = max(nodes.max(), *self.top) if len(nodes) else max(self.top)
+        span = max(high - low, 1e-12)
+        grid = np.linspace(low - 0.05 * span, high + 0.05 * span, bins)
+        density = smoothed_density(nodes, weights, grid, width=span / 100)
+        fig = Figure(figsize=(6, 3.6))
+        ax = fig.subplots()
+        ax.semilogy(grid, np.maximum(density, 1e-12), color="C0", label="density (SLQ estimate)")
+        for value, ok in zip(self.bottom + self.top, self.bottom_converged + self.top_converged):
+            ax.axvline(value, color="C3" if ok else "0.6", linestyle="-" if ok else ":", linewidth=0.8)
+        ax.set_xlabel(r"eigenvalue $\lambda$ of $\nabla^2 L(\theta)$")
+        ax.set_ylabel("density")
+        ax.set_title(f"Hessian spectrum ({self.parameters} parameters); red: converged extremes", fontsize=9)
+        ax.legend(loc="upper center", fontsize=8, frameon=False)
+        fig.tight_layout()
+        save_figure(fig, path)
+
+
+def hessian_spectrum(model: torch.nn.Module, loss_fn, data, k: int = 3, tol: float = 1e-6, products: int = 300,
+                     trace_samples: int = 50, density_steps: int = 60, density_vectors: int = 5,
+                     seed: int = 0) -> HessianSpectrum:
+    """Extreme eigenvalues (k at each end), trace and density of the loss Hessian of ``model``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Not modified; evaluated in eval mode, its mode restored afterwards.
+    loss_fn : callable (outputs, targets) -> scalar, e.g. ``torch.nn.CrossEntropyLoss()``.
+    data : (X, Y) tensors or an iterable of (X, Y) batches
+        The loss is averaged over all samples.
+    k : int
+        Eigenvalues at each end.
+    tol, products
+        Residual tolerance (relative to the largest absolute eigenvalue) and the budget of
+        Hessian-vector products per end, as in :func:`~sublevel.checks.curvature.spectrum.extreme_eigenpairs`.
+    trace_samples, density_steps, density_vectors, seed
+        Hutchinson samples; Lanczos steps and start vectors of the density; the seed of all.
+
+    Raises
+    ------
+    InputError
+        On bad data, a model that cannot run on it, ``k`` not below the parameter count, or
+        non-positive budgets.
+    """
+    from sublevel.checks.landscapes.directions import flatten
+    from sublevel.checks.landscapes.hessian import HessianEvaluator
+
+    for name, value in (("products", products), ("trace_samples", trace_samples), ("density_steps", density_steps),
+                        ("density_vectors", density_vectors)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InputError(f"{name} must be a positive integer, got {value!r}")
+    if not (isinstance(tol, (int, float)) and 0 < tol < 1):
+        raise InputError(f"tol must be in (0, 1), got {tol!r}")
+    evaluator = HessianEvaluator(model, loss_fn, data, [], products=products, tol=tol, seed=seed)
+    at = flatten(evaluator.origin)
+    size = at.numel()
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < size:
+        raise InputError(f"k must be an integer in [1, {size - 1}] for {size} parameters, got {k!r}")
+    was_training = model.training
+    model.eval()
+    try:
+        matvec = hessian_vector_product(evaluator._loss, at)
+        counted = {"products": 0}
+
+        def product(v: torch.Tensor) -> torch.Tensor:
+            counted["products"] += 1
+            return matvec(v)
+
+        try:
+            low, high = extreme_eigenpairs(product, size, k=k, tol=tol, max_products=products, seed=seed,
+                                           dtype=at.dtype, device=at.device)
+        except RuntimeError as err:
+            raise InputError(f"the model's loss has no Hessian-vector product here: {err}") from None
+        trace, error = hutchinson_trace(product, size, samples=max(2, trace_samples), seed=seed, dtype=at.dtype,
+                                        device=at.device)
+        nodes, weights = spectral_density(product, size, steps=density_steps, vectors=density_vectors, seed=seed,
+                                          dtype=at.dtype, device=at.device)
+    finally:
+        model.train(was_training)
+    return HessianSpectrum(
+        parameters=size,
+        bottom=low.values.tolist(), bottom_residuals=low.residuals.tolist(), bottom_converged=low.converged.tolist(),
+        top=high.values.tolist(), top_residuals=high.residuals.tolist(), top_converged=high.converged.tolist(),
+        scale=float(low.scale), tol=float(tol), trace=trace, trace_error=error,
+        density_nodes=nodes.tolist(), density_weights=weights.tolist(), products=counted["products"])
