@@ -15,19 +15,15 @@ took. Everything runs in eval mode (BatchNorm with its running statistics) on th
 from __future__ import annotations
 
 import argparse
-import copy
 import time
 
 import numpy as np
 import torch
-from loss_landscapes import random_plane
-from loss_landscapes.metrics import Loss
-from loss_landscapes.model_interface.model_parameters import orthogonal_to, rand_u_like
-from loss_landscapes.model_interface.model_wrapper import wrap_model
 from torch import nn
 
 from sublevel.checks.landscapes.evaluation import SliceEvaluator
 from sublevel.checks.landscapes.models import ResNet
+from landscape_vs_loss_landscapes import their_points, theirs  # this folder is on sys.path
 
 
 class Pooled(nn.Module):
@@ -65,30 +61,6 @@ def loss_for(y: torch.Tensor) -> nn.Module:
     return nn.CrossEntropyLoss() if not y.is_floating_point() else nn.MSELoss()
 
 
-def theirs(model, loss_fn, x, y, steps: int, seed: int) -> np.ndarray:
-    torch.manual_seed(seed)
-    return random_plane(model, Loss(loss_fn, x, y), distance=1, steps=steps, normalization="filter",
-                        deepcopy_model=True)
-
-
-def their_points(model, steps: int, seed: int):
-    """``random_plane``'s step directions and grid coefficients, rebuilt under ``seed``."""
-    start = wrap_model(copy.deepcopy(model)).get_module_parameters()
-    torch.manual_seed(seed)
-    dir_one = rand_u_like(start)
-    dir_two = orthogonal_to(dir_one)
-    dir_one.filter_normalize_(start)
-    dir_two.filter_normalize_(start)
-    dir_one.mul_(((start.model_norm() / 1) / steps) / dir_one.model_norm())
-    dir_two.mul_(((start.model_norm() / 1) / steps) / dir_two.model_norm())
-    names = [name for name, _ in model.named_parameters()]
-    d1 = dict(zip(names, [p.clone() for p in dir_one.parameters]))
-    d2 = dict(zip(names, [p.clone() for p in dir_two.parameters]))
-    i, j = np.meshgrid(np.arange(steps), np.arange(steps), indexing="ij")
-    coefficients = np.stack([i - steps / 2, j + (i % 2 == 0) - steps / 2], axis=-1).reshape(-1, 2)
-    return d1, d2, torch.as_tensor(coefficients, dtype=torch.float32)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -107,11 +79,11 @@ def main() -> None:
                 parameter.add_(0.05 * torch.randn_like(parameter))
         model.eval()
         loss_fn = loss_for(y)
-        d1, d2, coefficients = their_points(model, args.steps, seed=1)
+        d1, d2, coefficients = their_points(model, seed=1, steps=args.steps)
         t_theirs, t_ours = [], []
         for _ in range(args.repeats):
             start = time.perf_counter()
-            ref = theirs(model, loss_fn, x, y, args.steps, seed=1)
+            ref = theirs(model, loss_fn, x, y, seed=1, steps=args.steps)
             t_theirs.append(time.perf_counter() - start)
             start = time.perf_counter()
             evaluator = SliceEvaluator(model, loss_fn, (x, y), [d1, d2], accuracy=False)

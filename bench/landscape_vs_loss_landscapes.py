@@ -85,13 +85,13 @@ CASES = (
 )
 
 
-def theirs(model, loss_fn, x, y, seed: int) -> np.ndarray:
+def theirs(model, loss_fn, x, y, seed: int, steps: int = STEPS) -> np.ndarray:
     torch.manual_seed(seed)
-    return random_plane(model, Loss(loss_fn, x, y), distance=1, steps=STEPS, normalization="filter",
+    return random_plane(model, Loss(loss_fn, x, y), distance=1, steps=steps, normalization="filter",
                         deepcopy_model=True)
 
 
-def their_points(model, seed: int):
+def their_points(model, seed: int, steps: int = STEPS):
     """``random_plane``'s origin, step directions and grid coefficients, rebuilt under ``seed``."""
     start = wrap_model(copy.deepcopy(model)).get_module_parameters()
     torch.manual_seed(seed)
@@ -99,13 +99,13 @@ def their_points(model, seed: int):
     dir_two = orthogonal_to(dir_one)
     dir_one.filter_normalize_(start)
     dir_two.filter_normalize_(start)
-    dir_one.mul_(((start.model_norm() / 1) / STEPS) / dir_one.model_norm())
-    dir_two.mul_(((start.model_norm() / 1) / STEPS) / dir_two.model_norm())
+    dir_one.mul_(((start.model_norm() / 1) / steps) / dir_one.model_norm())
+    dir_two.mul_(((start.model_norm() / 1) / steps) / dir_two.model_norm())
     names = [name for name, _ in model.named_parameters()]
     d1 = dict(zip(names, [p.clone() for p in dir_one.parameters]))
     d2 = dict(zip(names, [p.clone() for p in dir_two.parameters]))
-    i, j = np.meshgrid(np.arange(STEPS), np.arange(STEPS), indexing="ij")
-    coefficients = np.stack([i - STEPS / 2, j + (i % 2 == 0) - STEPS / 2], axis=-1).reshape(-1, 2)
+    i, j = np.meshgrid(np.arange(steps), np.arange(steps), indexing="ij")
+    coefficients = np.stack([i - steps / 2, j + (i % 2 == 0) - steps / 2], axis=-1).reshape(-1, 2)
     return d1, d2, torch.as_tensor(coefficients, dtype=torch.float32)
 
 
