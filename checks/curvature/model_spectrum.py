@@ -115,13 +115,13 @@ class HessianSpectrum:
         density = smoothed_density(nodes, weights, grid, width=span / 100)
         fig = Figure(figsize=(6, 3.6))
         ax = fig.subplots()
-        ax.semilogy(grid, np.maximum(density, 1e-12), color="C0", label="density (SLQ estimate)")
+        ax.semilogy(grid, np.maximum(density, 1e-12), color="C0")
         for value, ok in zip(self.bottom + self.top, self.bottom_converged + self.top_converged):
             ax.axvline(value, color="C3" if ok else "0.6", linestyle="-" if ok else ":", linewidth=0.8)
         ax.set_xlabel(r"eigenvalue $\lambda$ of $\nabla^2 L(\theta)$")
         ax.set_ylabel("density")
-        ax.set_title(f"Hessian spectrum ({self.parameters} parameters); red: converged extremes", fontsize=9)
-        ax.legend(loc="upper center", fontsize=8, frameon=False)
+        ax.set_title(f"Hessian of {self.parameters} parameters: density (SLQ estimate, blue); extreme\n"
+                     f"eigenvalues (red: converged, grey dotted: not converged)", fontsize=9)
         fig.tight_layout()
         save_figure(fig, path)
 
