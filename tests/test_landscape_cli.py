@@ -106,3 +106,82 @@ def test_bad_range_and_plot_kind_are_one_line_exit_2(data_file, tmp_path, capsys
     _expect_one_error_line(capsys, main(["landscape", "plot", str(out), "--kind", "pie", "--out",
                                          str(tmp_path / "p.png")]), "unknown plot kind")
     assert not (tmp_path / "p.png").exists()
+
+
+def bn_net():
+    """A model factory for `--model test_landscape_cli:bn_net` (this folder is on sys.path)."""
+    import torch
+
+    torch.manual_seed(5)
+    return torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.BatchNorm1d(4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
+
+
+def _trained_bn_state(data_file):
+    import torch
+
+    net = bn_net()
+    x = torch.as_tensor(Dataset.load(data_file).x, dtype=torch.float32)
+    with torch.no_grad():
+        net.train()(x * 3 + 1)  # running statistics far from the initial ones
+        net[0].weight.mul_(2.0)
+    return net, x
+
+
+def _bn_args(data_file, out, weights):
+    return ["landscape", "surface", "--data", str(data_file), "--model", "test_landscape_cli:bn_net", "--dims", "1",
+            "--grid", "3", "--out", str(out), "--weights", str(weights)]
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".safetensors"])
+def test_state_dicts_load_with_their_batchnorm_statistics(data_file, tmp_path, suffix):
+    """A .pt state dict (torch.load(weights_only=True)) or a .safetensors file: parameters and
+    BatchNorm running statistics are loaded, so the surface's centre is the trained model's own
+    loss in eval mode."""
+    import torch
+
+    net, x = _trained_bn_state(data_file)
+    weights = tmp_path / f"w{suffix}"
+    if suffix == ".pt":
+        torch.save(net.state_dict(), weights)
+    else:
+        from safetensors.torch import save_file
+
+        save_file(net.state_dict(), str(weights))
+    out = tmp_path / "s.npz"
+    assert main(_bn_args(data_file, out, weights)) == 0
+    y = torch.as_tensor(Dataset.load(data_file).y, dtype=torch.float32)
+    with torch.no_grad():
+        own = float(torch.nn.functional.mse_loss(net.eval()(x), y))
+    assert Surface.load(out).values["loss"][1] == pytest.approx(own, rel=1e-5)
+
+
+def test_pickled_code_in_a_pt_file_is_refused_not_run(data_file, tmp_path, capsys):
+    import torch
+
+    net, _ = _trained_bn_state(data_file)
+    weights = tmp_path / "w.pt"
+    state = dict(net.state_dict())
+    state["extra"] = Dataset  # a class: loading it would import and run code
+    torch.save(state, weights)
+    out = tmp_path / "s.npz"
+    _expect_one_error_line(capsys, main(_bn_args(data_file, out, weights)), "weights_only=True")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("change, pattern", [("unknown", "does not have"), ("shape", "shape"), ("nan", "NaN")])
+def test_state_dicts_that_do_not_fit_are_one_line_exit_2(data_file, tmp_path, capsys, change, pattern):
+    import torch
+
+    net, _ = _trained_bn_state(data_file)
+    state = dict(net.state_dict())
+    if change == "unknown":
+        state["head.weight"] = torch.zeros(1)
+    elif change == "shape":
+        state["1.running_mean"] = torch.zeros(5)
+    else:
+        state["3.weight"] = torch.full((1, 4), float("nan"))
+    weights = tmp_path / "w.pt"
+    torch.save(state, weights)
+    out = tmp_path / "s.npz"
+    _expect_one_error_line(capsys, main(_bn_args(data_file, out, weights)), pattern)
+    assert not out.exists()

@@ -3,13 +3,15 @@
 Examples:
   sublevel landscape surface --data t.npz --arch 2-8-1 --activation relu --train-steps 300 \\
       --dims 2 --grid 51 --out s.npz --plot s.png
-  sublevel landscape surface --data t.npz --model mypkg.nets:make_net --weights w.npz --out s.npz
+  sublevel landscape surface --data t.npz --model mypkg.nets:make_net --weights w.pt --out s.npz
   sublevel landscape plot s.npz --kind filled --out s_filled.png
   sublevel landscape experiments --scale default --out-dir figures
 
 `surface` is resumable: run the same command again after an interruption and it computes only
-the missing grid points. Weights and directions are .npz files of named arrays (parameter
-names as in model.named_parameters(); directions as d1/NAME and d2/NAME).
+the missing grid points. Weights are an .npz of named arrays (names as in
+model.named_parameters()), a .pt/.pth state dict (read with torch.load(weights_only=True), so no
+code is unpickled; BatchNorm statistics included) or a .safetensors file; directions are an .npz
+of d1/NAME and d2/NAME arrays.
 """
 from __future__ import annotations
 
@@ -30,7 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--model", metavar="MODULE:FACTORY", help="import path of a function returning a torch.nn.Module")
     surface.add_argument("--activation", default="relu", help="activation for --arch (default relu)")
     surface.add_argument("--no-bias", action="store_true", help="--arch without biases")
-    surface.add_argument("--weights", metavar="FILE.npz", help="named parameter arrays (default: seeded initialisation)")
+    surface.add_argument("--weights", metavar="FILE",
+                         help="trained weights: .npz of named parameter arrays, a .pt/.pth state dict (read with "
+                              "torch.load(weights_only=True): no code is unpickled; buffers such as BatchNorm "
+                              "statistics included) or .safetensors (default: seeded initialisation)")
     surface.add_argument("--train-steps", type=int, default=0, help="full-batch Adam steps before slicing (default 0)")
     surface.add_argument("--loss", choices=("mse", "cross-entropy"), default="mse")
     surface.add_argument("--directions", metavar="FILE.npz", help="d1/NAME (and d2/NAME) arrays instead of random ones")
@@ -97,16 +102,16 @@ def _surface(args: argparse.Namespace) -> int:
     else:
         y, loss_fn = torch.as_tensor(data.y, dtype=dtype), torch.nn.MSELoss()
     if args.weights:
-        reference = parameters_of(net)
-        loaded = check_direction(reference, _arrays(args.weights), "weights")
-        with torch.no_grad():
-            for name, p in net.named_parameters():
-                p.copy_(loaded[name])
+        _load_weights(net, args.weights)
+    was_training = net.training
+    net.eval()  # a one-sample probe: BatchNorm in training mode refuses a batch of one
     try:
         with torch.no_grad():
             net(x[:1])
-    except RuntimeError as err:
+    except (RuntimeError, ValueError) as err:
         raise InputError(f"the model cannot run on the data ({x.shape[1]} inputs): {err}") from None
+    finally:
+        net.train(was_training)
     if args.train_steps > 0:
         _train(net, loss_fn, x, y, args.train_steps)
     theta = parameters_of(net)
@@ -191,6 +196,63 @@ def _factory(spec: str):
         return getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError, ValueError) as err:
         raise InputError(f"cannot import model factory {spec!r} (MODULE:FUNCTION): {err}") from None
+
+
+def _load_weights(net, path: str) -> None:
+    """Load ``path`` into ``net``: every parameter must be given with its shape and finite;
+    buffers (a state dict's BatchNorm statistics) are loaded when present; unknown names are
+    an error. Nothing is unpickled: .pt files go through ``torch.load(weights_only=True)``."""
+    import os
+
+    import torch
+
+    from sublevel.checks.landscapes.directions import check_direction, parameters_of
+    from sublevel.theory.errors import InputError
+
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix in (".pt", ".pth"):
+        if not os.path.exists(path):
+            raise FileNotFoundError(2, "No such file or directory", path)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # pickled code, a truncated file, ...: refused, never executed
+            raise InputError(f"{path}: not a state dict that torch.load(weights_only=True) can read "
+                             f"({type(err).__name__}: {str(err).splitlines()[0][:120]})") from None
+        if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+            state = state["state_dict"]  # a training checkpoint
+    elif suffix == ".safetensors":
+        try:
+            from safetensors.torch import load_file
+        except ImportError:
+            raise InputError(f"{path}: reading .safetensors needs the safetensors package "
+                             f"(pip install safetensors)") from None
+        if not os.path.exists(path):
+            raise FileNotFoundError(2, "No such file or directory", path)
+        try:
+            state = load_file(path)
+        except Exception as err:
+            raise InputError(f"{path}: not a readable safetensors file ({type(err).__name__})") from None
+    else:
+        state = _arrays(path)
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise InputError(f"{path}: expected a mapping of names to tensors")
+    buffers = dict(net.named_buffers())
+    unknown = sorted(set(state) - set(dict(net.named_parameters())) - set(buffers))
+    if unknown:
+        raise InputError(f"{path}: names the model does not have: {', '.join(unknown[:5])}")
+    parameters = {name: value for name, value in state.items() if name not in buffers}
+    loaded = check_direction(parameters_of(net), parameters, "weights")
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            p.copy_(loaded[name])
+        for name, value in state.items():
+            if name in buffers:
+                if value.shape != buffers[name].shape:
+                    raise InputError(f"{path}: buffer {name!r} has shape {tuple(value.shape)}, the model's "
+                                     f"{tuple(buffers[name].shape)}")
+                if value.is_floating_point() and not torch.isfinite(value).all():
+                    raise InputError(f"{path}: buffer {name!r} contains NaN or inf")
+                buffers[name].copy_(value)
 
 
 def _arrays(path: str) -> dict:
