@@ -101,6 +101,16 @@ class Surface:
         meta = dict(self.metadata, format_version=FORMAT_VERSION)
         write_npz(path, meta, mask=self.mask, **arrays)
 
+    def plot(self, path: str | os.PathLike, kind: str = "contour", metric: str = "loss") -> None:
+        """Draw to ``path`` (a curve for 1-D surfaces; ``kind`` contour, filled, heatmap or
+        surface3d for 2-D), atomically."""
+        from sublevel.figures.landscape_plots import plot_surface
+        from sublevel.figures.saving import check_figure_path
+
+        if metric not in self.values:
+            raise InputError(f"no metric {metric!r} in this surface (it has {', '.join(self.values)})")
+        plot_surface(self, check_figure_path(path), kind, metric)
+
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Surface":
         """Read a surface written by :meth:`save` (``allow_pickle=False``; validated).

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from sublevel.checks.counting.sampling import SampleSettings
     from sublevel.checks.certify.segments import loss_upper_bounds, path_maximum, segment_maxima
     from sublevel.checks.curvature.model_spectrum import HessianSpectrum, hessian_spectrum
+    from sublevel.checks.landscapes.one_call import landscape
     from sublevel.checks.verdicts.verify import verify
     from sublevel.constructions.datasets import Dataset
     from sublevel.constructions.registry import construct
@@ -63,6 +64,7 @@ _PUBLIC = {
     "verify": ("sublevel.checks.verdicts.verify", "verify"),
     "hessian_spectrum": ("sublevel.checks.curvature.model_spectrum", "hessian_spectrum"),
     "HessianSpectrum": ("sublevel.checks.curvature.model_spectrum", "HessianSpectrum"),
+    "landscape": ("sublevel.checks.landscapes.one_call", "landscape"),
 }
 """Public name -> (module, attribute), resolved on first access (PEP 562)."""
 
