@@ -185,3 +185,22 @@ def test_state_dicts_that_do_not_fit_are_one_line_exit_2(data_file, tmp_path, ca
     out = tmp_path / "s.npz"
     _expect_one_error_line(capsys, main(_bn_args(data_file, out, weights)), pattern)
     assert not out.exists()
+
+
+def raising_factory():
+    raise ValueError("no such layer size")
+
+
+def not_a_module():
+    return 3
+
+
+@pytest.mark.parametrize("spec, pattern", [("test_landscape_cli:raising_factory", "raised ValueError"),
+                                           ("test_landscape_cli:not_a_module", "did not return"),
+                                           ("test_landscape_cli:missing", "cannot import"),
+                                           ("no_such_module_here:f", "cannot import")])
+def test_model_factories_that_fail_are_one_line_exit_2(data_file, tmp_path, capsys, spec, pattern):
+    out = tmp_path / "s.npz"
+    code = main(["landscape", "surface", "--data", str(data_file), "--model", spec, "--out", str(out)])
+    _expect_one_error_line(capsys, code, pattern)
+    assert not out.exists()

@@ -90,7 +90,11 @@ def _surface(args: argparse.Namespace) -> int:
     if args.arch:
         net = mlp(Architecture.parse(args.arch, args.activation, not args.no_bias))
     else:
-        net = _factory(args.model)()
+        factory = _factory(args.model)
+        try:
+            net = factory()
+        except Exception as err:  # the user's code: its failure is a bad input, not our traceback
+            raise InputError(f"the model factory {args.model} raised {type(err).__name__}: {err}") from None
         if not isinstance(net, torch.nn.Module):
             raise InputError(f"{args.model} did not return a torch.nn.Module")
     dtype = next(net.parameters()).dtype
@@ -194,8 +198,8 @@ def _factory(spec: str):
     module_name, _, attribute = spec.partition(":")
     try:
         return getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError, ValueError) as err:
-        raise InputError(f"cannot import model factory {spec!r} (MODULE:FUNCTION): {err}") from None
+    except Exception as err:  # ImportError, AttributeError, or whatever the module raises on import
+        raise InputError(f"cannot import model factory {spec!r} (MODULE:FUNCTION): {type(err).__name__}: {err}") from None
 
 
 def _load_weights(net, path: str) -> None:
