@@ -61,3 +61,11 @@ def test_bad_options_raise_input_error(options):
     model, loss_fn, x, y = _model_and_data()
     with pytest.raises(InputError):
         sublevel.landscape(model, loss_fn, (x, y), **options)
+
+
+@pytest.mark.parametrize("data", [[], iter([]), (torch.randn(4, 5), torch.randn(4, 1))])
+def test_empty_loaders_and_misfit_data_raise_input_error_in_both_helpers(data):
+    model = torch.nn.Linear(2, 1)
+    for helper in (sublevel.landscape, sublevel.hessian_spectrum):
+        with pytest.raises(InputError):
+            helper(model, torch.nn.MSELoss(), data)
