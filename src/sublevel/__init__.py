@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from sublevel.checks.certify.segments import loss_upper_bounds, path_maximum, segment_maxima
     from sublevel.checks.curvature.model_spectrum import HessianSpectrum, hessian_spectrum
     from sublevel.checks.landscapes.one_call import landscape
+    from sublevel.checks.paths.model_curves import ModelPath, connect
     from sublevel.checks.verdicts.verify import verify
     from sublevel.constructions.datasets import Dataset
     from sublevel.constructions.registry import construct
@@ -65,6 +66,8 @@ _PUBLIC = {
     "hessian_spectrum": ("sublevel.checks.curvature.model_spectrum", "hessian_spectrum"),
     "HessianSpectrum": ("sublevel.checks.curvature.model_spectrum", "HessianSpectrum"),
     "landscape": ("sublevel.checks.landscapes.one_call", "landscape"),
+    "connect": ("sublevel.checks.paths.model_curves", "connect"),
+    "ModelPath": ("sublevel.checks.paths.model_curves", "ModelPath"),
 }
 """Public name -> (module, attribute), resolved on first access (PEP 562)."""
 
