@@ -441,3 +441,40 @@ def test_cli_count_prints_components_left_apart(tmp_path, capsys):
     assert main(["count", "--data", str(path), "--arch", "2-2-1", "--activation", "relu", "--no-bias",
                  "--levels", "0.25", "--starts", "16", "--steps", "150"]) == 0
     assert capsys.readouterr().out.count("apart at 0.25: component of point") == 2
+
+
+class _ReportingFinder:
+    """Wraps the linear finder and edits the maxima its paths report."""
+
+    name = "edited"
+
+    def __init__(self, factor):
+        from sublevel.checks.paths import get_finder
+
+        self.inner, self.factor = get_finder("linear"), factor
+
+    def batch(self, problem, starts, ends, level=None):
+        import dataclasses
+
+        return [dataclasses.replace(p, upper=p.upper * self.factor) for p in self.inner.batch(problem, starts, ends, level)]
+
+
+@pytest.mark.parametrize("factor, contradiction", [(0.5, True), (1 - 1e-15, False)])
+def test_a_finder_that_under_reports_its_maximum_is_a_contradiction_not_an_edge(factor, contradiction):
+    """Paths are certified again before they join components. relu-permutation below rho*
+    (its separator not given): the straight path between the valleys reaches 0.377 > 0.25. A
+    finder reporting half of that would join them; the re-certification finds the loss attained
+    on the path above the report: a contradiction. One reporting a rounding step low is not a
+    contradiction, and nothing is joined."""
+    from sublevel.checks.counting.components import count_components
+
+    data = construct("relu-permutation")
+    problem = data.problem(data.default_architecture())
+    if contradiction:
+        with pytest.raises(Contradiction, match="the loss on it reaches"):
+            count_components(problem, [0.25], FAST, finder=_ReportingFinder(factor))
+    else:
+        count = count_components(problem, [0.25], FAST, finder=_ReportingFinder(factor))
+        assert count.brackets[0].sampled == 2 and count.forest.path_edges == 0
+        rho = data.metadata["rho_star"]["sample"]["lower"]
+        assert all(record.closest >= rho for record in count.apart)

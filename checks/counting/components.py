@@ -438,8 +438,9 @@ def join_with_paths(problem: Problem, forest: MergeForest, found: Sequence[Brack
     ``finder.batch`` call with the level as target. A path certified below the level becomes
     an edge weighted by its certified maximum, and the forest's merges are recomputed by
     Kruskal over the old merges and the new edges. The finder's word is not taken: every path
-    is certified again here (:func:`sublevel.checks.certify.segments.path_maximum`) and a path whose recomputed
-    maximum exceeds the one it reported is a :class:`~sublevel.theory.errors.Contradiction`. Components
+    is certified again here (:func:`sublevel.checks.certify.segments.path_maximum`), the edge
+    weighs that certificate, and a loss attained on the path above the maximum the finder
+    reported is a :class:`~sublevel.theory.errors.Contradiction`. Components
     still apart afterwards are recorded in ``forest.apart`` (:class:`Apart`: the lowest certified
     maximum of the paths tried from each, or why none was tried). Returns the number of edges added.
     """
@@ -467,12 +468,19 @@ def join_with_paths(problem: Problem, forest: MergeForest, found: Sequence[Brack
             if not path.inside(bracket.level):
                 failed.append((path.maximum, reps[a], reps[b]))
                 continue
-            recheck = float(path_maximum(problem, path.beads).upper.max())
-            if recheck > path.maximum:
+            # The finder's word is not taken: its beads are certified again here and the edge
+            # weighs what this certificate says. Two certificates of one path may differ in the
+            # last bits (rounding bounds summed in another order); a loss *attained* on the path
+            # above the finder's certified maximum is a contradiction.
+            recheck = path_maximum(problem, path.beads)
+            attained, upper = float(recheck.lower.max()), float(recheck.upper.max())
+            if attained > path.maximum + 1e-12 * abs(path.maximum):
                 raise Contradiction(f"level {bracket.level:.17g}: a {path.finder} path reported maximum "
-                                    f"{path.maximum:.17g}, but its segments certify only {recheck:.17g}")
-            new.append((max(path.maximum, float(forest.losses[reps[a]]), float(forest.losses[reps[b]])),
-                        reps[a], reps[b]))
+                                    f"{path.maximum:.17g}, but the loss on it reaches {attained:.17g}")
+            if upper > bracket.level:
+                failed.append((upper, reps[a], reps[b]))
+                continue
+            new.append((max(upper, float(forest.losses[reps[a]]), float(forest.losses[reps[b]])), reps[a], reps[b]))
         if new:
             edges = sorted(forest.merges + new)
             weights, ii, jj = (np.array(column) for column in zip(*edges))
