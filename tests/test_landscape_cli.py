@@ -204,3 +204,89 @@ def test_model_factories_that_fail_are_one_line_exit_2(data_file, tmp_path, caps
     code = main(["landscape", "surface", "--data", str(data_file), "--model", spec, "--out", str(out)])
     _expect_one_error_line(capsys, code, pattern)
     assert not out.exists()
+
+
+def tiny_cnn():
+    """A factory for image data: `--model test_landscape_cli:tiny_cnn`."""
+    import torch
+
+    torch.manual_seed(7)
+    return torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3, padding=1), torch.nn.BatchNorm2d(3), torch.nn.ReLU(),
+                               torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 2))
+
+
+@pytest.fixture
+def images(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "images.npz"
+    x = rng.normal(size=(12, 1, 6, 6)).astype(np.float32)
+    np.savez(path, X=x, Y=(x.mean(axis=(1, 2, 3)) > 0).astype(np.int64))
+    return path
+
+
+def _cnn_weights(tmp_path, name, scale):
+    import torch
+
+    net = tiny_cnn()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.mul_(scale)
+    path = tmp_path / name
+    torch.save(net.state_dict(), path)
+    return path
+
+
+def test_spectrum_of_an_image_model_from_the_command_line(images, tmp_path, capsys):
+    """(N, C, H, W) images, a model factory and a .pt state dict: the eigenvalues printed and
+    saved are the Python API's."""
+    import torch
+
+    import sublevel
+
+    weights = _cnn_weights(tmp_path, "w.pt", 1.0)
+    out = tmp_path / "s.json"
+    assert main(["landscape", "spectrum", "--data", str(images), "--model", "test_landscape_cli:tiny_cnn",
+                 "--weights", str(weights), "--loss", "cross-entropy", "--k", "2", "--out", str(out),
+                 "--plot", str(tmp_path / "s.png")]) == 0
+    assert "largest eigenvalues" in capsys.readouterr().out
+    saved = sublevel.HessianSpectrum.load(out)
+    net = tiny_cnn()
+    net.load_state_dict(torch.load(weights, weights_only=True))
+    arrays = np.load(images)
+    direct = sublevel.hessian_spectrum(net, torch.nn.CrossEntropyLoss(),
+                                       (torch.as_tensor(arrays["X"]), torch.as_tensor(arrays["Y"])), k=2)
+    np.testing.assert_allclose(saved.top, direct.top, rtol=1e-6)
+    assert (tmp_path / "s.png").stat().st_size > 1000
+
+
+def test_connect_two_image_models_from_the_command_line(images, tmp_path, capsys):
+    a, b = _cnn_weights(tmp_path, "a.pt", 1.0), _cnn_weights(tmp_path, "b.pt", -1.0)
+    out = tmp_path / "p.json"
+    assert main(["landscape", "connect", "--data", str(images), "--model", "test_landscape_cli:tiny_cnn",
+                 "--weights-a", str(a), "--weights-b", str(b), "--loss", "cross-entropy", "--curve", "polychain",
+                 "--points", "5", "--steps", "20", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "not certified" in printed and "recomputed" in printed
+    import json
+
+    saved = json.loads(out.read_text())
+    assert len(saved["loss"]) == 5 and saved["certified"] is False
+
+
+@pytest.mark.parametrize("content, pattern", [("nan", "NaN"), ("short", "shape"), ("empty", "no samples")])
+def test_bad_image_data_is_one_line_exit_2(tmp_path, capsys, content, pattern):
+    x = np.zeros((4, 1, 6, 6), dtype=np.float32)
+    y = np.zeros(4, dtype=np.int64)
+    if content == "nan":
+        x[0, 0, 0, 0] = np.nan
+    elif content == "short":
+        y = y[:3]
+    else:
+        x, y = x[:0], y[:0]
+    path = tmp_path / "bad.npz"
+    np.savez(path, X=x, Y=y)
+    out = tmp_path / "s.json"
+    code = main(["landscape", "spectrum", "--data", str(path), "--model", "test_landscape_cli:tiny_cnn",
+                 "--loss", "cross-entropy", "--out", str(out)])
+    _expect_one_error_line(capsys, code, pattern)
+    assert not out.exists()

@@ -4,6 +4,10 @@ Examples:
   sublevel landscape surface --data t.npz --arch 2-8-1 --activation relu --train-steps 300 \\
       --dims 2 --grid 51 --out s.npz --plot s.png
   sublevel landscape surface --data t.npz --model mypkg.nets:make_net --weights w.pt --out s.npz
+  sublevel landscape spectrum --data images.npz --model mypkg.nets:make_net --weights w.pt \\
+      --loss cross-entropy --out spectrum.json --plot spectrum.png
+  sublevel landscape connect --data images.npz --model mypkg.nets:make_net --weights-a a.pt \\
+      --weights-b b.pt --loss cross-entropy --curve bezier --out path.json --plot path.png
   sublevel landscape plot s.npz --kind filled --out s_filled.png
   sublevel landscape experiments --scale default --out-dir figures
 
@@ -26,27 +30,39 @@ HELP = "loss-landscape slices, interpolations and Hessian maps of torch models (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = subcommands(parser, "action", "ACTION")
     surface = actions.add_parser("surface", help="a 1-D or 2-D filter-normalised slice of a model's loss")
-    surface.add_argument("--data", required=True, metavar="FILE.npz", help="data set (X, Y) as written by `sublevel construct`")
-    model = surface.add_mutually_exclusive_group(required=True)
-    model.add_argument("--arch", metavar="N0-N1-...", help="fully connected net widths, e.g. 2-8-1")
-    model.add_argument("--model", metavar="MODULE:FACTORY", help="import path of a function returning a torch.nn.Module")
-    surface.add_argument("--activation", default="relu", help="activation for --arch (default relu)")
-    surface.add_argument("--no-bias", action="store_true", help="--arch without biases")
-    surface.add_argument("--weights", metavar="FILE",
-                         help="trained weights: .npz of named parameter arrays, a .pt/.pth state dict (read with "
-                              "torch.load(weights_only=True): no code is unpickled; buffers such as BatchNorm "
-                              "statistics included) or .safetensors (default: seeded initialisation)")
+    _add_model_arguments(surface)
+    surface.add_argument("--weights", metavar="FILE", help=WEIGHTS_HELP + " (default: seeded initialisation)")
     surface.add_argument("--train-steps", type=int, default=0, help="full-batch Adam steps before slicing (default 0)")
-    surface.add_argument("--loss", choices=("mse", "cross-entropy"), default="mse")
     surface.add_argument("--directions", metavar="FILE.npz", help="d1/NAME (and d2/NAME) arrays instead of random ones")
     surface.add_argument("--normalization", choices=("filter", "none"), default="filter")
     surface.add_argument("--dims", type=int, choices=(1, 2), default=2)
     surface.add_argument("--grid", type=int, default=51, help="points per axis (default 51)")
     surface.add_argument("--range", default="-1,1", metavar="START,STOP", help="coefficient range (default -1,1)")
-    surface.add_argument("--seed", type=int, default=0, help="seed of initialisation and directions")
     surface.add_argument("--out", required=True, metavar="FILE.npz", help="surface file (resumable)")
     surface.add_argument("--plot", metavar="FILE.png", help="also draw the surface")
     surface.add_argument("--kind", default="contour", help="contour, filled, heatmap or surface3d")
+
+    spectrum = actions.add_parser("spectrum", help="extreme Hessian eigenvalues (with residuals), trace and density "
+                                                   "of a model's loss at its weights")
+    _add_model_arguments(spectrum)
+    spectrum.add_argument("--weights", metavar="FILE", help=WEIGHTS_HELP)
+    spectrum.add_argument("--k", type=positive_int, default=3, help="eigenvalues at each end (default 3)")
+    spectrum.add_argument("--tol", type=float, default=1e-6, help="residual tolerance relative to the spectral scale")
+    spectrum.add_argument("--products", type=positive_int, default=300, help="Hessian-vector products per end, at most")
+    spectrum.add_argument("--out", required=True, metavar="FILE.json|FILE.npz")
+    spectrum.add_argument("--plot", metavar="FILE.png", help="also draw the density with the extremes marked")
+
+    connect = actions.add_parser("connect", help="a curve between two trained models (linear, Bezier, polygonal "
+                                                 "chain; Garipov et al. 2018) and the loss along it (sampled)")
+    _add_model_arguments(connect)
+    connect.add_argument("--weights-a", required=True, metavar="FILE", help=WEIGHTS_HELP + ": model A")
+    connect.add_argument("--weights-b", required=True, metavar="FILE", help="model B, the same way")
+    connect.add_argument("--curve", choices=("linear", "bezier", "polychain"), default="bezier")
+    connect.add_argument("--points", type=positive_int, default=41, help="values of t evaluated (default 41)")
+    connect.add_argument("--steps", type=int, default=300, help="Adam steps training the bend (default 300)")
+    connect.add_argument("--lr", type=float, default=0.01, help="learning rate of the bend (default 0.01)")
+    connect.add_argument("--out", required=True, metavar="FILE.json")
+    connect.add_argument("--plot", metavar="FILE.png", help="also draw loss (and accuracy) along the curve")
 
     plot = actions.add_parser("plot", help="draw a saved surface")
     plot.add_argument("surface", metavar="SURFACE.npz")
@@ -67,25 +83,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "on a busy machine)")
 
 
+WEIGHTS_HELP = ("trained weights: .npz of named parameter arrays, a .pt/.pth state dict (read with "
+                "torch.load(weights_only=True): no code is unpickled; buffers such as BatchNorm statistics included) "
+                "or .safetensors")
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True, metavar="FILE.npz",
+                        help="data set: (X, Y) as written by `sublevel construct`, or with --model an .npz whose X "
+                             "may be images (N, C, H, W) or any (N, ...) array")
+    model = parser.add_mutually_exclusive_group(required=True)
+    model.add_argument("--arch", metavar="N0-N1-...", help="fully connected net widths, e.g. 2-8-1")
+    model.add_argument("--model", metavar="MODULE:FACTORY", help="import path of a function returning a torch.nn.Module")
+    parser.add_argument("--activation", default="relu", help="activation for --arch (default relu)")
+    parser.add_argument("--no-bias", action="store_true", help="--arch without biases")
+    parser.add_argument("--loss", choices=("mse", "cross-entropy"), default="mse")
+    parser.add_argument("--seed", type=int, default=0, help="seed of initialisation, directions and curves")
+
+
 def run(args: argparse.Namespace) -> int:
-    return {"surface": _surface, "plot": _plot, "experiments": _experiments}[args.action](args)
+    return {"surface": _surface, "spectrum": _spectrum, "connect": _connect, "plot": _plot,
+            "experiments": _experiments}[args.action](args)
 
 
-def _surface(args: argparse.Namespace) -> int:
+def _model_and_data(args: argparse.Namespace, weights: str | None):
+    """(net, x, y, loss_fn) from the shared arguments: the model built (--arch) or imported
+    (--model), ``weights`` loaded, the data read and checked against the model by a probe."""
     import numpy as np
     import torch
 
-    from sublevel.checks.landscapes.directions import check_direction, parameters_of, random_direction
-    from sublevel.checks.landscapes.evaluation import SliceEvaluator
     from sublevel.checks.landscapes.models import mlp
-    from sublevel.checks.landscapes.surfaces import Grid, compute_surface
-    from sublevel.constructions.datasets import Dataset
     from sublevel.theory.errors import InputError
     from sublevel.theory.networks import Architecture
 
-    start, stop = _range(args.range)
-    grid = Grid.regular(args.dims, start, stop, args.grid)
-    data = Dataset.load(args.data)
+    x_array, y_array = _read_xy(args.data, images=bool(args.model))
     torch.manual_seed(args.seed)
     if args.arch:
         net = mlp(Architecture.parse(args.arch, args.activation, not args.no_bias))
@@ -97,25 +128,64 @@ def _surface(args: argparse.Namespace) -> int:
             raise InputError(f"the model factory {args.model} raised {type(err).__name__}: {err}") from None
         if not isinstance(net, torch.nn.Module):
             raise InputError(f"{args.model} did not return a torch.nn.Module")
+    if not any(True for _ in net.parameters()):
+        raise InputError("the model has no parameters")
     dtype = next(net.parameters()).dtype
-    x = torch.as_tensor(data.x, dtype=dtype)
+    x = torch.as_tensor(x_array, dtype=dtype)
     if args.loss == "cross-entropy":
-        if data.y.shape[1] != 1 or not np.all(data.y == np.round(data.y)) or data.y.min() < 0:
+        labels = y_array.reshape(len(y_array), -1)
+        if labels.shape[1] != 1 or not np.all(labels == np.round(labels)) or labels.min() < 0:
             raise InputError("cross-entropy needs Y to be one column of class labels 0, 1, ...")
-        y, loss_fn = torch.as_tensor(data.y[:, 0], dtype=torch.long), torch.nn.CrossEntropyLoss()
+        y, loss_fn = torch.as_tensor(labels[:, 0], dtype=torch.long), torch.nn.CrossEntropyLoss()
     else:
-        y, loss_fn = torch.as_tensor(data.y, dtype=dtype), torch.nn.MSELoss()
-    if args.weights:
-        _load_weights(net, args.weights)
+        y, loss_fn = torch.as_tensor(y_array.reshape(len(y_array), -1), dtype=dtype), torch.nn.MSELoss()
+    if weights:
+        _load_weights(net, weights)
     was_training = net.training
     net.eval()  # a one-sample probe: BatchNorm in training mode refuses a batch of one
     try:
         with torch.no_grad():
             net(x[:1])
     except (RuntimeError, ValueError) as err:
-        raise InputError(f"the model cannot run on the data ({x.shape[1]} inputs): {err}") from None
+        raise InputError(f"the model cannot run on the data (inputs of shape {tuple(x.shape[1:])}): {err}") from None
     finally:
         net.train(was_training)
+    return net, x, y, loss_fn
+
+
+def _read_xy(path: str, images: bool):
+    """X and Y of a data file: a `sublevel construct` data set, or (with a model of the user's)
+    an .npz with X of any shape (N, ...) and Y (N,) or (N, k); checked, never unpickled."""
+    import numpy as np
+
+    from sublevel.constructions.datasets import Dataset
+    from sublevel.constructions.storage import read_npz
+    from sublevel.theory.errors import InputError
+
+    if not images:
+        data = Dataset.load(path)
+        return data.x, data.y
+    arrays, _ = read_npz(path, "data set", ("X", "Y"))
+    x, y = arrays["X"], arrays["Y"]
+    if x.dtype.kind not in "biuf" or y.dtype.kind not in "biuf":
+        raise InputError(f"{path}: X and Y must be numeric arrays")
+    if x.ndim < 2 or y.ndim not in (1, 2) or len(x) != len(y):
+        raise InputError(f"{path}: need X of shape (N, ...) and Y of shape (N,) or (N, k), got {x.shape} and {y.shape}")
+    if len(x) == 0:
+        raise InputError(f"{path}: the data set has no samples")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise InputError(f"{path}: X or Y contains NaN or inf")
+    return x, y
+
+
+def _surface(args: argparse.Namespace) -> int:
+    from sublevel.checks.landscapes.directions import parameters_of, random_direction
+    from sublevel.checks.landscapes.evaluation import SliceEvaluator
+    from sublevel.checks.landscapes.surfaces import Grid, compute_surface
+
+    start, stop = _range(args.range)
+    grid = Grid.regular(args.dims, start, stop, args.grid)
+    net, x, y, loss_fn = _model_and_data(args, args.weights)
     if args.train_steps > 0:
         _train(net, loss_fn, x, y, args.train_steps)
     theta = parameters_of(net)
@@ -137,6 +207,51 @@ def _surface(args: argparse.Namespace) -> int:
         from sublevel.figures.landscape_plots import plot_surface
 
         plot_surface(surface, args.plot, kind=args.kind)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _spectrum(args: argparse.Namespace) -> int:
+    from sublevel.checks.curvature.model_spectrum import hessian_spectrum
+    from sublevel.figures.saving import check_figure_path
+    from sublevel.theory.errors import InputError
+
+    if not args.out.lower().endswith((".json", ".npz")):
+        raise InputError(f"--out must end in .json or .npz, got {args.out}")
+    if args.plot:
+        check_figure_path(args.plot)
+    net, x, y, loss_fn = _model_and_data(args, args.weights)
+    spectrum = hessian_spectrum(net, loss_fn, (x, y), k=args.k, tol=args.tol, products=args.products, seed=args.seed)
+    spectrum.save(args.out)
+    print(spectrum.describe())
+    print(f"wrote {args.out}")
+    if args.plot:
+        spectrum.plot(args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _connect(args: argparse.Namespace) -> int:
+    import copy
+
+    from sublevel.checks.paths.model_curves import connect
+    from sublevel.figures.saving import check_figure_path
+    from sublevel.theory.errors import InputError
+
+    if not args.out.lower().endswith(".json"):
+        raise InputError(f"--out must end in .json, got {args.out}")
+    if args.plot:
+        check_figure_path(args.plot)
+    model_a, x, y, loss_fn = _model_and_data(args, args.weights_a)
+    model_b = copy.deepcopy(model_a)
+    _load_weights(model_b, args.weights_b)
+    path = connect(model_a, model_b, loss_fn, (x, y), curve=args.curve, points=args.points, steps=args.steps,
+                   lr=args.lr, seed=args.seed)
+    path.save(args.out)
+    print(path.describe())
+    print(f"wrote {args.out}")
+    if args.plot:
+        path.plot(args.plot)
         print(f"wrote {args.plot}")
     return 0
 
