@@ -465,13 +465,10 @@ def join_with_paths(problem: Problem, forest: MergeForest, found: Sequence[Brack
         paths = finder.batch(problem, points[[a for a, _ in pairs]], points[[b for _, b in pairs]],
                              bracket.level) if pairs else []
         for (a, b), path in zip(pairs, paths):
-            if not path.inside(bracket.level):
-                failed.append((path.maximum, reps[a], reps[b]))
-                continue
-            # The finder's word is not taken: its beads are certified again here and the edge
-            # weighs what this certificate says. Two certificates of one path may differ in the
-            # last bits (rounding bounds summed in another order); a loss *attained* on the path
-            # above the finder's certified maximum is a contradiction.
+            # The finder's word is not taken: its beads are certified again here, and the edge
+            # (or the record of a component left apart) uses this certificate. Two certificates
+            # of one path may differ in the last bits (rounding bounds summed in another order);
+            # a loss *attained* on the path above the finder's certified maximum is a contradiction.
             recheck = path_maximum(problem, path.beads)
             attained, upper = float(recheck.lower.max()), float(recheck.upper.max())
             if attained > path.maximum + 1e-12 * abs(path.maximum):
