@@ -34,31 +34,44 @@ def draw_surface(ax, surface: Surface, kind: str = "contour", metric: str = "los
         raise InputError("this plot needs a 2-D surface; use draw_curve for a 1-D one")
     if metric not in surface.values:
         raise InputError(f"the surface has no metric {metric!r} (has: {', '.join(surface.values)})")
+    from matplotlib.colors import LogNorm
+
     a, b = surface.grid.axes
     z = np.where(surface.mask, surface.values[metric], np.nan).T  # rows = b, columns = a
     aa, bb = np.meshgrid(a, b)
     finite = z[np.isfinite(z)]
-    # losses span decades between the minimum and the slice's corners: log-spaced levels keep
-    # the basin visible (the paper plots log-scaled surfaces for the same reason)
-    if kind in ("contour", "filled") and finite.size and finite.min() > 0 and finite.max() > finite.min():
+    # losses span decades between the minimum and the slice's corners: log-spaced levels and a
+    # log colour scale keep the basin visible (the paper plots log-scaled surfaces likewise)
+    log = bool(finite.size and finite.min() > 0 and finite.max() > finite.min())
+    label = f"{metric} (log scale)" if log and kind != "surface3d" else metric
+    if kind in ("contour", "filled") and log:
         levels = np.geomspace(finite.min(), finite.max(), levels)
+    norm = LogNorm(finite.min(), finite.max()) if log else None
     if kind == "contour":
-        ax.contour(aa, bb, z, levels=levels, cmap="viridis", linewidths=0.8)
+        lines = ax.contour(aa, bb, z, levels=levels, cmap="viridis", norm=norm, linewidths=0.8)
+        labelled = lines.levels[:: max(1, len(lines.levels) // 5)]
+        ax.clabel(lines, labelled, fontsize=6, fmt=lambda v: f"{v:.3g}")
+        ax.figure.colorbar(lines, ax=ax, label=label, ticks=labelled, format="%.3g")
     elif kind == "filled":
-        ax.figure.colorbar(ax.contourf(aa, bb, z, levels=levels, cmap="viridis"), ax=ax)
+        filled = ax.contourf(aa, bb, z, levels=levels, cmap="viridis", norm=norm)
+        ax.figure.colorbar(filled, ax=ax, label=label, ticks=filled.levels[:: max(1, len(filled.levels) // 6)],
+                           format="%.3g")
     elif kind == "heatmap":
         half_a = (a[-1] - a[0]) / max(1, a.size - 1) / 2  # cells centred on the grid points
         half_b = (b[-1] - b[0]) / max(1, b.size - 1) / 2
-        image = ax.imshow(z, origin="lower", aspect="auto", cmap="viridis",
+        image = ax.imshow(z, origin="lower", aspect="auto", cmap="viridis", norm=norm,
                           extent=(a[0] - half_a, a[-1] + half_a, b[0] - half_b, b[-1] + half_b))
-        ax.figure.colorbar(image, ax=ax)
+        ax.figure.colorbar(image, ax=ax, label=label)
     else:
-        ax.plot_surface(aa, bb, z, cmap="viridis", linewidth=0, antialiased=True)
-        ax.set_zlabel(metric)
+        # clipped at the 90th percentile, as the paper clips its 3-D plots: the corners' large
+        # values would otherwise flatten the basin into the floor
+        top = float(np.quantile(finite, 0.9)) if finite.size else 1.0
+        ax.plot_surface(aa, bb, np.minimum(z, top), cmap="viridis", linewidth=0, antialiased=True)
+        ax.set_zlabel(f"{metric} (clipped at {top:.3g})")
     if path is not None and kind != "surface3d":
         ax.plot(path[:, 0], path[:, 1], "r.-", markersize=4, linewidth=1)
-    ax.set_xlabel("a (direction 1)")
-    ax.set_ylabel("b (direction 2)")
+    ax.set_xlabel(r"$\alpha$ (direction $\delta$)")
+    ax.set_ylabel(r"$\beta$ (direction $\eta$)")
 
 
 def draw_curve(ax, surface: Surface, metrics: Sequence[str] = ("loss",)) -> None:
@@ -66,8 +79,8 @@ def draw_curve(ax, surface: Surface, metrics: Sequence[str] = ("loss",)) -> None
     (a,) = surface.grid.axes
     for metric in metrics:
         ax.plot(a[surface.mask], surface.values[metric][surface.mask], label=metric)
-    ax.set_xlabel("a")
-    ax.legend()
+    ax.set_xlabel(r"$\alpha$ (direction $\delta$)")
+    ax.legend(loc="best", frameon=False)
 
 
 def save_png(fig, out: str | os.PathLike) -> None:
