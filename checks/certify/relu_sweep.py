@@ -22,7 +22,11 @@ Rounding: every stored coefficient is a sum of products formed by the same chain
 operations as in the polynomial bookkeeping of :mod:`sublevel.checks.certify.segments`, whose
 a-priori bound (``_rounding_bound``) the caller adds; the kernel adds, for every critical point,
 the slope bound times the width of its final bisection bracket (about one unit in the last
-place), so the returned value bounds the maximum of the computed piece polynomials.
+place), so the returned value bounds the maximum of the computed piece polynomials, up to one
+case at rounding level: the roots of p'' are computed in closed form, and a pair of critical
+points within rounding distance of one of them is represented by that cut point itself (the
+value there differs from theirs by the square of the rounding error times |p''|). The
+companion-matrix computation this sweep replaced had the same limit.
 
 The kernel is compiled by numba (``cache=True``: once per installation) without fast-math, so
 the floating-point operations are the ones written here, in this order.
