@@ -290,3 +290,11 @@ def test_bad_image_data_is_one_line_exit_2(tmp_path, capsys, content, pattern):
                  "--loss", "cross-entropy", "--out", str(out)])
     _expect_one_error_line(capsys, code, pattern)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("action, out", [("spectrum", "s.txt"), ("connect", "p.npz")])
+def test_bad_output_names_are_refused_before_any_work(images, tmp_path, capsys, action, out):
+    extra = ["--weights-a", "missing.pt", "--weights-b", "missing.pt"] if action == "connect" else []
+    code = main(["landscape", action, "--data", str(images), "--model", "test_landscape_cli:raising_factory",
+                 "--out", str(tmp_path / out), *extra])
+    _expect_one_error_line(capsys, code, "--out must end in")

@@ -213,45 +213,44 @@ def _surface(args: argparse.Namespace) -> int:
 
 def _spectrum(args: argparse.Namespace) -> int:
     from sublevel.checks.curvature.model_spectrum import hessian_spectrum
-    from sublevel.figures.saving import check_figure_path
-    from sublevel.theory.errors import InputError
 
-    if not args.out.lower().endswith((".json", ".npz")):
-        raise InputError(f"--out must end in .json or .npz, got {args.out}")
-    if args.plot:
-        check_figure_path(args.plot)
+    _check_outputs(args, (".json", ".npz"))
     net, x, y, loss_fn = _model_and_data(args, args.weights)
-    spectrum = hessian_spectrum(net, loss_fn, (x, y), k=args.k, tol=args.tol, products=args.products, seed=args.seed)
-    spectrum.save(args.out)
-    print(spectrum.describe())
-    print(f"wrote {args.out}")
-    if args.plot:
-        spectrum.plot(args.plot)
-        print(f"wrote {args.plot}")
-    return 0
+    return _report(hessian_spectrum(net, loss_fn, (x, y), k=args.k, tol=args.tol, products=args.products,
+                                    seed=args.seed), args)
 
 
 def _connect(args: argparse.Namespace) -> int:
     import copy
 
     from sublevel.checks.paths.model_curves import connect
-    from sublevel.figures.saving import check_figure_path
-    from sublevel.theory.errors import InputError
 
-    if not args.out.lower().endswith(".json"):
-        raise InputError(f"--out must end in .json, got {args.out}")
-    if args.plot:
-        check_figure_path(args.plot)
+    _check_outputs(args, (".json",))
     model_a, x, y, loss_fn = _model_and_data(args, args.weights_a)
     model_b = copy.deepcopy(model_a)
     _load_weights(model_b, args.weights_b)
-    path = connect(model_a, model_b, loss_fn, (x, y), curve=args.curve, points=args.points, steps=args.steps,
-                   lr=args.lr, seed=args.seed)
-    path.save(args.out)
-    print(path.describe())
+    return _report(connect(model_a, model_b, loss_fn, (x, y), curve=args.curve, points=args.points,
+                           steps=args.steps, lr=args.lr, seed=args.seed), args)
+
+
+def _check_outputs(args: argparse.Namespace, suffixes: tuple[str, ...]) -> None:
+    """--out and --plot checked before any work, so a bad name never costs a computation."""
+    from sublevel.figures.saving import check_figure_path
+    from sublevel.theory.errors import InputError
+
+    if not args.out.lower().endswith(suffixes):
+        raise InputError(f"--out must end in {' or '.join(suffixes)}, got {args.out}")
+    if args.plot:
+        check_figure_path(args.plot)
+
+
+def _report(result, args: argparse.Namespace) -> int:
+    """Save a result (anything with ``save``, ``describe`` and ``plot``) to --out, print it, draw --plot."""
+    result.save(args.out)
+    print(result.describe())
     print(f"wrote {args.out}")
     if args.plot:
-        path.plot(args.plot)
+        result.plot(args.plot)
         print(f"wrote {args.plot}")
     return 0
 
