@@ -396,6 +396,19 @@ def test_a_level_counts_the_same_whichever_other_levels_are_asked(seed, width, f
             sorted((r.loss, r.closest or -1.0) for r in together.apart if r.level == bracket.level)
 
 
+def test_apart_records_say_reaches_only_when_a_loss_above_the_level_is_attained():
+    """The wording follows the bracket: 'reaches at least' needs an attained loss above the
+    level; a path whose bracket straddles the level is 'not certified below' it (no path tried is)."""
+    from sublevel.checks.counting.components import Apart
+
+    above = Apart(1.0, 3, 0.1, 1.5, "dss", attained=1.2)
+    straddles = Apart(1.0, 3, 0.1, 1.5, "dss", attained=0.9)
+    assert "reaches at least 1.2 > 1" in above.describe()
+    assert "reaches" not in straddles.describe() and "no dss path tried to another component is certified below 1" \
+        in straddles.describe()
+    assert "[0.9, 1.5]" in straddles.describe()
+
+
 def test_components_left_apart_report_the_lowest_certified_path_tried():
     """G2 (a = 2) at 2.2 without its separator: the straight path between the two valleys
     crosses w = 0, where L = 2.5 > 2.2, so the linear finder joins nothing; each component is
@@ -414,10 +427,13 @@ def test_components_left_apart_report_the_lowest_certified_path_tried():
     assert len(apart) == 2 and {record.level for record in apart} == {2.2}
     nodes = [record.node for record in apart]
     points = count.forest.points[nodes]
-    barrier = float(segment_maxima(problem, points[0], points[1]).upper)
+    segment = segment_maxima(problem, points[0], points[1])
+    barrier = float(segment.upper)
     for record in apart:
         assert record.closest == pytest.approx(barrier, rel=1e-12) and record.closest >= 2.5
-        assert "reaches" in record.describe()
+        assert record.attained == pytest.approx(float(segment.lower), rel=1e-12)
+        assert 2.2 < record.attained <= record.closest  # a loss above the level is attained on the path
+        assert "reaches at least" in record.describe() and "other paths were not tried" in record.describe()
     assert count.to_json()["apart"][0]["closest"] == pytest.approx(barrier, rel=1e-12)
     # with the construction (count_dataset rebuilds it) the count is exact: nothing is open
     proven = count_dataset(data, data.default_architecture(), [2.2], settings=FAST)
@@ -438,6 +454,7 @@ def test_cli_count_prints_components_left_apart(tmp_path, capsys):
     rho = data.metadata["rho_star"]["sample"]["lower"]
     assert len(result["apart"]) == 2
     assert all(record["finder"] == "dss" and record["closest"] >= rho > 0.25 for record in result["apart"])
+    assert all(record["attained"] <= record["closest"] for record in result["apart"])
     assert main(["count", "--data", str(path), "--arch", "2-2-1", "--activation", "relu", "--no-bias",
                  "--levels", "0.25", "--starts", "16", "--steps", "150"]) == 0
     assert capsys.readouterr().out.count("apart at 0.25: component of point") == 2
@@ -478,3 +495,19 @@ def test_a_finder_that_under_reports_its_maximum_is_a_contradiction_not_an_edge(
         assert count.brackets[0].sampled == 2 and count.forest.path_edges == 0
         rho = data.metadata["rho_star"]["sample"]["lower"]
         assert all(record.closest >= rho for record in count.apart)
+
+
+def test_apart_brackets_of_a_deep_net_keep_attained_and_certified_apart():
+    """1-1-1-1 linear chain on G1's data at 0.5 (four components, no separator given): segment
+    maxima of a deep net are interval bounds, so the attained loss and the certified upper
+    bound of a path differ; the record keeps both, and both lie above the level."""
+    from sublevel.checks.counting.components import count_components
+    from sublevel.checks.paths import get_finder
+
+    data = construct("scalar-linear")
+    problem = data.problem(Architecture((1, 1, 1, 1), "linear", bias=False))
+    count = count_components(problem, [0.5], FAST, finder=get_finder("linear"))
+    assert count.brackets[0].sampled == 4 and len(count.apart) == 4
+    for record in count.apart:
+        assert 0.5 < record.attained < record.closest <= record.attained * (1 + 1e-5)
+        assert record.attained >= 1.0 * (1 - 1e-12)  # every path between quadrants crosses L = 1

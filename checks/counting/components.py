@@ -297,11 +297,12 @@ def merge_forest(problem: Problem, sample: LevelSample, level: float, k: int = 8
 @dataclass(frozen=True)
 class Apart:
     """A component of the certified graph at ``level`` that a path finder could not join to
-    another: ``node`` is its lowest sampled point (loss ``loss``); ``closest`` the lowest
-    certified maximum of any path the finder built from it to another component (above the
-    level, else they would be joined), or None when no path was searched (``reason`` says why).
-    A certified path maximum above the level proves nothing about other paths: the component
-    may still be joined to another one."""
+    another: ``node`` is its lowest sampled point (loss ``loss``). Of the paths the finder built
+    from it to other components, the one with the lowest certified upper bound: its maximum lies
+    in [``attained``, ``closest``] (a loss attained on it, and the certified upper bound, above
+    the level, else the path would have joined them); both None when no path was searched
+    (``reason`` says why). The bracket is about that path only: other paths may stay lower, so
+    the component may still be joined to another one."""
 
     level: float
     node: int
@@ -309,16 +310,22 @@ class Apart:
     closest: float | None
     finder: str
     reason: str = ""
+    attained: float | None = None
 
     def describe(self) -> str:
+        head = f"component of point {self.node} (loss {self.loss:.4g}): "
         if self.closest is None:
-            return f"component of point {self.node} (loss {self.loss:.4g}): {self.reason}"
-        return (f"component of point {self.node} (loss {self.loss:.4g}): the lowest {self.finder} path to another "
-                f"component reaches {self.closest:.4g} (certified) > {self.level:.6g}")
+            return head + self.reason
+        bracket = f"its maximum is in [{self.attained:.4g}, {self.closest:.4g}] (certified bracket)"
+        if self.attained > self.level:
+            return (head + f"the lowest {self.finder} path tried to another component reaches at least "
+                    f"{self.attained:.4g} > {self.level:.6g}; {bracket}; other paths were not tried")
+        return (head + f"no {self.finder} path tried to another component is certified below {self.level:.6g}: "
+                f"for the lowest, {bracket}")
 
     def to_json(self) -> dict:
         return {"level": self.level, "node": self.node, "loss": self.loss, "closest": self.closest,
-                "finder": self.finder, "reason": self.reason}
+                "attained": self.attained, "finder": self.finder, "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -441,8 +448,9 @@ def join_with_paths(problem: Problem, forest: MergeForest, found: Sequence[Brack
     is certified again here (:func:`sublevel.checks.certify.segments.path_maximum`), the edge
     weighs that certificate, and a loss attained on the path above the maximum the finder
     reported is a :class:`~sublevel.theory.errors.Contradiction`. Components
-    still apart afterwards are recorded in ``forest.apart`` (:class:`Apart`: the lowest certified
-    maximum of the paths tried from each, or why none was tried). Returns the number of edges added.
+    still apart afterwards are recorded in ``forest.apart`` (:class:`Apart`: for the path tried
+    from each with the lowest certified upper bound, its certified bracket [attained, upper],
+    or why none was tried). Returns the number of edges added.
     """
     added = 0
     for bracket in found:
@@ -475,7 +483,7 @@ def join_with_paths(problem: Problem, forest: MergeForest, found: Sequence[Brack
                 raise Contradiction(f"level {bracket.level:.17g}: a {path.finder} path reported maximum "
                                     f"{path.maximum:.17g}, but the loss on it reaches {attained:.17g}")
             if upper > bracket.level:
-                failed.append((upper, reps[a], reps[b]))
+                failed.append((upper, attained, reps[a], reps[b]))
                 continue
             new.append((max(upper, float(forest.losses[reps[a]]), float(forest.losses[reps[b]])), reps[a], reps[b]))
         if new:
@@ -488,7 +496,7 @@ def join_with_paths(problem: Problem, forest: MergeForest, found: Sequence[Brack
     return added
 
 
-def _apart(forest: MergeForest, level: float, failed: list[tuple[float, int, int]], searched: set[int],
+def _apart(forest: MergeForest, level: float, failed: list[tuple[float, float, int, int]], searched: set[int],
            proven: set[int], finder: str) -> list[Apart]:
     """One :class:`Apart` per component still apart at ``level``, with its closest failed path."""
     labels = forest.labels(level)
@@ -498,16 +506,17 @@ def _apart(forest: MergeForest, level: float, failed: list[tuple[float, int, int
     for node, root in labels.items():
         if root not in lowest or forest.losses[node] < forest.losses[lowest[root]]:
             lowest[root] = node
-    closest: dict[int, float] = {}
-    for maximum, a, b in failed:
+    closest: dict[int, tuple[float, float]] = {}  # root -> (upper, attained) of its lowest failed path
+    for upper, attained, a, b in failed:
         if labels[a] != labels[b]:
             for root in (labels[a], labels[b]):
-                closest[root] = min(closest.get(root, np.inf), maximum)
+                closest[root] = min(closest.get(root, (np.inf, np.inf)), (upper, attained))
     out = []
     for root, node in sorted(lowest.items(), key=lambda item: item[1]):
         loss = float(forest.losses[node])
         if root in closest:
-            out.append(Apart(level, node, loss, float(closest[root]), finder))
+            upper, attained = closest[root]
+            out.append(Apart(level, node, loss, float(upper), finder, attained=float(attained)))
         elif node in proven:
             out.append(Apart(level, node, loss, None, finder, "proven apart from every other component (its "
                                                               "separator signs differ), no path searched"))

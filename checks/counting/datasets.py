@@ -80,7 +80,8 @@ def count_dataset(dataset: Dataset, architecture: Architecture, levels: Sequence
     ``finder``: a path finder (or its registered name; default Dynamic String Sampling, "dss")
     for a second pass over brackets still open after the segment graph and its bridges: paths
     certified below the level join components, and each component left apart is reported with
-    the lowest certified maximum of the paths tried from it (:attr:`ComponentCount.apart`).
+    the certified bracket [attained, upper] of the maximum of the lowest path tried from it
+    (:attr:`ComponentCount.apart`).
     None skips the pass.
 
     Raises

@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="second pass for open brackets: search paths between unjoined components with this "
                              "finder (linear, dss, autoneb, bezier; default dss; 'none' skips it); a path certified "
                              "below the level joins two components, and every component left apart is reported "
-                             "with the lowest certified maximum of the paths tried from it")
+                             "with the certified bracket of the maximum of the lowest path tried from it")
     parser.add_argument("--graphml", metavar="FILE.graphml", help="write the certified merge forest of the highest level as GraphML")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
