@@ -73,7 +73,7 @@ def interpolate(model_a: torch.nn.Module, model_b: torch.nn.Module, loss_fn: Los
     theta_a = parameters_of(model_a)
     direction = difference(theta_a, parameters_of(model_b))
     batches = {name: as_batches(d, name) for name, d in data.items()}
-    has_bn = any(isinstance(m, _BATCHNORM) for m in model_a.modules())
+    has_bn = has_batchnorm(model_a)
     curves: dict[str, list[np.ndarray]] = {}
     if not has_bn:
         coefficients = torch.as_tensor(alphas[:, None])
@@ -90,15 +90,9 @@ def interpolate(model_a: torch.nn.Module, model_b: torch.nn.Module, loss_fn: Los
                 for metric, value in values.items():
                     curves.setdefault(f"{name}_{metric}", []).append(value.double().numpy())
     curves = {key: np.concatenate(parts) for key, parts in curves.items()}
-    endpoints = {}
-    for label, model in (("a", model_a), ("b", model_b)):
-        was_training = model.training
-        model.eval()
-        try:
-            endpoints[label] = {f"{name}_{metric}": float(value[0]) for name, d in batches.items()
-                                for metric, value in SliceEvaluator(model, loss_fn, d, [])(torch.zeros(1, 0)).items()}
-        finally:
-            model.train(was_training)
+    endpoints = {label: {f"{name}_{metric}": value for name, d in batches.items()
+                         for metric, value in model_metrics(model, loss_fn, d).items()}
+                 for label, model in (("a", model_a), ("b", model_b))}
     notes = []
     for label, alpha in (("a", 0.0), ("b", 1.0)):
         at = np.flatnonzero(np.isclose(alphas, alpha, rtol=0, atol=1e-12))
@@ -123,12 +117,30 @@ def _model_at(model_a: torch.nn.Module, model_b: torch.nn.Module, alpha: float, 
                 if b.is_floating_point():
                     b.lerp_(buffers_b[name].detach(), alpha)
             return model
-        bns = [m for m in model.modules() if isinstance(m, _BATCHNORM)]
-        for bn in bns:
-            bn.reset_running_stats()
-            bn.momentum = None  # cumulative average over the statistics pass
-        model.train()
-        for x, _ in stats.batches:
-            model(x.to(next(model.parameters()).dtype))
-        model.eval()
+    recompute_batchnorm(model, stats)
     return model
+
+
+def has_batchnorm(model: torch.nn.Module) -> bool:
+    return any(isinstance(m, _BATCHNORM) for m in model.modules())
+
+
+def recompute_batchnorm(model: torch.nn.Module, batches) -> None:
+    """Re-estimate every BatchNorm layer's running statistics in place from one pass over
+    ``batches`` in train mode (reset, then a cumulative average: momentum None), and leave the
+    model in eval mode."""
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, _BATCHNORM):
+                module.reset_running_stats()
+                module.momentum = None
+        model.train()
+        for x, _ in batches.batches:
+            model(x.to(next(model.parameters()).dtype))
+    model.eval()
+
+
+def model_metrics(model: torch.nn.Module, loss_fn: LossFn, batches) -> dict[str, float]:
+    """Loss (and accuracy for class labels) of ``model`` as it is, in eval mode, over all samples."""
+    values = SliceEvaluator(model, loss_fn, batches, [])(torch.zeros(1, 0))
+    return {metric: float(value[0]) for metric, value in values.items()}

@@ -29,12 +29,12 @@ import torch
 from torch.func import functional_call
 
 from sublevel.checks.landscapes.directions import difference, parameters_of
-from sublevel.checks.landscapes.evaluation import LossFn, SliceEvaluator, as_batches
+from sublevel.checks.landscapes.evaluation import LossFn, as_batches
+from sublevel.checks.landscapes.interpolation import has_batchnorm, model_metrics, recompute_batchnorm
 from sublevel.checks.paths.adam import Adam
 from sublevel.theory.errors import InputError
 
 CURVES = ("linear", "bezier", "polychain")
-_BATCHNORM = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.BatchNorm3d)
 
 
 @dataclass(frozen=True)
@@ -142,14 +142,14 @@ def connect(model_a: torch.nn.Module, model_b: torch.nn.Module, loss_fn: LossFn,
     theta_a = parameters_of(model_a)
     theta_b = {name: theta_a[name] + d for name, d in difference(theta_a, parameters_of(model_b)).items()}
     batches = as_batches(data, "data")
-    has_bn = any(isinstance(m, _BATCHNORM) for m in model_a.modules())
-    endpoints = {label: _metrics(model, loss_fn, batches) for label, model in (("a", model_a), ("b", model_b))}
+    has_bn = has_batchnorm(model_a)
+    endpoints = {label: model_metrics(model, loss_fn, batches) for label, model in (("a", model_a), ("b", model_b))}
     bend = {name: (theta_a[name] + theta_b[name]) / 2 for name in theta_a}
     if curve != "linear" and steps:
         bend = _train_bend(model_a, loss_fn, batches, theta_a, theta_b, bend, curve, steps, lr, seed)
     ts = np.linspace(0.0, 1.0, points)
-    rows = [_metrics(_model_with(model_a, _point(curve, float(t), theta_a, bend, theta_b), batches, has_bn), loss_fn,
-                     batches) for t in ts]
+    rows = [model_metrics(_model_with(model_a, _point(curve, float(t), theta_a, bend, theta_b), batches, has_bn),
+                          loss_fn, batches) for t in ts]
     notes = [f"every value is the loss at one of {points} points of the curve; between them the loss is not "
              f"bounded (an arbitrary model has no certificate here)"]
     if has_bn:
@@ -200,22 +200,6 @@ def _model_with(model: torch.nn.Module, params: dict, batches, has_bn: bool) -> 
     with torch.no_grad():
         for name, p in copy_.named_parameters():
             p.copy_(params[name])
-        if has_bn:
-            for module in copy_.modules():
-                if isinstance(module, _BATCHNORM):
-                    module.reset_running_stats()
-                    module.momentum = None  # cumulative average over the pass
-            copy_.train()
-            for x, _ in batches.batches:
-                copy_(x)
+    if has_bn:
+        recompute_batchnorm(copy_, batches)
     return copy_.eval()
-
-
-def _metrics(model: torch.nn.Module, loss_fn, batches) -> dict[str, float]:
-    """Loss (and accuracy for class labels) of ``model`` as it is, eval mode, all samples."""
-    was_training = model.training
-    try:
-        values = SliceEvaluator(model, loss_fn, batches, [])(torch.zeros(1, 0))
-    finally:
-        model.train(was_training)
-    return {metric: float(value[0]) for metric, value in values.items()}
