@@ -189,9 +189,10 @@ def loss_upper_bounds(problem: Problem, theta: torch.Tensor) -> torch.Tensor:
 
     At most one hidden layer (linear, ReLU or quadratic activation): the computed float64 loss
     plus the a-priori rounding bound of :func:`_rounding_bound` on the segment of length zero
-    (gamma_m times the loss of the net of absolute values: every dot product and sum, in whatever order and
-    with or without fused multiply-adds, errs by at most gamma_n times its sum of absolute
-    values, and ReLU is 1-Lipschitz); two forward passes. Deeper nets: the interval enclosure
+    (gamma_m times the loss of the net of absolute values: every dot product and sum, in
+    whatever order and with or without fused multiply-adds, errs by at most gamma_n times its
+    sum of absolute values, and ReLU is 1-Lipschitz; the chain's slack for d = b - a, unused
+    when d = 0, covers the rounding of the final addition); two forward passes. Deeper nets: the interval enclosure
     (see :func:`segment_maxima`, interval method) of the zero-width box {theta}, whose relative
     widening covers float64 rounding. Either way the bound exceeds the computed loss by about
     the rounding error (1e-11 relative or less) and never lies below the real-number loss; it

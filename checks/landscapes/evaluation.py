@@ -490,9 +490,10 @@ measured 0.78-0.90x of a point-by-point loop (bench/landscape_generic_models.py)
 
 
 def _batches_poorly(model: torch.nn.Module) -> bool:
-    """Whether any submodule of ``model`` is outside :data:`_VMAP_FRIENDLY` (then points are
-    evaluated one at a time with ``functional_call``). A structural rule, not a timing, so the
-    same model always takes the same path and gives the same bits."""
+    """Whether any submodule of ``model`` is outside :data:`_VMAP_FRIENDLY`, or ``model`` is
+    itself a leaf module of another kind (then points are evaluated one at a time by a private
+    copy of the model, :meth:`SliceEvaluator._at_point`). A structural rule, not a timing, so
+    the same model always takes the same path and gives the same bits."""
     return any(not isinstance(module, _VMAP_FRIENDLY) for module in model.modules() if module is not model) \
         or not isinstance(model, _VMAP_FRIENDLY) and not any(True for _ in model.children())
 
