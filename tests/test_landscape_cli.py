@@ -248,7 +248,7 @@ def test_spectrum_of_an_image_model_from_the_command_line(images, tmp_path, caps
     assert main(["landscape", "spectrum", "--data", str(images), "--model", "test_landscape_cli:tiny_cnn",
                  "--weights", str(weights), "--loss", "cross-entropy", "--k", "2", "--out", str(out),
                  "--plot", str(tmp_path / "s.png")]) == 0
-    assert "largest eigenvalues" in capsys.readouterr().out
+    assert "largest eigenvalues found" in capsys.readouterr().out
     saved = sublevel.HessianSpectrum.load(out)
     net = tiny_cnn()
     net.load_state_dict(torch.load(weights, weights_only=True))

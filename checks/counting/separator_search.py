@@ -7,7 +7,8 @@ Omega(lambda) and "refute" a connectivity claim that holds. This module tries to
 floor where it is used: it minimises L over the zero set {g = 0} from several starts (scipy's
 L-BFGS-B on free parameters, each iterate mapped onto the zero set by a projection that lands on
 it exactly or to rounding) and reports the least loss evaluated on the zero set. A point of the
-zero set below the floor is a contradiction, never a result: the caller raises :class:`~sublevel.theory.errors.Contradiction`.
+zero set below the floor is a contradiction, never a result: the caller raises
+:class:`~sublevel.theory.errors.Contradiction`.
 
 A search finds upper bounds of the minimum over the zero set, so passing it is evidence, not
 proof; failing it is proof that the implemented floor is wrong.

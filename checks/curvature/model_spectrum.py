@@ -30,8 +30,10 @@ class HessianSpectrum:
     estimate with its standard error, and the density's quadrature nodes and weights.
 
     ``converged`` means ``residual <= tol * scale`` (``scale`` the largest absolute eigenvalue
-    found): such a value is within its residual of an eigenvalue of the Hessian. An unconverged
-    value is reported with its residual, and :meth:`describe` marks it, never as a result.
+    found). Every value, converged or not, lies within its residual of *some* eigenvalue of the
+    Hessian (a symmetric matrix); that it is the k-th smallest or largest is what Lanczos finds,
+    not proven: an extreme eigenvalue whose eigenvector the start vector barely touches can be
+    missed. An unconverged value is reported with its residual, and :meth:`describe` marks it.
     """
 
     parameters: int
@@ -58,8 +60,10 @@ class HessianSpectrum:
             return ", ".join(f"{v:.6g} (+-{r:.1e}{'' if c else ', NOT CONVERGED'})" for v, r, c in zip(vals, res, ok))
 
         return (f"Hessian of {self.parameters} parameters ({self.products} Hessian-vector products)\n"
-                f"  smallest eigenvalues: {values(self.bottom, self.bottom_residuals, self.bottom_converged)}\n"
-                f"  largest eigenvalues:  {values(self.top, self.top_residuals, self.top_converged)}\n"
+                f"  smallest eigenvalues found: {values(self.bottom, self.bottom_residuals, self.bottom_converged)}\n"
+                f"  largest eigenvalues found:  {values(self.top, self.top_residuals, self.top_converged)}\n"
+                f"  (each within its +- residual of an eigenvalue of the Hessian; Lanczos finds the ends, "
+                f"it does not prove them)\n"
                 f"  trace (Hutchinson estimate): {self.trace:.6g} +- {self.trace_error:.2g} (standard error)\n"
                 f"  eigenvalue density: stochastic Lanczos quadrature, {len(self.density_nodes)} nodes (an estimate)")
 
