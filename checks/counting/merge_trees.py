@@ -87,41 +87,12 @@ class MergeTree(MergeForest):
 
     def merge_levels(self) -> np.ndarray:
         """(M, M) matrix: the level at which minima i and j first lie in one component of the
-        graph (the highest barrier on their tree path; inf if never; the diagonal holds the
-        minima's losses). An ultrametric, from one pass over the merges."""
-        m = len(self.losses)
-        levels = np.full((m, m), np.inf)
-        np.fill_diagonal(levels, self.losses.numpy())
-        components = UnionFind(range(m))
-        members = {i: [i] for i in range(m)}
-        for weight, i, j in self.merges:
-            ri, rj = components[i], components[j]
-            a, b = members.pop(ri), members.pop(rj)
-            levels[np.ix_(a, b)] = weight
-            levels[np.ix_(b, a)] = weight
-            components.union(ri, rj)
-            members[components[ri]] = a + b
-        return levels
+        graph (:func:`merge_levels`)."""
+        return merge_levels(self.losses.numpy(), self.merges)
 
     def persistence(self) -> list[tuple[float, float, int]]:
-        """0-dimensional persistence pairs (birth, death, minimum), elder rule.
-
-        When two basins merge at barrier w, the one whose lowest minimum is higher dies at w;
-        basins that never merge die at inf. Sorted by birth.
-        """
-        components = UnionFind(range(len(self.losses)))
-        losses = self.losses.tolist()
-        lowest = {i: i for i in range(len(losses))}
-        pairs = []
-        for weight, i, j in self.merges:
-            ri, rj = components[i], components[j]
-            old, young = sorted((lowest[ri], lowest[rj]), key=lambda n: (losses[n], n))
-            pairs.append((losses[young], weight, young))
-            components.union(ri, rj)
-            lowest[components[ri]] = old
-        dead = {node for _, _, node in pairs}
-        pairs += [(losses[n], float("inf"), n) for n in range(len(losses)) if n not in dead]
-        return sorted(pairs)
+        """0-dimensional persistence pairs (birth, death, minimum), elder rule (:func:`persistence`)."""
+        return persistence(self.losses.tolist(), self.merges)
 
     def to_networkx(self) -> nx.Graph:
         """Nodes: minima (``loss``); edges: every barrier computed (``barrier``, ``searched``:
@@ -253,3 +224,41 @@ def single_linkage(points: torch.Tensor, losses: torch.Tensor, edges: np.ndarray
     kept = set(chosen) | set(np.flatnonzero(keep if keep is not None else np.ones(len(edges), bool)).tolist())
     tree.barriers = {(int(ii[e]), int(jj[e])): float(weights[e]) for e in sorted(kept)}
     return tree
+
+
+def merge_levels(losses: np.ndarray, merges: list[tuple[float, int, int]]) -> np.ndarray:
+    """(M, M) matrix: the level at which minima i and j first lie in one component, given the
+    single-linkage ``merges`` (weight, i, j) in increasing weight: the highest weight on their
+    tree path (inf if never joined; the diagonal holds the minima's losses). An ultrametric,
+    from one pass over the merges."""
+    m = len(losses)
+    levels = np.full((m, m), np.inf)
+    np.fill_diagonal(levels, losses)
+    components = UnionFind(range(m))
+    members = {i: [i] for i in range(m)}
+    for weight, i, j in merges:
+        ri, rj = components[i], components[j]
+        a, b = members.pop(ri), members.pop(rj)
+        levels[np.ix_(a, b)] = weight
+        levels[np.ix_(b, a)] = weight
+        components.union(ri, rj)
+        members[components[ri]] = a + b
+    return levels
+
+
+def persistence(losses: list[float], merges: list[tuple[float, int, int]]) -> list[tuple[float, float, int]]:
+    """0-dimensional persistence pairs (birth, death, minimum) of single-linkage ``merges``,
+    elder rule: when two basins merge at weight w, the one whose lowest minimum is higher dies
+    at w; basins that never merge die at inf. Sorted by birth."""
+    components = UnionFind(range(len(losses)))
+    lowest = {i: i for i in range(len(losses))}
+    pairs = []
+    for weight, i, j in merges:
+        ri, rj = components[i], components[j]
+        old, young = sorted((lowest[ri], lowest[rj]), key=lambda n: (losses[n], n))
+        pairs.append((losses[young], weight, young))
+        components.union(ri, rj)
+        lowest[components[ri]] = old
+    dead = {node for _, _, node in pairs}
+    pairs += [(losses[n], float("inf"), n) for n in range(len(losses)) if n not in dead]
+    return sorted(pairs)

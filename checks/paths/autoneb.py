@@ -106,13 +106,24 @@ class AutoNEB(JitteredFinder):
         for _ in range(self.steps):
             full = full.index_copy(0, inner, moving)
             _, grad = problem.loss_and_grad(moving)
-            ahead, behind = full[inner + 1] - full[inner], full[inner] - full[inner - 1]
-            tangent = ahead + behind
-            tangent = tangent / tangent.norm(dim=1, keepdim=True).clamp_min(1e-300)
-            along = (grad * tangent).sum(1, keepdim=True)
-            stretch = ahead.norm(dim=1, keepdim=True) - behind.norm(dim=1, keepdim=True)
-            adam.step(grad - along * tangent - self.spring * stretch * tangent)
+            adam.step(neb_step(grad, full[inner - 1], full[inner], full[inner + 1], self.spring))
         full = full.index_copy(0, inner, moving)
         for i, piece, n in zip(active, torch.split(full, sizes), sizes):
             chains[i] = piece
             spent[i] += self.steps * (n - 2)
+
+
+def neb_step(grad: torch.Tensor, behind: torch.Tensor, here: torch.Tensor, ahead: torch.Tensor,
+             spring: float) -> torch.Tensor:
+    """The nudged-elastic-band descent direction of pivots ``here`` (B, P) between their
+    neighbours: the loss gradient without its component along the tangent
+    tau = (ahead - behind) / ||ahead - behind||, minus the spring force
+    k (||ahead - here|| - ||here - behind||) tau (Jonsson, Mills & Jacobsen 1998; as used by
+    Draxler et al. 2018). Shared by the certified chains here and the chains between torch
+    models (:mod:`sublevel.checks.paths.model_curves`)."""
+    forward, backward = ahead - here, here - behind
+    tangent = forward + backward
+    tangent = tangent / tangent.norm(dim=1, keepdim=True).clamp_min(1e-300)
+    along = (grad * tangent).sum(1, keepdim=True)
+    stretch = forward.norm(dim=1, keepdim=True) - backward.norm(dim=1, keepdim=True)
+    return grad - along * tangent - spring * stretch * tangent

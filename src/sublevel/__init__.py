@@ -33,7 +33,9 @@ if TYPE_CHECKING:
     from sublevel.checks.certify.segments import loss_upper_bounds, path_maximum, segment_maxima
     from sublevel.checks.curvature.model_spectrum import HessianSpectrum, hessian_spectrum
     from sublevel.checks.landscapes.one_call import landscape
+    from sublevel.checks.paths.alignment import Alignment, align
     from sublevel.checks.paths.model_curves import ModelPath, connect
+    from sublevel.checks.paths.model_merge_trees import ModelMergeTree, merge_models
     from sublevel.checks.verdicts.verify import verify
     from sublevel.constructions.datasets import Dataset
     from sublevel.constructions.registry import construct
@@ -68,6 +70,10 @@ _PUBLIC = {
     "landscape": ("sublevel.checks.landscapes.one_call", "landscape"),
     "connect": ("sublevel.checks.paths.model_curves", "connect"),
     "ModelPath": ("sublevel.checks.paths.model_curves", "ModelPath"),
+    "align": ("sublevel.checks.paths.alignment", "align"),
+    "Alignment": ("sublevel.checks.paths.alignment", "Alignment"),
+    "merge_models": ("sublevel.checks.paths.model_merge_trees", "merge_models"),
+    "ModelMergeTree": ("sublevel.checks.paths.model_merge_trees", "ModelMergeTree"),
 }
 """Public name -> (module, attribute), resolved on first access (PEP 562)."""
 
