@@ -273,6 +273,41 @@ def test_connect_two_image_models_from_the_command_line(images, tmp_path, capsys
     assert len(saved["loss"]) == 5 and saved["certified"] is False
 
 
+def test_merge_tree_of_three_image_models_from_the_command_line(images, tmp_path, capsys):
+    """Three weight files: aligned to the first, AutoNEB chains between every pair, the tree
+    printed (as estimates) and saved; the third model is a channel permutation of the first,
+    so after alignment it joins the first at their common loss."""
+    import json
+
+    import torch
+
+    a, b = _cnn_weights(tmp_path, "a.pt", 1.0), _cnn_weights(tmp_path, "b.pt", -1.0)
+    state = torch.load(a, weights_only=True)
+    order = torch.tensor([2, 0, 1])
+    permuted = {k: (v[order] if k.startswith(("0.", "1.")) and v.dim() >= 1 and v.numel() > 1 else v)
+                for k, v in state.items()}
+    permuted["5.weight"] = state["5.weight"][:, order]
+    c = tmp_path / "c.pt"
+    torch.save(permuted, c)
+    out = tmp_path / "tree.json"
+    assert main(["landscape", "merge", "--data", str(images), "--model", "test_landscape_cli:tiny_cnn",
+                 "--weights", str(a), str(b), str(c), "--loss", "cross-entropy", "--points", "5", "--steps", "10",
+                 "--cycles", "1", "--out", str(out), "--plot", str(tmp_path / "tree.png")]) == 0
+    printed = capsys.readouterr().out
+    assert "estimates, not certified" in printed and "aligned by weight matching" in printed
+    saved = json.loads(out.read_text())
+    assert saved["certified"] is False and len(saved["losses"]) == 3
+    assert saved["barriers"][0][2] == pytest.approx(max(saved["losses"][0], saved["losses"][2]), rel=1e-5)
+
+
+def test_merge_with_one_weight_file_is_one_line_exit_2(images, tmp_path, capsys):
+    a = _cnn_weights(tmp_path, "a.pt", 1.0)
+    code = main(["landscape", "merge", "--data", str(images), "--model", "test_landscape_cli:tiny_cnn",
+                 "--weights", str(a), "--out", str(tmp_path / "t.json")])
+    _expect_one_error_line(capsys, code, "two or more")
+    assert not (tmp_path / "t.json").exists()
+
+
 @pytest.mark.parametrize("content, pattern", [("nan", "NaN"), ("short", "shape"), ("empty", "no samples")])
 def test_bad_image_data_is_one_line_exit_2(tmp_path, capsys, content, pattern):
     x = np.zeros((4, 1, 6, 6), dtype=np.float32)

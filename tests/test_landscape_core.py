@@ -185,7 +185,7 @@ def test_pca_directions_capture_a_planar_trajectory():
     assert pca.coordinates.shape == (5, 2)
 
 
-def test_interpolation_recomputes_batchnorm_statistics():
+def test_interpolation_ends_are_the_models_and_recomputed_statistics_are_said():
     torch.manual_seed(0)
     a = ResNet(8, width=2, num_classes=3).double()
     b = ResNet(8, width=2, num_classes=3).double()
@@ -194,8 +194,13 @@ def test_interpolation_recomputes_batchnorm_statistics():
         with torch.no_grad():
             m.train()(x)
         m.eval()
+    by_default = interpolate(a, b, torch.nn.CrossEntropyLoss(), {"train": (x, y)}, alphas=np.array([0.0, 0.5, 1.0]))
+    # by default the buffers are interpolated too: the ends are exactly the models as given
+    assert by_default.curves["train_loss"][0] == pytest.approx(by_default.endpoints["a"]["train_loss"], rel=1e-12)
+    assert by_default.curves["train_loss"][2] == pytest.approx(by_default.endpoints["b"]["train_loss"], rel=1e-12)
+    assert by_default.notes == ()
     result = interpolate(a, b, torch.nn.CrossEntropyLoss(), {"train": (x, y), "test": (x[:8], y[:8])},
-                         alphas=np.array([0.0, 0.5, 1.0]))
+                         alphas=np.array([0.0, 0.5, 1.0]), batchnorm="recompute")
     assert set(result.curves) == {"train_loss", "train_accuracy", "test_loss", "test_accuracy"}
     # at alpha = 0 the statistics are recomputed on the same data (cumulative average), so the
     # loss equals model a's after one statistics pass

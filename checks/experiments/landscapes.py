@@ -233,7 +233,7 @@ def _vgg_experiments(scale: Scale, data: ImageData, runs: Path, suite: Landscape
                             {"train": (data.x_train[:scale.eval_samples * 4], data.y_train[:scale.eval_samples * 4]),
                              "test": (data.x_test, data.y_test)},
                             alphas=np.linspace(-0.5, 1.5, 2 * scale.grid - 1),
-                            statistics_data=(data.x_train, data.y_train))
+                            batchnorm="recompute", statistics_data=(data.x_train, data.y_train))
         suite.interpolations[f"{wd:g}"] = (curve.alphas, curve.curves, f"VGG-9 w{scale.vgg_width}: batch "
                                             f"{scale.batch_small} (0) to {scale.batch_large} (1), wd {wd:g}")
         summary[f"interpolation wd {wd:g}"] = {k: [float(v.min()), float(v.max())] for k, v in curve.curves.items()}

@@ -4,12 +4,13 @@ theta(alpha) = (1 - alpha) theta_A + alpha theta_B for alpha in [-0.5, 1.5] (Goo
 2015, as used for small- vs large-batch minimisers by Li, Xu, Taylor, Studer & Goldstein,
 NeurIPS 2018, arXiv:1712.09913, Sec. 3 and Fig. 2).
 
-BatchNorm: running statistics are buffers, not parameters, and an interpolated network's
-activations do not match either endpoint's statistics. ``batchnorm="recompute"`` (default)
-resets them at every alpha and re-estimates them with one pass over ``statistics_data`` in
-train mode (cumulative average, momentum None), then evaluates in eval mode;
-``"interpolate"`` interpolates the buffers like the weights (the paper's code does this when
-it interpolates whole state dicts). Models without BatchNorm take the batched path of
+BatchNorm: running statistics are buffers, not parameters. ``batchnorm="interpolate"``
+(default) interpolates the buffers like the weights (the paper's code does this when it
+interpolates whole state dicts), so alpha = 0 and 1 are exactly model A and model B as given,
+evaluated in eval mode. ``"recompute"`` resets them at every alpha and re-estimates them with
+one pass over ``statistics_data`` in train mode (cumulative average, momentum None), then
+evaluates in eval mode (Garipov et al. 2018); the curve's ends are then not the given models,
+and ``notes`` says so with both numbers. Models without BatchNorm take the batched path of
 :class:`~sublevel.checks.landscapes.evaluation.SliceEvaluator`.
 """
 from __future__ import annotations
@@ -46,7 +47,7 @@ class Interpolation:
 
 def interpolate(model_a: torch.nn.Module, model_b: torch.nn.Module, loss_fn: LossFn,
                 data: Mapping[str, object], alphas: np.ndarray | None = None,
-                batchnorm: Literal["recompute", "interpolate"] = "recompute",
+                batchnorm: Literal["recompute", "interpolate"] = "interpolate",
                 statistics_data=None) -> Interpolation:
     """Evaluate the segment from ``model_a`` (alpha 0) to ``model_b`` (alpha 1) and beyond.
 

@@ -122,8 +122,8 @@ def neb_step(grad: torch.Tensor, behind: torch.Tensor, here: torch.Tensor, ahead
     Draxler et al. 2018). Shared by the certified chains here and the chains between torch
     models (:mod:`sublevel.checks.paths.model_curves`)."""
     forward, backward = ahead - here, here - behind
-    tangent = forward + backward
-    tangent = tangent / tangent.norm(dim=1, keepdim=True).clamp_min(1e-300)
+    tangent = forward + backward  # zero where the neighbours coincide: no tangent, no spring
+    tangent = tangent / tangent.norm(dim=1, keepdim=True).clamp_min(torch.finfo(tangent.dtype).tiny)
     along = (grad * tangent).sum(1, keepdim=True)
     stretch = forward.norm(dim=1, keepdim=True) - backward.norm(dim=1, keepdim=True)
     return grad - along * tangent - spring * stretch * tangent

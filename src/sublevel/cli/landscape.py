@@ -8,6 +8,8 @@ Examples:
       --loss cross-entropy --out spectrum.json --plot spectrum.png
   sublevel landscape connect --data images.npz --model mypkg.nets:make_net --weights-a a.pt \\
       --weights-b b.pt --loss cross-entropy --curve bezier --out path.json --plot path.png
+  sublevel landscape merge --data images.npz --model mypkg.nets:make_net --weights a.pt b.pt c.pt \
+      --loss cross-entropy --curve autoneb --out tree.json --plot tree.png
   sublevel landscape plot s.npz --kind filled --out s_filled.png
   sublevel landscape experiments --scale default --out-dir figures
 
@@ -57,12 +59,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _add_model_arguments(connect)
     connect.add_argument("--weights-a", required=True, metavar="FILE", help=WEIGHTS_HELP + ": model A")
     connect.add_argument("--weights-b", required=True, metavar="FILE", help="model B, the same way")
-    connect.add_argument("--curve", choices=("linear", "bezier", "polychain"), default="bezier")
-    connect.add_argument("--points", type=positive_int, default=41, help="values of t evaluated (default 41)")
-    connect.add_argument("--steps", type=int, default=300, help="Adam steps training the bend (default 300)")
-    connect.add_argument("--lr", type=float, default=0.01, help="learning rate of the bend (default 0.01)")
+    _add_curve_arguments(connect, default="bezier")
+    connect.add_argument("--align", action="store_true",
+                         help="permute model B's units towards model A first (weight matching)")
     connect.add_argument("--out", required=True, metavar="FILE.json")
     connect.add_argument("--plot", metavar="FILE.png", help="also draw loss (and accuracy) along the curve")
+
+    merge = actions.add_parser("merge", help="merge tree of several trained models: curves between every pair, "
+                                             "models aligned to the first (sampled maxima, not certified)")
+    _add_model_arguments(merge)
+    merge.add_argument("--weights", required=True, nargs="+", metavar="FILE", help=WEIGHTS_HELP + ": two or more")
+    _add_curve_arguments(merge, default="autoneb")
+    merge.add_argument("--no-align", action="store_true", help="use the models as given (no weight matching)")
+    merge.add_argument("--out", required=True, metavar="FILE.json")
+    merge.add_argument("--plot", metavar="FILE.png", help="also draw the tree on the loss axis")
 
     plot = actions.add_parser("plot", help="draw a saved surface")
     plot.add_argument("surface", metavar="SURFACE.npz")
@@ -102,8 +112,18 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return {"surface": _surface, "spectrum": _spectrum, "connect": _connect, "plot": _plot,
+    return {"surface": _surface, "spectrum": _spectrum, "connect": _connect, "merge": _merge, "plot": _plot,
             "experiments": _experiments}[args.action](args)
+
+
+def _add_curve_arguments(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument("--curve", choices=("linear", "bezier", "polychain", "autoneb"), default=default,
+                        help=f"curve family (default {default}; autoneb: Draxler et al. 2018)")
+    parser.add_argument("--points", type=positive_int, default=41, help="values of t evaluated (default 41)")
+    parser.add_argument("--steps", type=int, default=300,
+                        help="Adam steps training the bend, or per AutoNEB cycle (default 300)")
+    parser.add_argument("--cycles", type=int, default=3, help="AutoNEB relax-then-insert cycles (default 3)")
+    parser.add_argument("--lr", type=float, default=0.01, help="learning rate of the bend or pivots (default 0.01)")
 
 
 def _model_and_data(args: argparse.Namespace, weights: str | None):
@@ -230,7 +250,27 @@ def _connect(args: argparse.Namespace) -> int:
     model_b = copy.deepcopy(model_a)
     _load_weights(model_b, args.weights_b)
     return _report(connect(model_a, model_b, loss_fn, (x, y), curve=args.curve, points=args.points,
-                           steps=args.steps, lr=args.lr, seed=args.seed), args)
+                           steps=args.steps, lr=args.lr, seed=args.seed, align=args.align, cycles=args.cycles), args)
+
+
+def _merge(args: argparse.Namespace) -> int:
+    import copy
+
+    from sublevel.checks.paths.model_merge_trees import merge_models
+    from sublevel.theory.errors import InputError
+
+    _check_outputs(args, (".json",))
+    if len(args.weights) < 2:
+        raise InputError("--weights needs two or more files")
+    first, x, y, loss_fn = _model_and_data(args, args.weights[0])
+    models = [first]
+    for path in args.weights[1:]:
+        model = copy.deepcopy(first)
+        _load_weights(model, path)
+        models.append(model)
+    return _report(merge_models(models, loss_fn, (x, y), curve=args.curve, align_units=not args.no_align,
+                                seed=args.seed, points=args.points, steps=args.steps, lr=args.lr,
+                                cycles=args.cycles), args)
 
 
 def _check_outputs(args: argparse.Namespace, suffixes: tuple[str, ...]) -> None:
