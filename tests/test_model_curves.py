@@ -96,3 +96,27 @@ def test_different_architectures_are_refused():
     with pytest.raises(InputError):
         sublevel.connect(_trained(0, x, y, steps=1), _trained(0, x, y, hidden=8, steps=1),
                          torch.nn.CrossEntropyLoss(), (x, y))
+
+
+def test_streamed_data_give_the_same_values_without_moving_the_data_whole():
+    """Streaming (one batch moved and cast at a time) changes where the data live, not the
+    results: the landscape values, the Hessian spectrum and the curve are the same, and the
+    streamed batches keep the caller's tensors (float32 here, the model float64)."""
+    from sublevel.checks.landscapes.evaluation import SliceEvaluator, as_batches
+    from sublevel.checks.landscapes.directions import parameters_of, random_direction
+
+    x, y = _data(n=90)
+    model = _trained(0, x, y).double()
+    batches = [(x[i:i + 30], y[i:i + 30]) for i in range(0, 90, 30)]
+    streamed = as_batches(batches).to(torch.float64, "cpu", stream=True)
+    assert streamed.streamed and all(b[0].dtype == torch.float32 for b in streamed.batches)
+    assert all(b[0].dtype == torch.float64 for b in streamed)
+    d = [random_direction(parameters_of(model), seed=s) for s in (1, 2)]
+    grid = torch.tensor([[0.0, 0.0], [0.3, -0.2], [-1.0, 0.5]], dtype=torch.float64)
+    plain = SliceEvaluator(model, torch.nn.CrossEntropyLoss(), batches, d)(grid)
+    lazy = SliceEvaluator(model, torch.nn.CrossEntropyLoss(), batches, d, stream=True)(grid)
+    torch.testing.assert_close(lazy["loss"], plain["loss"], rtol=1e-12, atol=0)
+    full = sublevel.hessian_spectrum(model, torch.nn.CrossEntropyLoss(), batches, k=2, trace_samples=4)
+    part = sublevel.hessian_spectrum(model, torch.nn.CrossEntropyLoss(), batches, k=2, trace_samples=4, stream=True)
+    np.testing.assert_allclose(part.top, full.top, rtol=1e-9)
+    np.testing.assert_allclose(part.bottom, full.bottom, rtol=1e-9, atol=1e-12 * abs(full.top[-1]))

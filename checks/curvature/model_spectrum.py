@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from sublevel.checks.curvature.spectrum import (extreme_eigenpairs, hessian_vector_product, hutchinson_trace,
+from sublevel.checks.curvature.spectrum import (extreme_eigenpairs, hutchinson_trace,
                                                 smoothed_density, spectral_density)
 from sublevel.theory.errors import InputError
 
@@ -132,7 +132,7 @@ class HessianSpectrum:
 
 def hessian_spectrum(model: torch.nn.Module, loss_fn, data, k: int = 3, tol: float = 1e-6, products: int = 300,
                      trace_samples: int = 50, density_steps: int = 60, density_vectors: int = 5,
-                     seed: int = 0) -> HessianSpectrum:
+                     seed: int = 0, stream: bool | None = None) -> HessianSpectrum:
     """Extreme eigenvalues (k at each end), trace and density of the loss Hessian of ``model``.
 
     Parameters
@@ -149,6 +149,10 @@ def hessian_spectrum(model: torch.nn.Module, loss_fn, data, k: int = 3, tol: flo
         Hessian-vector products per end, as in :func:`~sublevel.checks.curvature.spectrum.extreme_eigenpairs`.
     trace_samples, density_steps, density_vectors, seed
         Hutchinson samples; Lanczos steps and start vectors of the density; the seed of all.
+    stream : bool, optional
+        Keep the data in host memory and move one batch at a time to the model's device, each
+        Hessian-vector product summed over the batches (default: on an accelerator when the
+        data exceed 1 GiB). The values are the same; each product costs two passes per batch.
 
     Raises
     ------
@@ -165,7 +169,7 @@ def hessian_spectrum(model: torch.nn.Module, loss_fn, data, k: int = 3, tol: flo
             raise InputError(f"{name} must be a positive integer, got {value!r}")
     if not (isinstance(tol, (int, float)) and 0 < tol < 1):
         raise InputError(f"tol must be in (0, 1), got {tol!r}")
-    evaluator = HessianEvaluator(model, loss_fn, data, [], products=products, tol=tol, seed=seed)
+    evaluator = HessianEvaluator(model, loss_fn, data, [], products=products, tol=tol, seed=seed, stream=stream)
     at = flatten(evaluator.origin)
     size = at.numel()
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < size:
@@ -173,7 +177,7 @@ def hessian_spectrum(model: torch.nn.Module, loss_fn, data, k: int = 3, tol: flo
     was_training = model.training
     model.eval()
     try:
-        matvec = hessian_vector_product(evaluator._loss, at)
+        matvec = evaluator.hessian_product(at)
         counted = {"products": 0}
 
         def product(v: torch.Tensor) -> torch.Tensor:

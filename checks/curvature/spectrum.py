@@ -39,13 +39,15 @@ MatVec = Callable[[torch.Tensor], torch.Tensor]
 """v -> H v for a symmetric H, on flat float64 vectors."""
 
 
-def hessian_vector_product(loss: Callable[[torch.Tensor], torch.Tensor], at: torch.Tensor) -> MatVec:
+def hessian_vector_product(loss: Callable[[torch.Tensor], torch.Tensor], at: torch.Tensor,
+                           keep_graph: bool = True) -> MatVec:
     """v -> (Hessian of ``loss`` at ``at``) v for a scalar ``loss`` of a flat parameter vector:
     reverse-over-reverse (Pearlmutter's trick with plain autograd: the gradient is recorded
     once with ``create_graph=True``, each product is one backward pass through it, as PyHessian
     does; torch.func's ``vjp`` of ``grad`` measured 2x slower per product on a small CNN), or
     forward-over-reverse where double backward is not implemented (decided on the first
-    product)."""
+    product). ``keep_graph=False`` records the gradient again for every product: twice the
+    work, but no graph is held between products (for data streamed batch by batch)."""
     from torch.func import grad, jvp
 
     state: dict[str, object] = {}
@@ -59,8 +61,8 @@ def hessian_vector_product(loss: Callable[[torch.Tensor], torch.Tensor], at: tor
             with torch.enable_grad():
                 (gradient,) = torch.autograd.grad(loss(theta), theta, create_graph=True)
             state["graph"] = (theta, gradient)
-        theta, gradient = state["graph"]
-        (product,) = torch.autograd.grad(gradient, theta, grad_outputs=v, retain_graph=True)
+        theta, gradient = state["graph"] if keep_graph else state.pop("graph")
+        (product,) = torch.autograd.grad(gradient, theta, grad_outputs=v, retain_graph=keep_graph)
         return product
 
     def product(v: torch.Tensor) -> torch.Tensor:

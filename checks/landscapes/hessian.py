@@ -12,13 +12,12 @@ Cost: at most ``products`` Hessian-vector products (about 4 forward passes each)
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch.func import functional_call
 
 from sublevel.checks.curvature.spectrum import extreme_eigenpairs, hessian_vector_product
-
 from sublevel.checks.landscapes.directions import Params, fingerprint, flatten, unflatten
 from sublevel.checks.landscapes.evaluation import LossFn, resolve_slice
 
@@ -42,15 +41,20 @@ class HessianEvaluator:
         eigenvalue is then within that much of the Hessian's (relative to its scale).
     seed : int
         Seed of the Lanczos start vector (the same at every point).
+    stream : bool, optional
+        Move one batch at a time to the model's device (see :meth:`hessian_product`); by
+        default when the device is an accelerator and the data exceed 1 GiB.
     """
 
     metric_names = ("lambda_min", "lambda_max", "ratio", "residual")
 
     def __init__(self, model: torch.nn.Module, loss_fn: LossFn, data, directions: Sequence[Params],
-                 origin: Params | None = None, products: int = 300, tol: float = 1e-6, seed: int = 0):
+                 origin: Params | None = None, products: int = 300, tol: float = 1e-6, seed: int = 0,
+                 stream: bool | None = None):
         self.model = model
         self.loss_fn = loss_fn
-        self.origin, self.directions, self.data, self.buffers = resolve_slice(model, data, directions, origin)
+        self.origin, self.directions, self.data, self.buffers = resolve_slice(model, data, directions, origin,
+                                                                              stream)
         self.products = int(products)
         self.tol = float(tol)
         self.seed = int(seed)
@@ -59,13 +63,34 @@ class HessianEvaluator:
         tag = torch.tensor([float(self.products), self.tol, float(self.seed)])
         return fingerprint(self.origin, *self.directions, tag) + self.data.fingerprint()[:8]
 
-    def _loss(self, flat: torch.Tensor) -> torch.Tensor:
+    def _loss(self, flat: torch.Tensor, batches=None) -> torch.Tensor:
+        """The sample-weighted mean loss over ``batches`` (default all) at the flat parameters."""
         params = unflatten(flat, self.origin)
         n = self.data.num_samples
         total = flat.new_zeros(())
-        for x, y in self.data.batches:
+        for x, y in (self.data if batches is None else batches):
             total = total + self.loss_fn(functional_call(self.model, (params, self.buffers), (x,)), y) * (x.shape[0] / n)
         return total
+
+    def hessian_product(self, flat: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+        """v -> H v at the flat parameters ``flat`` (call with the model in eval mode).
+
+        Data held on the device: one graph over all batches, recorded once. Streamed data
+        (:meth:`~sublevel.checks.landscapes.evaluation.Batches.to`): each product sums the
+        batches' products, each batch moved to the device, used and freed in turn, so memory
+        holds one batch's graph at a time.
+        """
+        if not self.data.streamed:
+            return hessian_vector_product(self._loss, flat)
+
+        def streamed(v: torch.Tensor) -> torch.Tensor:
+            total = torch.zeros_like(v)
+            for index in range(len(self.data)):
+                one = [self.data[index]]
+                total += hessian_vector_product(lambda theta: self._loss(theta, one), flat, keep_graph=False)(v)
+            return total
+
+        return streamed
 
     def extremes(self, params: Params) -> tuple[float, float, float]:
         """(lambda_min, lambda_max, largest relative residual) of the Hessian of the loss at ``params``."""
@@ -73,7 +98,7 @@ class HessianEvaluator:
         was_training = self.model.training
         self.model.eval()
         try:
-            low, high = extreme_eigenpairs(hessian_vector_product(self._loss, flat), flat.numel(), tol=self.tol,
+            low, high = extreme_eigenpairs(self.hessian_product(flat), flat.numel(), tol=self.tol,
                                            max_products=self.products, seed=self.seed, dtype=flat.dtype,
                                            device=flat.device)
         finally:

@@ -136,8 +136,9 @@ def recompute_batchnorm(model: torch.nn.Module, batches) -> None:
                 module.reset_running_stats()
                 module.momentum = None
         model.train()
-        for x, _ in batches.batches:
-            model(x.to(next(model.parameters()).dtype))
+        reference = next(model.parameters())
+        for x, _ in batches:
+            model(x.to(device=reference.device, dtype=reference.dtype))
     model.eval()
 
 

@@ -173,12 +173,13 @@ def connect(model_a: torch.nn.Module, model_b: torch.nn.Module, loss_fn: LossFn,
         raise InputError(f"need cycles >= 0 and tolerance > 0, got cycles={cycles!r}, tolerance={tolerance!r}")
     theta_a = parameters_of(model_a)
     difference(theta_a, parameters_of(model_b))  # same names and shapes, finite
-    batches = as_batches(data, "data")
+    reference = next(iter(theta_a.values()))
+    batches = as_batches(data, "data").to(reference.dtype, reference.device)  # streamed when large
     has_bn = has_batchnorm(model_a)
     endpoints = {label: model_metrics(model, loss_fn, batches) for label, model in (("a", model_a), ("b", model_b))}
     alignment = "not requested"
     if align:
-        aligned: Alignment = align_models(model_a, model_b, batches.batches[0][0], seed=seed)
+        aligned: Alignment = align_models(model_a, model_b, batches[0][0], seed=seed)
         model_b, alignment = aligned.model, aligned.describe()
     theta_b = {name: theta_a[name] + d for name, d in difference(theta_a, parameters_of(model_b)).items()}
     evaluate = _Evaluator(model_a, loss_fn, batches, has_bn)
@@ -290,9 +291,9 @@ def _relax(model, loss_fn, batches, chain: list[dict], steps: int, lr: float, ge
     adam = Adam(moving, lr=lr)
     work = copy.deepcopy(model).train()
     buffers = {name: value.clone() for name, value in work.named_buffers()}
-    order = torch.randperm(len(batches.batches), generator=generator).tolist()
+    order = torch.randperm(len(batches), generator=generator).tolist()
     for step in range(steps):
-        x, y = batches.batches[order[step % len(order)]]
+        x, y = batches[order[step % len(order)]]
         grads = []
         for row in moving:
             c = row.clone().requires_grad_(True)
@@ -326,7 +327,7 @@ def _train_bend(model, loss_fn, batches, a, b, bend, curve, steps, lr, seed) -> 
     buffers = {name: value.clone() for name, value in work.named_buffers()}
     generator = torch.Generator().manual_seed(seed)
     for step in range(steps):
-        x, y = batches.batches[step % len(batches.batches)]
+        x, y = batches[step % len(batches)]
         t = float(torch.rand((), generator=generator, dtype=torch.float64))
         c = flat.clone().requires_grad_(True)
         views = {name: part.view(shape) for name, part, shape in zip(names, torch.split(c, sizes), shapes)}

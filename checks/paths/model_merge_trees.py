@@ -161,8 +161,9 @@ def merge_models(models: list[torch.nn.Module], loss_fn: LossFn, data, curve: st
         raise InputError(f"a merge tree needs at least two models, got {len(models)}")
     if curve not in CURVES:
         raise InputError(f"unknown curve {curve!r} (known: {', '.join(CURVES)})")
-    batches = as_batches(data, "data")
-    example = batches.batches[0][0]
+    reference = next(models[0].parameters())
+    batches = as_batches(data, "data").to(reference.dtype, reference.device)
+    example = batches[0][0]
     aligned, how = [models[0]], ["reference"]
     for model in models[1:]:
         if align_units:
