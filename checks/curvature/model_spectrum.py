@@ -5,7 +5,7 @@ residuals, the trace and the spectral density.
 running statistics) on the loss averaged over all batches, at the model's own parameters, and
 returns a :class:`HessianSpectrum` that says for every eigenvalue whether it converged (its
 residual ||H v - theta v|| bounds its distance to an eigenvalue of the Hessian), what is an
-estimate (the trace, by Hutchinson's estimator with its standard error; the density, by
+estimate (the trace, by Hutch++ with its standard error; the density, by
 stochastic Lanczos quadrature: Ghorbani, Krishnan & Xiao, "An investigation into neural net
 optimization via Hessian eigenvalue density", ICML 2019; Yao et al., "PyHessian", 2020), and
 saves itself (.json, .npz) and draws itself. Everything comes from the one implementation in
@@ -57,15 +57,21 @@ class HessianSpectrum:
 
     def describe(self) -> str:
         def values(vals, res, ok):
+            if not vals:
+                return "not computed"
             return ", ".join(f"{v:.6g} (+-{r:.1e}{'' if c else ', NOT CONVERGED'})" for v, r, c in zip(vals, res, ok))
 
+        trace = (f"{self.trace:.6g} +- {self.trace_error:.2g} (Hutch++ estimate and its standard error)"
+                 if np.isfinite(self.trace) else "not computed")
+        density = (f"stochastic Lanczos quadrature, {len(self.density_nodes)} nodes (an estimate)"
+                   if self.density_nodes else "not computed")
         return (f"Hessian of {self.parameters} parameters ({self.products} Hessian-vector products)\n"
                 f"  smallest eigenvalues found: {values(self.bottom, self.bottom_residuals, self.bottom_converged)}\n"
                 f"  largest eigenvalues found:  {values(self.top, self.top_residuals, self.top_converged)}\n"
                 f"  (each within its +- residual of an eigenvalue of the Hessian; Lanczos finds the ends, "
                 f"it does not prove them)\n"
-                f"  trace (Hutchinson estimate): {self.trace:.6g} +- {self.trace_error:.2g} (standard error)\n"
-                f"  eigenvalue density: stochastic Lanczos quadrature, {len(self.density_nodes)} nodes (an estimate)")
+                f"  trace: {trace}\n"
+                f"  eigenvalue density: {density}")
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -112,8 +118,8 @@ class HessianSpectrum:
 
         path = check_figure_path(path)
         nodes, weights = np.asarray(self.density_nodes), np.asarray(self.density_weights)
-        low = min(nodes.min(), *self.bottom) if len(nodes) else min(self.bottom)
-        high = max(nodes.max(), *self.top) if len(nodes) else max(self.top)
+        ends = self.bottom + self.top
+        low, high = min(list(nodes) + ends), max(list(nodes) + ends)
         span = max(high - low, 1e-12)
         grid = np.linspace(low - 0.05 * span, high + 0.05 * span, bins)
         density = smoothed_density(nodes, weights, grid, width=span / 100)
@@ -131,8 +137,8 @@ class HessianSpectrum:
 
 
 def hessian_spectrum(model: torch.nn.Module, loss_fn, data, k: int = 3, tol: float = 1e-6, products: int = 300,
-                     trace_samples: int = 50, density_steps: int = 60, density_vectors: int = 5,
-                     seed: int = 0, stream: bool | None = None) -> HessianSpectrum:
+                     trace_samples: int = 100, density_steps: int = 60, density_vectors: int = 5,
+                     seed: int = 0, stream: bool | None = None, ends: str = "both") -> HessianSpectrum:
     """Extreme eigenvalues (k at each end), trace and density of the loss Hessian of ``model``.
 
     Parameters
@@ -148,7 +154,10 @@ def hessian_spectrum(model: torch.nn.Module, loss_fn, data, k: int = 3, tol: flo
         Residual tolerance (relative to the largest absolute eigenvalue) and the budget of
         Hessian-vector products per end, as in :func:`~sublevel.checks.curvature.spectrum.extreme_eigenpairs`.
     trace_samples, density_steps, density_vectors, seed
-        Hutchinson samples; Lanczos steps and start vectors of the density; the seed of all.
+        Hessian-vector products of the Hutch++ trace (0: no trace, reported NaN); Lanczos steps
+        and start vectors of the density (0 vectors: no density); the seed of all.
+    ends : "both", "top" or "bottom"
+        Which ends of the spectrum to compute (an end not computed is an empty list).
     stream : bool, optional
         Keep the data in host memory and move one batch at a time to the model's device, each
         Hessian-vector product summed over the batches (default: on an accelerator when the
@@ -163,10 +172,12 @@ def hessian_spectrum(model: torch.nn.Module, loss_fn, data, k: int = 3, tol: flo
     from sublevel.checks.landscapes.directions import flatten
     from sublevel.checks.landscapes.hessian import HessianEvaluator
 
-    for name, value in (("products", products), ("trace_samples", trace_samples), ("density_steps", density_steps),
-                        ("density_vectors", density_vectors)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise InputError(f"{name} must be a positive integer, got {value!r}")
+    for name, value, least in (("products", products, 1), ("trace_samples", trace_samples, 0),
+                               ("density_steps", density_steps, 1), ("density_vectors", density_vectors, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise InputError(f"{name} must be an integer >= {least}, got {value!r}")
+    if 0 < trace_samples < 6:
+        raise InputError(f"trace_samples must be 0 (no trace) or at least 6 (Hutch++), got {trace_samples}")
     if not (isinstance(tol, (int, float)) and 0 < tol < 1):
         raise InputError(f"tol must be in (0, 1), got {tol!r}")
     evaluator = HessianEvaluator(model, loss_fn, data, [], products=products, tol=tol, seed=seed, stream=stream)
@@ -185,19 +196,24 @@ def hessian_spectrum(model: torch.nn.Module, loss_fn, data, k: int = 3, tol: flo
             return matvec(v)
 
         try:
-            low, high = extreme_eigenpairs(product, size, k=k, tol=tol, max_products=products, seed=seed,
+            low, high = extreme_eigenpairs(product, size, k=k, ends=ends, tol=tol, max_products=products, seed=seed,
                                            dtype=at.dtype, device=at.device)
         except RuntimeError as err:
             raise InputError(f"the model's loss has no Hessian-vector product here: {err}") from None
-        trace, error = hutchinson_trace(product, size, samples=max(2, trace_samples), seed=seed, dtype=at.dtype,
-                                        device=at.device)
-        nodes, weights = spectral_density(product, size, steps=density_steps, vectors=density_vectors, seed=seed,
-                                          dtype=at.dtype, device=at.device)
+        trace, error = (hutchinson_trace(product, size, samples=trace_samples, seed=seed, dtype=at.dtype,
+                                         device=at.device) if trace_samples else (float("nan"), float("nan")))
+        nodes, weights = (spectral_density(product, size, steps=density_steps, vectors=density_vectors, seed=seed,
+                                           dtype=at.dtype, device=at.device) if density_vectors
+                          else (np.zeros(0), np.zeros(0)))
     finally:
         model.train(was_training)
+
+    def listed(pairs, what):
+        return getattr(pairs, what).tolist() if pairs is not None else []
+
     return HessianSpectrum(
         parameters=size,
-        bottom=low.values.tolist(), bottom_residuals=low.residuals.tolist(), bottom_converged=low.converged.tolist(),
-        top=high.values.tolist(), top_residuals=high.residuals.tolist(), top_converged=high.converged.tolist(),
-        scale=float(low.scale), tol=float(tol), trace=trace, trace_error=error,
+        bottom=listed(low, "values"), bottom_residuals=listed(low, "residuals"), bottom_converged=listed(low, "converged"),
+        top=listed(high, "values"), top_residuals=listed(high, "residuals"), top_converged=listed(high, "converged"),
+        scale=float((low if low is not None else high).scale), tol=float(tol), trace=trace, trace_error=error,
         density_nodes=nodes.tolist(), density_weights=weights.tolist(), products=counted["products"])

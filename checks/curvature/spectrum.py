@@ -186,17 +186,48 @@ def _pairs(counted: _Counted, values: np.ndarray, vectors: np.ndarray, scale: fl
 
 
 def hutchinson_trace(matvec: MatVec, size: int, samples: int = 100, seed: int = 0,
-                     dtype: torch.dtype = torch.float64, device="cpu") -> tuple[float, float]:
-    """(estimate, standard error) of tr H from ``samples`` Rademacher vectors z: mean of z^T H z."""
-    if samples < 2:
-        raise InputError(f"the trace needs at least 2 samples for its error, got {samples}")
+                     dtype: torch.dtype = torch.float64, device="cpu", method: str = "hutch++") -> tuple[float, float]:
+    """(estimate, standard error) of tr H from ``samples`` products with H.
+
+    ``method="hutchinson"``: the mean of z^T H z over ``samples`` Rademacher vectors z
+    (Hutchinson 1990), standard error from their spread.
+
+    ``method="hutch++"`` (default): Hutch++ (Meyer, Musco, Musco & Woodruff, "Hutch++: optimal
+    stochastic trace estimation", SOSA 2021, arXiv:2010.09649, Algorithm 1). With
+    k = samples // 3: Q is an orthonormal basis of H S for k Rademacher columns S, and
+
+        tr H = tr(Q^T H Q) + tr(P H P),   P = I - Q Q^T,
+
+    the first term computed exactly (k products), the second by Hutchinson with k vectors P g
+    (k products). The standard error is that of the second term's mean; the first has none.
+    Where a few eigenvalues dominate (Hessians of trained nets), the deflated remainder is
+    small and the error is far below plain Hutchinson's for the same products.
+    """
+    if method not in ("hutch++", "hutchinson"):
+        raise InputError(f"unknown trace method {method!r} (known: hutch++, hutchinson)")
+    least = 6 if method == "hutch++" else 2
+    if samples < least:
+        raise InputError(f"the {method} trace needs at least {least} products for its error, got {samples}")
     generator = torch.Generator().manual_seed(seed)
-    values = []
-    for _ in range(samples):
-        z = (torch.randint(0, 2, (size,), generator=generator) * 2 - 1).to(dtype=dtype, device=device)
-        values.append(float(torch.dot(z, matvec(z))))
-    values = np.array(values)
-    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(samples))
+
+    def rademacher(columns: int) -> torch.Tensor:
+        return (torch.randint(0, 2, (size, columns), generator=generator) * 2 - 1).to(dtype=dtype, device=device)
+
+    if method == "hutchinson":
+        z = rademacher(samples)
+        values = np.array([float(torch.dot(z[:, i], matvec(z[:, i]))) for i in range(samples)])
+        return float(terms.sum() + values.mean()), float(values.std(ddof=1) / np.sqrt(samples))
+    k = min(samples // 3, size)
+    sketch = torch.stack([matvec(column) for column in rademacher(k).T], dim=1)
+    q, _ = torch.linalg.qr(sketch)
+    terms = np.array([float(torch.dot(q[:, i], matvec(q[:, i]))) for i in range(q.shape[1])])
+    g = rademacher(k)
+    g = g - q @ (q.T @ g)
+    values = np.array([float(torch.dot(g[:, i], matvec(g[:, i]))) for i in range(k)])
+    # where Q spans (nearly) everything the remainder is rounding noise: a rounding bound of the
+    # exact part keeps the error bar honest then
+    rounding = 4 * size * torch.finfo(dtype).eps * float(np.abs(terms).sum() + np.abs(values).mean())
+    return float(terms.sum() + values.mean()), float(values.std(ddof=1) / np.sqrt(k)) + rounding
 
 
 def lanczos_tridiagonal(matvec: MatVec, start: torch.Tensor, steps: int) -> tuple[np.ndarray, np.ndarray]:
