@@ -58,9 +58,24 @@ def ours(model, loss_fn, x, y, tol: float) -> tuple[float, int]:
 
 
 def theirs(model, loss_fn, x, y) -> tuple[float, int]:
-    engine = PyHessian(model, loss_fn, data=(x, y), cuda=False)
-    values, _ = engine.eigenvalues(top_n=1)
-    return float(values[0]), -1
+    """PyHessian's top eigenvalue and its Hessian-vector products (counted by wrapping its product)."""
+    import sys
+
+    module = sys.modules[PyHessian.__module__]  # the module: the package re-exports the class under its name
+    counted = {"products": 0}
+    original = module.hessian_vector_product
+
+    def counting(*args, **kwargs):
+        counted["products"] += 1
+        return original(*args, **kwargs)
+
+    module.hessian_vector_product = counting
+    try:
+        engine = PyHessian(model, loss_fn, data=(x, y), cuda=False)
+        values, _ = engine.eigenvalues(top_n=1)
+    finally:
+        module.hessian_vector_product = original
+    return float(values[0]), counted["products"]
 
 
 def main() -> None:

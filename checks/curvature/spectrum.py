@@ -31,6 +31,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+from scipy.linalg import eigh_tridiagonal
 from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
 from sublevel.theory.errors import InputError
@@ -110,24 +111,68 @@ class _Counted:
 
 
 def _ritz(counted: _Counted, k: int, shift: float | None, tol: float, max_products: int,
-          start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+          start: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The k largest Ritz pairs of H (or of shift I - H, mapped back): Lanczos with full
+    re-orthogonalisation, stopped as soon as the Ritz residual estimates |beta_m s_m,i| of all k
+    pairs are below tol / 2 times the largest |Ritz value| (an end that converges in a few
+    steps costs a few products); if the step cap (memory: the Krylov basis is kept) or the
+    budget is reached first, ARPACK's restarted Lanczos goes on from the best Ritz vector.
+    Returns (values, vectors, residuals): the Lanczos path computes each residual
+    ||H v - theta v|| from the kept products H q_j (H v = sum_j s_j H q_j, no further product);
+    after ARPACK they are None and the caller spends one product per pair on them."""
     size = counted.size
-    if shift is None:
-        operator = LinearOperator((size, size), matvec=counted, dtype=np.float64)
-    else:
-        operator = LinearOperator((size, size), matvec=lambda v: shift * np.ravel(v) - counted(v), dtype=np.float64)
-    # A small Krylov space (restarted as needed) spends few products when the end converges
-    # fast; ARPACK's own test (relative accuracy of the Ritz values) is asked 10x tighter, so the
-    # residuals recomputed afterwards meet ``tol``.
-    ncv = min(size, max(2 * k + 1, 8))
-    try:
-        values, vectors = eigsh(operator, k=k, which="LA", v0=start, tol=tol / 10, ncv=ncv,
-                                maxiter=max(1, max_products // ncv))
-    except ArpackNoConvergence as err:  # partial results; their residuals will say so
-        values, vectors = err.eigenvalues, err.eigenvectors
-    if shift is not None:
+
+    def apply(v: np.ndarray) -> np.ndarray:
+        return counted(v) if shift is None else shift * np.ravel(v) - counted(v)
+
+    cap = int(min(max_products, size, max(2 * k + 2, min(64, _KRYLOV_BYTES // (8 * size)))))
+    basis = [start / np.linalg.norm(start)]
+    images: list[np.ndarray] = []  # H q_j (or (shift I - H) q_j), kept for the residuals
+    alphas, betas = [], []
+    values = vectors = residuals = None
+    for step in range(cap):
+        w = apply(basis[-1])
+        images.append(w.copy())
+        alphas.append(float(w @ basis[-1]))
+        stacked = np.array(basis)
+        w = w - stacked.T @ (stacked @ w)
+        w = w - stacked.T @ (stacked @ w)  # twice is enough (Kahan-Parlett)
+        beta = float(np.linalg.norm(w))
+        theta, s = eigh_tridiagonal(np.array(alphas), np.array(betas)) if betas else (np.array(alphas), np.ones((1, 1)))
+        if len(theta) >= k:
+            wanted = np.argsort(theta)[-k:]
+            estimate = np.abs(beta * s[-1, wanted])
+            if np.all(estimate <= tol / 2 * max(np.abs(theta).max(), np.finfo(float).tiny)) or beta == 0:
+                values, vectors = theta[wanted], stacked.T @ s[:, wanted]
+                norms = np.linalg.norm(vectors, axis=0)
+                vectors = vectors / norms
+                residuals = np.linalg.norm(np.array(images).T @ (s[:, wanted] / norms) - values * vectors, axis=0)
+                # the sum over kept products rounds differently from a fresh product: add a bound
+                residuals = residuals + 4 * len(images) * np.finfo(float).eps * float(np.abs(theta).max())
+                break
+        if beta == 0 or step == cap - 1:
+            break
+        betas.append(beta)
+        basis.append(w / beta)
+    if values is None:  # not converged within the cap: ARPACK from the best Ritz vector found
+        theta, s = eigh_tridiagonal(np.array(alphas), np.array(betas[:len(alphas) - 1])) if len(alphas) > 1 \
+            else (np.array(alphas), np.ones((1, 1)))
+        best = np.array(basis[:len(alphas)]).T @ s[:, np.argmax(theta)]
+        operator = LinearOperator((size, size), matvec=apply, dtype=np.float64)
+        ncv = min(size, max(2 * k + 1, 8))
+        left = max(max_products - counted.products, ncv)
+        try:
+            values, vectors = eigsh(operator, k=k, which="LA", v0=best, tol=tol / 10, ncv=ncv,
+                                    maxiter=max(1, left // ncv))
+        except ArpackNoConvergence as err:  # partial results; their residuals will say so
+            values, vectors = err.eigenvalues, err.eigenvectors
+    if shift is not None:  # (shift I - H) v - theta v = -(H v - (shift - theta) v): the same residual
         values = shift - values
-    return np.asarray(values, dtype=np.float64), np.asarray(vectors, dtype=np.float64)
+    return np.asarray(values, dtype=np.float64), np.asarray(vectors, dtype=np.float64), residuals
+
+
+_KRYLOV_BYTES = 2 ** 28
+"""The Lanczos basis kept for early stopping stays under 256 MiB (then ARPACK restarts)."""
 
 
 def extreme_eigenpairs(matvec: MatVec, size: int, k: int = 1, ends: str = "both", tol: float = 1e-8,
@@ -157,32 +202,38 @@ def extreme_eigenpairs(matvec: MatVec, size: int, k: int = 1, ends: str = "both"
     counted = _Counted(matvec, size, dtype, device)
     start = np.random.default_rng(seed).standard_normal(size)
     top_k = k if ends != "bottom" else 1
-    top_values, top_vectors = _ritz(counted, top_k, None, tol, max_products, start)
+    top_values, top_vectors, top_residuals = _ritz(counted, top_k, None, tol, max_products, start)
     top_products = counted.products
     bottom = None
     if ends != "top":
         shift = float(np.max(top_values)) if len(top_values) else 0.0  # no top: no shift, "LA" of -H
-        values, vectors = _ritz(counted, k, shift, tol, max_products, start)
-        bottom = (values, vectors, counted.products - top_products)
+        values, vectors, residuals = _ritz(counted, k, shift, tol, max_products, start)
+        bottom = (values, vectors, residuals, counted.products - top_products)
     found = np.concatenate([top_values, bottom[0] if bottom else np.zeros(0)])
     scale = float(np.max(np.abs(found))) if len(found) else 1.0
     scale = scale if scale > 0 else 1.0
-    top = _pairs(counted, top_values, top_vectors, scale, tol, top_products) if ends != "bottom" else None
-    low = _pairs(counted, *bottom[:2], scale, tol, bottom[2]) if bottom else None
+    top = _pairs(counted, top_values, top_vectors, top_residuals, top_products, scale, tol) \
+        if ends != "bottom" else None
+    low = _pairs(counted, *bottom, scale=scale, tol=tol) if bottom else None
     return low, top
 
 
-def _pairs(counted: _Counted, values: np.ndarray, vectors: np.ndarray, scale: float, tol: float,
-           products: int) -> Eigenpairs:
+def _pairs(counted: _Counted, values: np.ndarray, vectors: np.ndarray, residuals: np.ndarray | None,
+           products: int, scale: float, tol: float) -> Eigenpairs:
     if len(values) == 0:  # ARPACK ran out of budget before any pair: report one unknown pair
         return Eigenpairs(np.full(1, np.nan), np.zeros((counted.size, 1)), np.full(1, np.inf), np.zeros(1, bool),
                           scale, products)
     order = np.argsort(values)
     values, vectors = values[order], vectors[:, order]
-    vectors = vectors / np.linalg.norm(vectors, axis=0, keepdims=True)
-    residuals = np.array([np.linalg.norm(counted(vectors[:, i]) - values[i] * vectors[:, i])
-                          for i in range(len(values))])
-    return Eigenpairs(values, vectors, residuals, residuals <= tol * scale, scale, products + len(values))
+    norms = np.linalg.norm(vectors, axis=0, keepdims=True)
+    vectors = vectors / norms
+    if residuals is None:  # one product per pair
+        residuals = np.array([np.linalg.norm(counted(vectors[:, i]) - values[i] * vectors[:, i])
+                              for i in range(len(values))])
+        products += len(values)
+    else:
+        residuals = np.asarray(residuals)[order]
+    return Eigenpairs(values, vectors, residuals, residuals <= tol * scale, scale, products)
 
 
 def hutchinson_trace(matvec: MatVec, size: int, samples: int = 100, seed: int = 0,
@@ -216,7 +267,7 @@ def hutchinson_trace(matvec: MatVec, size: int, samples: int = 100, seed: int = 
     if method == "hutchinson":
         z = rademacher(samples)
         values = np.array([float(torch.dot(z[:, i], matvec(z[:, i]))) for i in range(samples)])
-        return float(terms.sum() + values.mean()), float(values.std(ddof=1) / np.sqrt(samples))
+        return float(values.mean()), float(values.std(ddof=1) / np.sqrt(samples))
     k = min(samples // 3, size)
     sketch = torch.stack([matvec(column) for column in rademacher(k).T], dim=1)
     q, _ = torch.linalg.qr(sketch)
