@@ -1,4 +1,4 @@
-"""The README's command blocks run as written (slow: a few minutes; `pytest -m slow`).
+"""The README's command blocks and Python blocks run as written (slow: a few minutes; `pytest -m slow`).
 
 Every line of every ```bash block is run in order, in a scratch directory, with the virtual
 environment's bin/ first on PATH (the README asks for it to be active), except the set-up
@@ -52,3 +52,17 @@ def test_readme_commands_run_as_written(tmp_path):
         proc = subprocess.run(shlex.split(line) if "|" not in line else line, shell="|" in line, cwd=tmp_path,
                               env=env, capture_output=True, text=True, timeout=900)
         assert proc.returncode == 0, f"{line}\n{proc.stderr[-2000:]}"
+
+
+def python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("index", range(len(python_blocks())))
+def test_readme_python_blocks_run_as_written(tmp_path, index):
+    """Every ```python block, as written, in a fresh interpreter in a scratch directory."""
+    script = tmp_path / "block.py"
+    script.write_text(python_blocks()[index])
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
