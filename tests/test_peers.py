@@ -114,3 +114,20 @@ def test_pyhessian_switches_the_model_to_eval_and_stops_short_of_the_eigenvalue(
     top = pyhessian.hessian(probe, nn.CrossEntropyLoss(), data=(x, y), cuda=False).eigenvalues(top_n=1)[0][0]
     assert not probe.training  # the caller's model changed mode
     assert abs(top - eig[-1]) > 1e-9 * eig[-1]  # an estimate, with no bound attached
+
+
+def test_hessian_eigenthings_agrees_with_ours_on_the_model_in_eval_mode(setting):
+    """Where the peer is used as intended (eval mode, enough Lanczos steps), its converged top
+    eigenvalues and ours agree with the dense Hessian and with each other."""
+    he = pytest.importorskip("hessian_eigenthings")
+    model, x, y, eig, _ = setting
+    ours = sublevel.hessian_spectrum(model, nn.CrossEntropyLoss(), (x, y), k=3, ends="top", trace_samples=30,
+                                     density_vectors=0)
+    operator = he.HessianOperator(copy.deepcopy(model), [(x, y)], he.supervised_loss(nn.CrossEntropyLoss()))
+    theirs = he.lanczos(operator, k=3, which="LA", max_iter=40, seed=0)
+    assert bool(theirs.converged.all())
+    np.testing.assert_allclose(np.sort(theirs.eigenvalues.numpy()), ours.top, rtol=1e-5)
+    np.testing.assert_allclose(ours.top, eig[-3:], rtol=1e-6)
+    trace = he.trace(operator, seed=0)
+    assert abs(ours.trace - eig.sum()) <= 5 * ours.trace_error + 1e-9 * abs(eig).sum()
+    assert abs(float(trace.estimate) - eig.sum()) <= 0.05 * abs(eig).sum()

@@ -125,16 +125,20 @@ def _ritz(counted: _Counted, k: int, shift: float | None, tol: float, max_produc
     def apply(v: np.ndarray) -> np.ndarray:
         return counted(v) if shift is None else shift * np.ravel(v) - counted(v)
 
-    cap = int(min(max_products, size, max(2 * k + 2, min(64, _KRYLOV_BYTES // (8 * size)))))
-    basis = [start / np.linalg.norm(start)]
-    images: list[np.ndarray] = []  # H q_j (or (shift I - H) q_j), kept for the residuals
+    cap = int(min(max_products, size, max(2 * k + 2, min(64, _KRYLOV_BYTES // (16 * size)))))
+    entered = counted.products
+    basis = np.empty((cap, size))  # q_j, rows; preallocated so no step copies the basis
+    images = np.empty((cap, size))  # H q_j (or (shift I - H) q_j), kept for the residuals
+    basis[0] = start / np.linalg.norm(start)
     alphas, betas = [], []
     values = vectors = residuals = None
+    steps = 0
     for step in range(cap):
-        w = apply(basis[-1])
-        images.append(w.copy())
-        alphas.append(float(w @ basis[-1]))
-        stacked = np.array(basis)
+        steps = step + 1
+        w = apply(basis[step])
+        images[step] = w
+        alphas.append(float(w @ basis[step]))
+        stacked = basis[:steps]
         w = w - stacked.T @ (stacked @ w)
         w = w - stacked.T @ (stacked @ w)  # twice is enough (Kahan-Parlett)
         beta = float(np.linalg.norm(w))
@@ -146,21 +150,21 @@ def _ritz(counted: _Counted, k: int, shift: float | None, tol: float, max_produc
                 values, vectors = theta[wanted], stacked.T @ s[:, wanted]
                 norms = np.linalg.norm(vectors, axis=0)
                 vectors = vectors / norms
-                residuals = np.linalg.norm(np.array(images).T @ (s[:, wanted] / norms) - values * vectors, axis=0)
+                residuals = np.linalg.norm(images[:steps].T @ (s[:, wanted] / norms) - values * vectors, axis=0)
                 # the sum over kept products rounds differently from a fresh product: add a bound
-                residuals = residuals + 4 * len(images) * np.finfo(float).eps * float(np.abs(theta).max())
+                residuals = residuals + 4 * steps * np.finfo(float).eps * float(np.abs(theta).max())
                 break
         if beta == 0 or step == cap - 1:
             break
         betas.append(beta)
-        basis.append(w / beta)
+        basis[step + 1] = w / beta
     if values is None:  # not converged within the cap: ARPACK from the best Ritz vector found
         theta, s = eigh_tridiagonal(np.array(alphas), np.array(betas[:len(alphas) - 1])) if len(alphas) > 1 \
             else (np.array(alphas), np.ones((1, 1)))
-        best = np.array(basis[:len(alphas)]).T @ s[:, np.argmax(theta)]
+        best = basis[:steps].T @ s[:, np.argmax(theta)]
         operator = LinearOperator((size, size), matvec=apply, dtype=np.float64)
         ncv = min(size, max(2 * k + 1, 8))
-        left = max(max_products - counted.products, ncv)
+        left = max(max_products - (counted.products - entered), ncv)
         try:
             values, vectors = eigsh(operator, k=k, which="LA", v0=best, tol=tol / 10, ncv=ncv,
                                     maxiter=max(1, left // ncv))
@@ -172,7 +176,8 @@ def _ritz(counted: _Counted, k: int, shift: float | None, tol: float, max_produc
 
 
 _KRYLOV_BYTES = 2 ** 28
-"""The Lanczos basis kept for early stopping stays under 256 MiB (then ARPACK restarts)."""
+"""The Lanczos basis and its images kept for early stopping stay under 256 MiB together (then
+ARPACK restarts)."""
 
 
 def extreme_eigenpairs(matvec: MatVec, size: int, k: int = 1, ends: str = "both", tol: float = 1e-8,
