@@ -159,6 +159,21 @@ MUTANTS = (
     Mutant("levels-share-thinning", "checks/counting/components.py",
            "        own = sample.at(level, settings.max_points)", "        own = sample.at(max(levels), settings.max_points)",
            ("tests/test_certified_counts.py",)),
+    # your own models: alignment, trace, eigen residuals, streaming
+    Mutant("alignment-minimises", "checks/paths/alignment.py", "maximize=True)", "maximize=False)",
+           ("tests/test_alignment.py",)),
+    Mutant("alignment-skips-batchnorm", "checks/paths/alignment.py",
+           "                    if tensor.dim() == 1:", "                    if tensor.dim() == 2:",
+           ("tests/test_alignment.py",)),
+    Mutant("hutch-drops-exact-part", "checks/curvature/spectrum.py",
+           "    return float(terms.sum() + values.mean()), float", "    return float(values.mean()), float",
+           ("tests/test_curvature.py",)),
+    Mutant("lanczos-residual-understated", "checks/curvature/spectrum.py",
+           "(s[:, wanted] / norms) - values * vectors, axis=0)", "(s[:, wanted] / norms) - values * vectors, axis=0) / 2",
+           ("tests/test_curvature.py",)),
+    Mutant("streamed-hessian-skips-a-batch", "checks/landscapes/hessian.py",
+           "            for index in range(len(self.data)):", "            for index in range(len(self.data) - 1):",
+           ("tests/test_model_curves.py",)),
 )
 
 

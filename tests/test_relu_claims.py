@@ -128,3 +128,55 @@ def test_bootstrap_slope_interval_finds_a_falling_trend_and_not_a_flat_one(rate,
     flat = [list(rng.permutation(values)) for _ in widths]
     low, high = bootstrap_slope_interval(widths, flat, seed, resamples=400)
     assert low < 0 < high
+
+
+@settings(max_examples=25, deadline=None)
+@given(rate=st.floats(0.3, 2.0), spread=st.floats(0.0, 0.5), seed=st.integers(0, 100), clusters=st.integers(2, 5))
+def test_cluster_bootstrap_holds_the_rate_across_data_seeds_and_not_a_flat_trend(rate, spread, seed, clusters):
+    """Each data seed c scales all its gaps by its own factor (a cluster effect): the interval
+    over clusters still holds the rate and lies below 0; equal gaps at every width do not."""
+    from sublevel.checks.experiments.energy_gap import cluster_bootstrap_slope
+
+    rng = np.random.default_rng(seed)
+    widths = [2, 4, 8, 16, 32]
+    factors = np.exp(spread * rng.standard_normal(clusters))
+    falling = [[[f * m ** -rate * (1 + 0.03 * rng.standard_normal()) for _ in range(4)] for m in widths]
+               for f in factors]
+    low, high = cluster_bootstrap_slope(widths, falling, seed, resamples=300)
+    assert high < 0 and low - 0.15 <= -rate <= high + 0.15
+    values = [f * rng.uniform(0.5, 1.5, 4) for f in factors]  # the same pairs' gaps at every width
+    flat = [[list(rng.permutation(v)) for _ in widths] for v in values]
+    low, high = cluster_bootstrap_slope(widths, flat, seed, resamples=300)
+    assert low < 0 < high
+
+
+@pytest.mark.parametrize("align", [True, False])
+def test_energy_gap_factors_out_permutations(monkeypatch, align):
+    """Every pair made of a minimum and its own permuted copy: aligned, the gap is 0 (they are
+    one minimum) while the straight line between them as trained crosses a barrier, reported
+    apart; not aligned (the must-fail side), the gap is that barrier or less, and positive."""
+    import torch
+
+    from sublevel.checks.counting.symmetries import permute_layer
+    from sublevel.checks.experiments import energy_gap as module
+    from sublevel.constructions.registry import construct
+    from sublevel.theory.networks import Architecture
+
+    data = construct("teacher", arch="2-4-1", activation="quadratic", samples=24, seed=0)
+    real_descend = module.descend
+
+    def twins(loss, starts, settings):
+        minima = real_descend(loss, starts, settings)
+        half = len(minima) // 2
+        arch = Architecture((2, 3, 1), "relu", bias=False)
+        order = torch.tensor([[2, 0, 1]] * half)
+        return torch.cat([minima[:half], permute_layer(arch, minima[:half].clone(), 1, order)])
+
+    monkeypatch.setattr(module, "descend", twins)
+    settings = module.EnergyGapSettings(widths=(3,), pairs=2, finders=(("linear", ()),), align=align)
+    rows = module.gap_rows(data, 3, settings)
+    assert all(r.raw_linear_gap > 1e-3 for r in rows)
+    if align:
+        assert all(r.gap <= 1e-9 * max(1.0, r.loss_a) for r in rows)
+    else:
+        assert all(r.gap > 1e-3 for r in rows)

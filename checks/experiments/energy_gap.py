@@ -13,6 +13,20 @@ with the lowest maximum. Path maxima are certified (exact segment maxima), so ea
 certified *upper* bound on the true minimax gap of that pair; the fitted log-log
 slope of the mean gap against m is an estimate. Path finders cannot show that a lower path does
 not exist, so this confirms the trend; it cannot refute the theorem.
+
+Permutation barriers are excluded: before every search the pair is put in canonical form
+(:func:`sublevel.checks.counting.symmetries.canonicalise`: unit rescaling, then B's hidden units
+matched to A's by weight matching), so two minima that differ only by the order of their units
+are searched as the same minimum. The straight line between the minima *as trained* is
+certified too and kept beside each gap (``raw_linear_gap``): the permutation barrier, reported
+apart. Setting: square loss with no penalty and unconstrained rows (the theorem's penalty
+kappa ||W_2||_1 and unit-norm rows of W_1 are met after rescaling by a suitable kappa, which
+does not change paths' shapes); each pair's gap is measured above its own higher minimum.
+
+Uncertainty (:func:`cluster_bootstrap_slope`): data sets drawn with several seeds are the
+clusters; the 95% interval of the slope resamples data seeds, then pairs within each.
+:func:`energy_gap_study` runs inputs x seeds x widths as resumable units (one JSON file per
+unit in a cache directory, written atomically).
 """
 from __future__ import annotations
 
@@ -22,10 +36,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from sublevel.checks.counting.symmetries import canonicalise
 from sublevel.checks.paths import get_finder
 from sublevel.checks.verdicts.spurious import DescentSettings, descend
 from sublevel.constructions.datasets import Dataset
-from sublevel.theory.errors import InputError
+from sublevel.theory.errors import Contradiction, InputError
 from sublevel.theory.networks import Architecture
 
 
@@ -42,6 +57,13 @@ class EnergyGapSettings:
         ("autoneb", (("pivots", 7), ("cycles", 4), ("steps", 150))),
     )
     seed: int = 0
+    align: bool = True
+
+    def doubled(self) -> "EnergyGapSettings":
+        """The same settings with every finder's step budget doubled (the budget check)."""
+        finders = tuple((name, tuple((k, 2 * v if k == "steps" else v) for k, v in options))
+                        for name, options in self.finders)
+        return EnergyGapSettings(self.widths, self.pairs, self.descent, finders, self.seed, self.align)
 
     def __post_init__(self) -> None:
         if not self.widths or min(self.widths) < 1:
@@ -63,6 +85,8 @@ class GapRow:
     finder: str
     beads: int
     normalised_length: float
+    raw_linear_gap: float = float("nan")
+    data_seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -85,18 +109,28 @@ class EnergyGapResult:
         return {"input_dim": self.input_dim, "widths": list(self.widths), "mean_gaps": list(self.mean_gaps),
                 "slope": self.slope, "reference_slope": self.reference_slope,
                 "slope_interval_95": None if self.slope_interval is None else list(self.slope_interval),
+                "permutation_barriers": list(self.permutation_barriers),
                 "slope_status": "estimated (least-squares fit of certified per-pair upper bounds)",
                 "gap_status": "certified upper bound per pair (exact segment maxima)",
                 "rows": [asdict(r) for r in self.rows], "settings": self.settings}
 
+    @property
+    def permutation_barriers(self) -> tuple[float, ...]:
+        """Mean certified straight-line gap per width between the minima as trained (before
+        alignment): what the gaps would include if permutations were not factored out."""
+        return tuple(float(np.nanmean([r.raw_linear_gap for r in self.rows if r.width == m])) for m in self.widths)
+
     def describe(self) -> str:
         gaps = ", ".join(f"m={m}: {g:.3g}" for m, g in zip(self.widths, self.mean_gaps))
+        raw = ", ".join(f"{g:.3g}" for g in self.permutation_barriers)
+        aligned = "hidden units aligned before every search" if self.settings.get("align") else "not aligned"
         slope = "undefined" if self.slope is None else f"{self.slope:.3f}"
         interval = ("" if self.slope_interval is None else
                     f", 95% bootstrap interval [{self.slope_interval[0]:.3f}, {self.slope_interval[1]:.3f}] over "
-                    f"pairs resampled within each width")
-        return (f"mean eps_emp (certified upper bounds) {gaps}; fitted slope {slope} (estimated{interval}) "
-                f"vs -1/n = {self.reference_slope:.3f}")
+                    f"data seeds and pairs resampled within each width")
+        return (f"mean eps_emp (certified upper bounds, {aligned}) {gaps}; fitted slope {slope} "
+                f"(estimated{interval}) vs -1/n = {self.reference_slope:.3f}; straight lines between the minima as "
+                f"trained: mean gaps {raw} (permutation barriers included)")
 
 
 def fit_slope(widths: list[int], gaps: list[float]) -> float | None:
@@ -108,22 +142,41 @@ def fit_slope(widths: list[int], gaps: list[float]) -> float | None:
     return float(np.polyfit(x, y, 1)[0])
 
 
-def bootstrap_slope_interval(widths: list[int], gaps_per_width: list[list[float]], seed: int = 0,
-                             resamples: int = 2000, level: float = 0.95) -> tuple[float, float] | None:
-    """Percentile bootstrap interval of :func:`fit_slope`: the pairs of each width are resampled
-    with replacement (pairs are independent draws of two minima), the mean gaps refitted.
-    None when fewer than two widths have a positive gap or a width has a single pair."""
-    if fit_slope(widths, [float(np.mean(g)) for g in gaps_per_width]) is None or min(map(len, gaps_per_width)) < 2:
-        return None
-    rng = np.random.default_rng(seed)
-    slopes = []
-    for _ in range(resamples):
-        means = [float(np.mean(rng.choice(g, size=len(g)))) for g in gaps_per_width]
-        value = fit_slope(widths, means)
-        if value is not None:
-            slopes.append(value)
-    low, high = np.quantile(slopes, [(1 - level) / 2, (1 + level) / 2])
-    return float(low), float(high)
+def gap_rows(dataset: Dataset, width: int, settings: EnergyGapSettings, data_seed: int = 0) -> list[GapRow]:
+    """The pairs of one width: trained minima, canonical forms, certified paths, gaps."""
+    if dataset.y.shape[1] != 1:
+        raise InputError(f"the energy gap is defined for scalar outputs, the data have {dataset.y.shape[1]}")
+    n = dataset.x.shape[1]
+    finders = [(name, get_finder(name, **dict(options), **({"seed": settings.seed} if name != "linear" else {})))
+               for name, options in settings.finders]
+    architecture = Architecture((n, width, 1), "relu", bias=False)
+    problem = dataset.problem(architecture)
+    generator = torch.Generator().manual_seed(settings.seed * 1000 + width)
+    minima = descend(problem.loss, architecture.init(2 * settings.pairs, generator=generator), settings.descent)
+    starts, ends = minima[: settings.pairs], minima[settings.pairs:]
+    raw = get_finder("linear").batch(problem, starts, ends)  # the pairs as trained: permutation barriers included
+    if settings.align:
+        # permutations only: rescaling each unit to unit norm (the theorem's row constraint) is a
+        # continuous symmetry, so it cannot create or remove a barrier, but it distorts the scale
+        # the path finders' steps see
+        aligned_starts = canonicalise(architecture, starts, rescale_units=False)
+        ends = torch.stack([canonicalise(architecture, end, reference=start, rescale_units=False)
+                            for start, end in zip(aligned_starts, ends)])
+        before = problem.loss(torch.cat([starts, minima[settings.pairs:]]))
+        after = problem.loss(torch.cat([aligned_starts, ends]))
+        if not torch.allclose(after, before, rtol=1e-9, atol=1e-12 * float(before.abs().max())):
+            raise Contradiction("canonical forms changed the loss of a minimum (a symmetry rule is wrong)")
+        starts = aligned_starts
+    losses_a, losses_b = problem.loss(starts), problem.loss(ends)
+    found = [[(path, name) for path in finder.batch(problem, starts, ends)] for name, finder in finders]
+    rows = []
+    for index in range(settings.pairs):
+        path, name = min((paths[index] for paths in found), key=lambda item: item[0].maximum)
+        floor = max(float(losses_a[index]), float(losses_b[index]))
+        rows.append(GapRow(width, index, float(losses_a[index]), float(losses_b[index]), path.maximum,
+                           max(0.0, path.maximum - floor), name, path.num_segments + 1, path.normalised_length,
+                           max(0.0, raw[index].maximum - floor), data_seed))
+    return rows
 
 
 def energy_gap(dataset: Dataset, settings: EnergyGapSettings = EnergyGapSettings(), progress=None) -> EnergyGapResult:
@@ -132,35 +185,126 @@ def energy_gap(dataset: Dataset, settings: EnergyGapSettings = EnergyGapSettings
     ``progress`` is an optional callable taking one line of text per width. Deterministic given
     ``settings.seed``.
     """
-    if dataset.y.shape[1] != 1:
-        raise InputError(f"the energy gap is defined for scalar outputs, the data have {dataset.y.shape[1]}")
-    n = dataset.x.shape[1]
-    finders = [(name, get_finder(name, **dict(options), **({"seed": settings.seed} if name != "linear" else {})))
-               for name, options in settings.finders]
-    rows, means = [], []
+    rows = []
     for width in settings.widths:
-        architecture = Architecture((n, width, 1), "relu", bias=False)
-        problem = dataset.problem(architecture)
-        generator = torch.Generator().manual_seed(settings.seed * 1000 + width)
-        minima = descend(problem.loss, architecture.init(2 * settings.pairs, generator=generator), settings.descent)
-        starts, ends = minima[: settings.pairs], minima[settings.pairs:]
-        losses_a, losses_b = problem.loss(starts), problem.loss(ends)
-        found = [[(path, name) for path in finder.batch(problem, starts, ends)] for name, finder in finders]
-        gaps = []
-        for index in range(settings.pairs):
-            path, name = min((paths[index] for paths in found), key=lambda item: item[0].maximum)
-            floor = max(float(losses_a[index]), float(losses_b[index]))
-            gap = max(0.0, path.maximum - floor)
-            gaps.append(gap)
-            rows.append(GapRow(width, index, float(losses_a[index]), float(losses_b[index]), path.maximum, gap,
-                               name, path.num_segments + 1, path.normalised_length))
-        means.append(float(np.mean(gaps)))
+        rows += gap_rows(dataset, width, settings)
         if progress is not None:
-            progress(f"m = {width}: mean eps_emp = {means[-1]:.4g} (certified upper bounds over {settings.pairs} pairs)")
-    record = {"widths": list(settings.widths), "pairs": settings.pairs, "descent": asdict(settings.descent),
+            mean = float(np.mean([r.gap for r in rows if r.width == width]))
+            progress(f"m = {width}: mean eps_emp = {mean:.4g} (certified upper bounds over {settings.pairs} pairs)")
+    return summarise(dataset.x.shape[1], rows, settings, {"data": dataset.metadata})
+
+
+def summarise(n: int, rows: list[GapRow], settings: EnergyGapSettings, extra: dict) -> EnergyGapResult:
+    """Mean gap per width, fitted slope and its cluster-bootstrap interval (clusters: data seeds)."""
+    widths = sorted({r.width for r in rows})
+    seeds = sorted({r.data_seed for r in rows})
+    per_seed = [[[r.gap for r in rows if r.width == m and r.data_seed == s] for m in widths] for s in seeds]
+    means = [float(np.mean([r.gap for r in rows if r.width == m])) for m in widths]
+    record = {"widths": widths, "pairs": settings.pairs, "descent": asdict(settings.descent),
               "finders": {name: dict(options) for name, options in settings.finders}, "seed": settings.seed,
-              "data": dataset.metadata}
-    per_width = [[r.gap for r in rows if r.width == width] for width in settings.widths]
-    return EnergyGapResult(n, tuple(rows), tuple(means), tuple(settings.widths),
-                           fit_slope(list(settings.widths), means), record,
-                           bootstrap_slope_interval(list(settings.widths), per_width, settings.seed))
+              "align": settings.align, "data_seeds": seeds, **extra}
+    return EnergyGapResult(n, tuple(rows), tuple(means), tuple(widths), fit_slope(widths, means), record,
+                           cluster_bootstrap_slope(widths, per_seed, settings.seed))
+
+
+def resampled_means(gaps: list[list[list[float]]], seed: int = 0, resamples: int = 2000) -> np.ndarray:
+    """(resamples, widths) pooled mean gaps of a two-stage bootstrap: ``gaps[c][w]`` holds the
+    pairs' gaps of data seed (cluster) c at width w; each resample draws clusters with
+    replacement, then pairs with replacement within each drawn (cluster, width), independently
+    for every draw of a cluster. Vectorised over resamples."""
+    rng = np.random.default_rng(seed)
+    clusters, widths = len(gaps), len(gaps[0])
+    drawn = rng.integers(0, clusters, (resamples, clusters))
+    out = np.empty((resamples, widths))
+    for w in range(widths):
+        totals, counts = np.zeros(resamples), np.zeros(resamples)
+        for slot in range(clusters):
+            for c in range(clusters):
+                values = np.asarray(gaps[c][w], dtype=float)
+                picks = values[rng.integers(0, len(values), (resamples, len(values)))].sum(1)
+                chosen = drawn[:, slot] == c
+                totals += np.where(chosen, picks, 0.0)
+                counts += np.where(chosen, len(values), 0)
+        out[:, w] = totals / counts
+    return out
+
+
+def cluster_bootstrap_slope(widths: list[int], gaps: list[list[list[float]]], seed: int = 0, resamples: int = 2000,
+                            level: float = 0.95) -> tuple[float, float] | None:
+    """Percentile interval of the fitted slope, data seeds as clusters (:func:`resampled_means`,
+    refitted per resample). None when the slope is undefined or a width has a single pair."""
+    pooled = [[g for cluster in gaps for g in cluster[w]] for w in range(len(widths))]
+    if fit_slope(widths, [float(np.mean(g)) for g in pooled]) is None or min(map(len, pooled)) < 2:
+        return None
+    slopes = [value for means in resampled_means(gaps, seed, resamples)
+              if (value := fit_slope(widths, list(means))) is not None]
+    low, high = np.quantile(slopes, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+
+
+def bootstrap_slope_interval(widths: list[int], gaps_per_width: list[list[float]], seed: int = 0,
+                             resamples: int = 2000, level: float = 0.95) -> tuple[float, float] | None:
+    """:func:`cluster_bootstrap_slope` with one data set: pairs resampled within each width."""
+    return cluster_bootstrap_slope(widths, [gaps_per_width], seed, resamples, level)
+
+
+def energy_gap_study(inputs: list[int], seeds: list[int], settings: EnergyGapSettings, samples: int = 64,
+                     cache_dir: str | None = None, budget_check: bool = True, progress: bool = True) -> dict:
+    """The energy gap for every input dimension n in ``inputs``, on teacher data drawn with every
+    seed in ``seeds`` (2-4-1 quadratic teachers, ``samples`` points each): one unit per
+    (n, seed, width), each cached as JSON in ``cache_dir`` (resumed after an interruption, also
+    kill -9: files are written atomically). With ``budget_check`` the first seed is run again
+    with every finder's budget doubled; the doubled means per width are reported beside the
+    95% interval of the means, so a gap still falling with more search is visible.
+
+    Returns ``{"inputs": {n: EnergyGapResult.to_json() + "budget_check"}, "settings": ...}``.
+    """
+    import hashlib
+    import json
+    import os
+
+    from tqdm import tqdm
+
+    from sublevel.constructions.registry import construct
+    from sublevel.constructions.storage import write_json
+
+    if not inputs or min(inputs) < 1 or not seeds or samples < 1:
+        raise InputError("need input dimensions >= 1, at least one seed and samples >= 1")
+    units = [(n, s, m, False) for n in inputs for s in seeds for m in settings.widths]
+    if budget_check:
+        units += [(n, seeds[0], m, True) for n in inputs for m in settings.widths]
+    tag = hashlib.sha256(repr((settings, samples)).encode()).hexdigest()[:12]
+    if cache_dir is not None:
+        os.makedirs(cache_dir, exist_ok=True)
+    done: dict[tuple, list[GapRow]] = {}
+    bar = tqdm(units, desc="energy gap (n, seed, m)", disable=not progress)
+    for n, seed, width, double in bar:
+        path = None if cache_dir is None else os.path.join(
+            cache_dir, f"gap_{tag}_n{n}_seed{seed}_m{width}{'_x2' if double else ''}.json")
+        if path is not None and os.path.exists(path):
+            with open(path) as handle:
+                done[(n, seed, width, double)] = [GapRow(**row) for row in json.load(handle)["rows"]]
+            continue
+        data = construct("teacher", arch=f"{n}-4-1", activation="quadratic", samples=samples, seed=seed)
+        rows = gap_rows(data, width, settings.doubled() if double else settings, data_seed=seed)
+        done[(n, seed, width, double)] = rows
+        if path is not None:
+            write_json(path, {"rows": [asdict(r) for r in rows]})
+        bar.set_postfix_str(f"n={n} seed={seed} m={width}: mean gap {np.mean([r.gap for r in rows]):.3g}")
+    out = {}
+    for n in inputs:
+        rows = [r for (nn, _, _, double), part in done.items() if nn == n and not double for r in part]
+        result = summarise(n, rows, settings, {"samples": samples, "teacher": f"{n}-4-1 quadratic"})
+        report = result.to_json()
+        per_seed = [[[r.gap for r in rows if r.width == m and r.data_seed == s] for m in result.widths] for s in seeds]
+        report["mean_gap_interval_95"] = np.quantile(resampled_means(per_seed, settings.seed), [0.025, 0.975],
+                                                     axis=0).T.tolist()
+        if budget_check:
+            doubled = [r for (nn, _, _, double), part in done.items() if nn == n and double for r in part]
+            first = [r for r in rows if r.data_seed == seeds[0]]
+            report["budget_check"] = [
+                {"width": m, "mean": float(np.mean([r.gap for r in first if r.width == m])),
+                 "mean_doubled_budget": float(np.mean([r.gap for r in doubled if r.width == m]))}
+                for m in settings.widths]
+        out[n] = report
+    return {"inputs": out, "seeds": list(seeds), "samples": samples}

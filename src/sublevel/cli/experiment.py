@@ -1,8 +1,11 @@
 """Run an experiment behind a verdict, save its results (JSON) and draw its figure (PNG).
 
-  sublevel experiment energy-gap [--widths 2,4,8,16,32,64] [--pairs 5] [--inputs 2] [--samples 64] [--seed 0]
-      two-layer ReLU nets on a quadratic-teacher data set: minimax-path gap between trained minima
-      against the width m, log-log slope next to -1/n (Freeman & Bruna 2017, Thm 2.4)
+  sublevel experiment energy-gap [--widths 2,4,8,16,32,64] [--pairs 5] [--inputs 1,2] [--seeds 0,1,2]
+                                 [--samples 64] [--cache-dir results/energy_gap] [--no-budget-check]
+      two-layer ReLU nets on quadratic-teacher data sets (one per seed): minimax-path gap between
+      trained minima, hidden units aligned first (permutation barriers reported apart), against
+      the width m; per n the log-log slope with its 95% interval over data seeds and pairs, next
+      to -1/n (Freeman & Bruna 2017, Thm 2.4); resumable (finished (n, seed, m) units are kept)
   sublevel experiment quadratic-sweep [--inputs 4] [--samples 10,30] [--widths 1-10] [--starts 20] [--seed 0]
       one-hidden-layer quadratic nets: verified spurious local minima against the width p, with
       every width threshold of the lecture and the literature marked
@@ -28,9 +31,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     gap = experiments.add_parser("energy-gap", help="energy gap eps_emp(m) of two-layer ReLU nets vs width m")
     gap.add_argument("--widths", default="2,4,8,16,32,64", help="hidden widths m (default: 2,4,8,16,32,64)")
     gap.add_argument("--pairs", type=int, default=5, help="pairs of trained minima per width (default: 5)")
-    gap.add_argument("--inputs", type=int, default=2, help="input dimension n of the teacher data (default: 2)")
+    gap.add_argument("--inputs", default="1,2", help="input dimensions n of the teacher data (default: 1,2)")
+    gap.add_argument("--seeds", default="0,1,2", help="data seeds, one teacher data set each (default: 0,1,2)")
     gap.add_argument("--samples", type=int, default=64, help="number of samples N (default: 64)")
-    gap.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    gap.add_argument("--seed", type=int, default=0, help="seed of the descents and path finders (default: 0)")
+    gap.add_argument("--cache-dir", default="results/energy_gap",
+                     help="finished (n, seed, m) units, for resuming (default: results/energy_gap)")
+    gap.add_argument("--no-budget-check", action="store_true",
+                     help="skip the rerun of the first seed with every path finder's budget doubled")
     sweep = experiments.add_parser("quadratic-sweep", help="spurious minima of quadratic nets vs width p")
     sweep.add_argument("--inputs", type=int, default=4, help="input dimension n (default: 4)")
     sweep.add_argument("--samples", default="10,30", help="sample counts N, one panel each (default: 10,30)")
@@ -53,26 +61,35 @@ def run(args: argparse.Namespace) -> int:
         Path(target).parent.mkdir(parents=True, exist_ok=True)
     check_figure_path(args.figure)  # before the experiment runs, not after
     if args.experiment == "energy-gap":
-        from sublevel.checks.experiments.energy_gap import EnergyGapSettings, energy_gap
-        from sublevel.constructions.registry import construct
-        from sublevel.figures.energy_gap import draw
+        from sublevel.checks.experiments.energy_gap import EnergyGapSettings, energy_gap_study
+        from sublevel.figures.energy_gap import draw_study as draw
 
-        if args.inputs < 1 or args.samples < 1:
-            raise InputError("inputs and samples must be >= 1")
-        data = construct("teacher", arch=f"{args.inputs}-4-1", activation="quadratic", samples=args.samples,
-                         seed=args.seed)
-        result = energy_gap(data, EnergyGapSettings(widths=positive_ints(args.widths), pairs=args.pairs, seed=args.seed),
-                            progress=tqdm.write)
-        summary = result.describe()
+        if args.samples < 1 or args.pairs < 1:
+            raise InputError("samples and pairs must be >= 1")
+        seeds = args.seeds.split(",")
+        if not all(s.strip().isdigit() for s in seeds):
+            raise InputError(f"--seeds must be a comma-separated list of integers >= 0, got {args.seeds!r}")
+        report = energy_gap_study(positive_ints(args.inputs), [int(s) for s in seeds],
+                                  EnergyGapSettings(widths=positive_ints(args.widths), pairs=args.pairs, seed=args.seed),
+                                  samples=args.samples, cache_dir=args.cache_dir,
+                                  budget_check=not args.no_budget_check)
+        def line(n, r) -> str:
+            if r["slope"] is None:
+                return f"n = {n}: slope undefined (fewer than two widths with a positive gap)"
+            interval = r["slope_interval_95"]
+            bracket = "" if interval is None else f", 95% interval [{interval[0]:.3f}, {interval[1]:.3f}]"
+            return (f"n = {n}: fitted slope {r['slope']:.3f}{bracket} (estimated, from certified per-pair upper "
+                    f"bounds) vs -1/n = {-1 / int(n):.3f}")
+
+        summary = "\n".join(line(n, r) for n, r in report["inputs"].items())
     else:
         from sublevel.checks.experiments.quadratic_sweep import quadratic_sweep
         from sublevel.figures.quadratic_thresholds import draw
 
-        result = quadratic_sweep(args.inputs, positive_ints(args.samples), positive_ints(args.widths), args.starts, args.seed,
-                                 progress=tqdm.write)
-        clean = result.to_json()["clean_from"]
+        report = quadratic_sweep(args.inputs, positive_ints(args.samples), positive_ints(args.widths),
+                                 args.starts, args.seed, progress=tqdm.write).to_json()
+        clean = report["clean_from"]
         summary = "; ".join(f"N = {n}: no spurious minimum found from p = {p} (observed)" for n, p in clean.items())
-    report = result.to_json()
     write_json(args.out, report)
     draw(report, args.figure)
     print(summary)
