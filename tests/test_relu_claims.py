@@ -180,3 +180,28 @@ def test_energy_gap_factors_out_permutations(monkeypatch, align):
         assert all(r.gap <= 1e-9 * max(1.0, r.loss_a) for r in rows)
     else:
         assert all(r.gap > 1e-3 for r in rows)
+
+
+def test_energy_gap_study_resumes_from_its_units_and_draws_its_intervals(tmp_path, monkeypatch):
+    """Finished (n, seed, m) units are read back instead of recomputed (a kill loses at most the
+    unit in progress), the same settings give the same numbers, and the figure is drawn."""
+    from sublevel.checks.experiments import energy_gap as module
+    from sublevel.figures.energy_gap import draw_study
+
+    settings = module.EnergyGapSettings(widths=(2, 3), pairs=2, finders=(("linear", ()),))
+    first = module.energy_gap_study([1, 2], [0, 1], settings, samples=12, cache_dir=str(tmp_path / "c"),
+                                    progress=False)
+    assert set(first["inputs"]) == {1, 2} and len(list((tmp_path / "c").iterdir())) == 2 * 2 * 2 + 2 * 2
+
+    def unreachable(*args, **kwargs):
+        raise AssertionError("a finished unit was recomputed")
+
+    monkeypatch.setattr(module, "gap_rows", unreachable)
+    again = module.energy_gap_study([1, 2], [0, 1], settings, samples=12, cache_dir=str(tmp_path / "c"),
+                                    progress=False)
+    assert again == first
+    report = first["inputs"][2]
+    assert len(report["mean_gap_interval_95"]) == 2 and report["budget_check"][0]["width"] == 2
+    assert all(low <= mean <= high for (low, high), mean in zip(report["mean_gap_interval_95"], report["mean_gaps"]))
+    draw_study(first, tmp_path / "g.png")
+    assert (tmp_path / "g.png").stat().st_size > 1000
