@@ -51,3 +51,52 @@ def draw(result: dict, out: str | Path) -> Path:
         ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     return save_figure(fig, out, format="png")
+
+
+def draw_study(report: dict, out: str | Path) -> Path:
+    """One panel per (n, N) of a :func:`~sublevel.checks.experiments.quadratic_sweep.quadratic_study`
+    report: the pooled fraction of starts ending at a verified spurious minimum against p, with
+    its 95% interval over data seeds; a vertical line per threshold T(n, N) within the axis, its
+    status (tight / loose / contradicted on these instances) in the legend; hollow markers where
+    the reference minimum is estimated (p < n), red crosses where a candidate spurious valley
+    was left."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    inputs = sorted({p["inputs"] for p in report["panels"]})
+    samples = sorted({p["samples"] for p in report["panels"]})
+    fig = Figure(figsize=(4.6 * len(samples), 3.9 * len(inputs)))
+    axes = fig.subplots(len(inputs), len(samples), squeeze=False)
+    for panel in report["panels"]:
+        ax = axes[inputs.index(panel["inputs"])][samples.index(panel["samples"])]
+        rows = panel["rows"]
+        widths = np.array([r["width"] for r in rows])
+        fractions = np.array([r["fraction"] for r in rows])
+        low, high = np.array([r["interval_95"] for r in rows]).T
+        ax.errorbar(widths, fractions, yerr=[fractions - low, high - fractions], color="k", lw=1, capsize=2,
+                    fmt="none")
+        for r in rows:
+            ax.plot(r["width"], r["fraction"], "o", color="k", ms=4, fillstyle="full" if r["best_certified"] else "none")
+        valleys = [r for r in rows if r["valley_candidates"]]
+        ax.plot([r["width"] for r in valleys], [r["fraction"] for r in valleys], "x", color="red", ms=8,
+                label="candidate spurious valley")
+        shown = 0
+        for claim, value in sorted(panel["thresholds"].items(), key=lambda kv: kv[1]):
+            if value > widths.max() + 0.5:
+                continue
+            ax.axvline(value, color=f"C{shown}", ls=LINESTYLES[shown % len(LINESTYLES)], lw=1,
+                       label=f"{claim.replace('quadratic-', '')}: p = {value:g}, {panel['threshold_status'][claim]}")
+            shown += 1
+        edge = panel["edge"]
+        ax.set_title(f"n = {panel['inputs']}, N = {panel['samples']}: "
+                     + (f"none seen from p = {edge}" if edge is not None else "spurious minima up to the widest p"),
+                     fontsize=9)
+        ax.set_xlabel("hidden width $p$")
+        ax.set_ylabel("fraction of starts: spurious minimum")
+        ax.set_ylim(-0.03, 1.03)
+        ax.legend(fontsize=6, loc="upper right", framealpha=0.85)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    fig.suptitle(f"One-hidden-layer quadratic nets:\n{len(report['seeds'])} data seeds x {report['starts']} starts "
+                 f"per width (95% intervals over seeds)", fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, out, format="png")

@@ -104,3 +104,39 @@ def test_bad_experiment_options_exit_2(argv, tmp_path, capsys):
     assert main([*argv, "--out", str(out), "--figure", str(figure)]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
     assert not out.exists() and not figure.exists()
+
+
+def test_quadratic_study_pools_seeds_with_intervals_resumes_and_classifies_thresholds(tmp_path, monkeypatch):
+    from sublevel.checks.experiments import quadratic_sweep as module
+    from sublevel.figures.quadratic_thresholds import draw_study
+
+    options = dict(inputs=(2,), samples=(5,), seeds=(0, 1), starts=6, widths={2: (1, 2, 3, 4)},
+                   cache_dir=str(tmp_path / "c"), progress=False)
+    first = module.quadratic_study(**options)
+    panel = first["panels"][0]
+    for row in panel["rows"]:
+        assert row["fraction"] == sum(row["spurious"]) / (6 * 2)
+        assert row["interval_95"][0] <= row["fraction"] <= row["interval_95"][1]
+    for claim, status in panel["threshold_status"].items():
+        value = panel["thresholds"][claim]
+        seen = any(sum(r["spurious"]) for r in panel["rows"] if r["width"] >= value)
+        assert (status == "contradicted") == seen
+        if status == "tight":
+            assert value == panel["edge"]
+
+    def unreachable(*args, **kwargs):
+        raise AssertionError("a finished unit was recomputed")
+
+    monkeypatch.setattr(module, "search_width", unreachable)
+    assert module.quadratic_study(**options) == first
+    draw_study(first, tmp_path / "q.png")
+    assert (tmp_path / "q.png").stat().st_size > 1000
+
+
+def test_fraction_interval_covers_its_data_and_collapses_without_spread():
+    from sublevel.checks.experiments.quadratic_sweep import _fraction_interval
+
+    assert _fraction_interval(np.array([0, 0, 0]), 50) == [0.0, 0.0]
+    assert _fraction_interval(np.array([50, 50]), 50) == [1.0, 1.0]
+    low, high = _fraction_interval(np.array([5, 25, 45]), 50)
+    assert low < 0.5 < high and high - low > 0.3  # seeds that disagree give a wide interval

@@ -210,3 +210,101 @@ def quadratic_sweep(inputs: int = 4, samples: tuple[int, ...] = (10, 30), widths
     settings = {"inputs": inputs, "samples": list(samples), "widths": list(widths), "starts": starts, "seed": seed,
                 "descent": asdict(SWEEP_DESCENT), "data": "x ~ N(0, I_n), y ~ N(0, 1)"}
     return QuadraticSweep(inputs, tuple(rows), {n: threshold_values(inputs, n) for n in samples}, settings)
+
+
+def quadratic_study(inputs: tuple[int, ...] = (3, 4, 5), samples: tuple[int, ...] = (6, 10, 30),
+                    seeds: tuple[int, ...] = (0, 1, 2, 3, 4), starts: int = 100,
+                    widths: dict[int, tuple[int, ...]] | None = None, cache_dir: str | None = None,
+                    progress: bool = True) -> dict:
+    """:func:`quadratic_sweep` over input dimensions, sample counts and data seeds, with intervals.
+
+    One unit per (n, N, seed, p): Gaussian data drawn with ``seed`` (as in
+    :func:`quadratic_sweep`), ``starts`` descents, every end point examined, valley checks on
+    up to three distinct spurious losses. Units are cached as JSON in ``cache_dir`` (written
+    atomically, so a kill loses at most the unit in progress). Widths default to
+    1 .. n(n+1)/2 + 1 (Venturi et al.'s data-independent bound, and one above).
+
+    Per (n, N) and width: the fraction of starts ending at a verified spurious local minimum,
+    pooled over seeds, with a 95% two-stage bootstrap interval (seeds resampled, then each
+    drawn seed's count redrawn as Binomial(starts, its fraction)); the observed edge (the
+    smallest width from which no seed found a spurious minimum at any larger tested width); and
+    every published threshold T(n, N) classified against it: ``tight`` (T equals the edge),
+    ``loose`` (no spurious minimum seen from below T on), ``contradicted`` (a verified spurious
+    minimum at a width >= T; whether that refutes the claim depends on its hypotheses, which the
+    registered claims check). Observations from random starts: a spurious minimum not found may
+    exist, so an edge is an estimate from above of nothing and ``loose`` is evidence, not proof.
+    """
+    import hashlib
+    import json
+    import os
+
+    from tqdm import tqdm
+
+    from sublevel.constructions.storage import write_json
+
+    if not inputs or min(inputs) < 1 or not samples or min(samples) < 1 or not seeds or starts < 1:
+        raise InputError("inputs, samples and starts must be >= 1 and at least one seed given")
+    widths = widths or {n: tuple(range(1, n * (n + 1) // 2 + 2)) for n in inputs}
+    units = [(n, m, s, p) for n in inputs for m in samples for s in seeds for p in widths[n]]
+    tag = hashlib.sha256(repr((starts, asdict(SWEEP_DESCENT), VALLEY_SLACK, MAX_VALLEY_CHECKS)).encode()).hexdigest()[:12]
+    if cache_dir is not None:
+        os.makedirs(cache_dir, exist_ok=True)
+    done = {}
+    bar = tqdm(units, desc="quadratic study (n, N, seed, p)", disable=not progress)
+    for n, m, s, p in bar:
+        path = None if cache_dir is None else os.path.join(cache_dir, f"quad_{tag}_n{n}_N{m}_seed{s}_p{p}.json")
+        if path is not None and os.path.exists(path):
+            with open(path) as handle:
+                done[(n, m, s, p)] = json.load(handle)
+            continue
+        rng = np.random.default_rng(s)
+        x, y = rng.standard_normal((m, n)), rng.standard_normal((m, 1))
+        result = search_width(x, y, p, starts, seed=s)
+        valleys = valley_checks(quadratic_problem(x, y, p), result, s)
+        unit = {"starts": starts, "spurious": len(result.spurious),
+                "local_minima": sum(e.local_minimum for e in result.evidence),
+                "spurious_losses": result.distinct_spurious_losses(), "best_known": result.best_known,
+                "best_certified": result.best_certified, "valley_candidates": sum(not v.joined for v in valleys)}
+        done[(n, m, s, p)] = unit
+        if path is not None:
+            write_json(path, unit)
+        bar.set_postfix_str(f"n={n} N={m} seed={s} p={p}: {unit['spurious']}/{starts} spurious")
+    panels = []
+    for n in inputs:
+        for m in samples:
+            rows = []
+            for p in widths[n]:
+                counts = np.array([done[(n, m, s, p)]["spurious"] for s in seeds])
+                rows.append({"width": p, "spurious": counts.tolist(), "starts": starts,
+                             "fraction": float(counts.sum() / (starts * len(seeds))),
+                             "interval_95": _fraction_interval(counts, starts),
+                             "best_certified": all(done[(n, m, s, p)]["best_certified"] for s in seeds),
+                             "valley_candidates": int(sum(done[(n, m, s, p)]["valley_candidates"] for s in seeds))})
+            edge = None
+            for row in reversed(rows):
+                if sum(row["spurious"]):
+                    break
+                edge = row["width"]
+            thresholds = threshold_values(n, m)
+            verdicts = {}
+            for claim, value in thresholds.items():
+                seen_above = any(sum(r["spurious"]) for r in rows if r["width"] >= value)
+                verdicts[claim] = ("contradicted" if seen_above else "tight" if edge is not None and value == edge
+                                   else "loose" if edge is not None and value > edge else "untested")
+            panels.append({"inputs": n, "samples": m, "rows": rows, "edge": edge, "thresholds": thresholds,
+                           "threshold_status": verdicts})
+    return {"panels": panels, "seeds": list(seeds), "starts": starts, "descent": asdict(SWEEP_DESCENT),
+            "data": "x ~ N(0, I_n), y ~ N(0, 1), one draw per seed",
+            "status": "fractions are observations from random starts; intervals are 95% two-stage bootstrap over "
+                      "data seeds; an edge is where no spurious minimum was seen, not a proof that none exists"}
+
+
+def _fraction_interval(counts: np.ndarray, starts: int, resamples: int = 4000, seed: int = 0) -> list[float]:
+    """95% two-stage bootstrap interval of the pooled fraction: seeds with replacement, then each
+    drawn seed's count as Binomial(starts, its observed fraction)."""
+    rng = np.random.default_rng(seed)
+    drawn = rng.integers(0, len(counts), (resamples, len(counts)))
+    redrawn = rng.binomial(starts, counts[drawn] / starts)
+    fractions = redrawn.sum(1) / (starts * len(counts))
+    low, high = np.quantile(fractions, [0.025, 0.975])
+    return [float(low), float(high)]

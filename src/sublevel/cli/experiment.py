@@ -6,9 +6,12 @@
       trained minima, hidden units aligned first (permutation barriers reported apart), against
       the width m; per n the log-log slope with its 95% interval over data seeds and pairs, next
       to -1/n (Freeman & Bruna 2017, Thm 2.4); resumable (finished (n, seed, m) units are kept)
-  sublevel experiment quadratic-sweep [--inputs 4] [--samples 10,30] [--widths 1-10] [--starts 20] [--seed 0]
-      one-hidden-layer quadratic nets: verified spurious local minima against the width p, with
-      every width threshold of the lecture and the literature marked
+  sublevel experiment quadratic-sweep [--inputs 3,4,5] [--samples 6,10,30] [--seeds 0,1,2,3,4] [--starts 100]
+                                      [--cache-dir results/quadratic]
+      one-hidden-layer quadratic nets: the fraction of starts ending at a verified spurious local
+      minimum against the width p (1 .. n(n+1)/2 + 1), with its 95% interval over data seeds, and
+      every width threshold of the lecture and the literature marked tight, loose or contradicted
+      on these instances; resumable (finished (n, N, seed, p) units are kept)
 
 Results go to --out (default figures/<name>.json, beside the figure drawn from them) and the
 figure to --figure (default figures/<name>.png); both are written atomically. Same seed, same
@@ -40,19 +43,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     gap.add_argument("--no-budget-check", action="store_true",
                      help="skip the rerun of the first seed with every path finder's budget doubled")
     sweep = experiments.add_parser("quadratic-sweep", help="spurious minima of quadratic nets vs width p")
-    sweep.add_argument("--inputs", type=int, default=4, help="input dimension n (default: 4)")
-    sweep.add_argument("--samples", default="10,30", help="sample counts N, one panel each (default: 10,30)")
-    sweep.add_argument("--widths", default="1-10", help="widths p, list or range (default: 1-10)")
-    sweep.add_argument("--starts", type=int, default=20, help="random starts per width (default: 20)")
-    sweep.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    sweep.add_argument("--inputs", default="3,4,5", help="input dimensions n (default: 3,4,5)")
+    sweep.add_argument("--samples", default="6,10,30", help="sample counts N, one panel each (default: 6,10,30)")
+    sweep.add_argument("--seeds", default="0,1,2,3,4", help="data seeds (default: 0,1,2,3,4)")
+    sweep.add_argument("--widths", help="widths p, list or range, for every n (default: 1 .. n(n+1)/2 + 1 per n)")
+    sweep.add_argument("--starts", type=int, default=100, help="random starts per width and seed (default: 100)")
+    sweep.add_argument("--cache-dir", default="results/quadratic",
+                       help="finished (n, N, seed, p) units, for resuming (default: results/quadratic)")
     for sub, name in ((gap, "energy_gap"), (sweep, "quadratic_thresholds")):
         sub.add_argument("--out", default=f"figures/{name}.json", help=f"results JSON (default: figures/{name}.json)")
         sub.add_argument("--figure", default=f"figures/{name}.png", help=f"figure PNG (default: figures/{name}.png)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from sublevel.constructions.storage import write_json
 
     from sublevel.figures.saving import check_figure_path
@@ -66,10 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
         if args.samples < 1 or args.pairs < 1:
             raise InputError("samples and pairs must be >= 1")
-        seeds = args.seeds.split(",")
-        if not all(s.strip().isdigit() for s in seeds):
-            raise InputError(f"--seeds must be a comma-separated list of integers >= 0, got {args.seeds!r}")
-        report = energy_gap_study(positive_ints(args.inputs), [int(s) for s in seeds],
+        report = energy_gap_study(positive_ints(args.inputs), _seeds(args.seeds),
                                   EnergyGapSettings(widths=positive_ints(args.widths), pairs=args.pairs, seed=args.seed),
                                   samples=args.samples, cache_dir=args.cache_dir,
                                   budget_check=not args.no_budget_check)
@@ -83,15 +83,29 @@ def run(args: argparse.Namespace) -> int:
 
         summary = "\n".join(line(n, r) for n, r in report["inputs"].items())
     else:
-        from sublevel.checks.experiments.quadratic_sweep import quadratic_sweep
-        from sublevel.figures.quadratic_thresholds import draw
+        from sublevel.checks.experiments.quadratic_sweep import quadratic_study
+        from sublevel.figures.quadratic_thresholds import draw_study as draw
 
-        report = quadratic_sweep(args.inputs, positive_ints(args.samples), positive_ints(args.widths),
-                                 args.starts, args.seed, progress=tqdm.write).to_json()
-        clean = report["clean_from"]
-        summary = "; ".join(f"N = {n}: no spurious minimum found from p = {p} (observed)" for n, p in clean.items())
+        inputs = positive_ints(args.inputs)
+        widths = None if args.widths is None else {n: positive_ints(args.widths) for n in inputs}
+        report = quadratic_study(inputs, positive_ints(args.samples), _seeds(args.seeds), args.starts, widths,
+                                 cache_dir=args.cache_dir)
+        summary = "\n".join(
+            f"n = {p['inputs']}, N = {p['samples']}: "
+            + (f"no spurious minimum seen from p = {p['edge']} (observed)" if p["edge"] is not None
+               else "spurious minima seen up to the widest p")
+            + "; " + ", ".join(f"{claim.replace('quadratic-', '')} {status}"
+                               for claim, status in p["threshold_status"].items() if status != "untested")
+            for p in report["panels"])
     write_json(args.out, report)
     draw(report, args.figure)
     print(summary)
     print(f"wrote {args.out} and {args.figure}")
     return 0
+
+
+def _seeds(text: str) -> list[int]:
+    seeds = text.split(",")
+    if not all(s.strip().isdigit() for s in seeds):
+        raise InputError(f"--seeds must be a comma-separated list of integers >= 0, got {text!r}")
+    return [int(s) for s in seeds]
