@@ -65,7 +65,7 @@ def draw_study(report: dict, out: str | Path) -> Path:
 
     inputs = sorted({p["inputs"] for p in report["panels"]})
     samples = sorted({p["samples"] for p in report["panels"]})
-    fig = Figure(figsize=(4.6 * len(samples), 3.9 * len(inputs)))
+    fig = Figure(figsize=(5.2 * len(samples), 5.4 * len(inputs)))
     axes = fig.subplots(len(inputs), len(samples), squeeze=False)
     for panel in report["panels"]:
         ax = axes[inputs.index(panel["inputs"])][samples.index(panel["samples"])]
@@ -94,7 +94,7 @@ def draw_study(report: dict, out: str | Path) -> Path:
         ax.set_xlabel("hidden width $p$")
         ax.set_ylabel("fraction of starts: spurious minimum")
         ax.set_ylim(-0.03, 1.03)
-        ax.legend(fontsize=6, loc="upper right", framealpha=0.85)
+        ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, frameon=False)
         ax.xaxis.get_major_locator().set_params(integer=True)
     fig.suptitle(f"One-hidden-layer quadratic nets:\n{len(report['seeds'])} data seeds x {report['starts']} starts "
                  f"per width (95% intervals over seeds)", fontsize=10)

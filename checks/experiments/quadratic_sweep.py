@@ -226,13 +226,12 @@ def quadratic_study(inputs: tuple[int, ...] = (3, 4, 5), samples: tuple[int, ...
 
     Per (n, N) and width: the fraction of starts ending at a verified spurious local minimum,
     pooled over seeds, with a 95% two-stage bootstrap interval (seeds resampled, then each
-    drawn seed's count redrawn as Binomial(starts, its fraction)); the observed edge (the
-    smallest width from which no seed found a spurious minimum at any larger tested width); and
-    every published threshold T(n, N) classified against it: ``tight`` (T equals the edge),
-    ``loose`` (no spurious minimum seen from below T on), ``contradicted`` (a verified spurious
-    minimum at a width >= T; whether that refutes the claim depends on its hypotheses, which the
-    registered claims check). Observations from random starts: a spurious minimum not found may
-    exist, so an edge is an estimate from above of nothing and ``loose`` is evidence, not proof.
+    drawn seed's count redrawn as Binomial(starts, its fraction)); two observed edges, the
+    smallest width from which no seed found a spurious minimum (``edge``), or a candidate
+    spurious valley (``valley_edge``), at any larger tested width; and every published
+    threshold T(n, N) classified by :func:`_status` against the edge of what it is about
+    (minima or valleys). Observations from random starts: a spurious minimum not found may
+    exist, so every status is evidence, not proof.
     """
     import hashlib
     import json
@@ -280,19 +279,12 @@ def quadratic_study(inputs: tuple[int, ...] = (3, 4, 5), samples: tuple[int, ...
                              "interval_95": _fraction_interval(counts, starts),
                              "best_certified": all(done[(n, m, s, p)]["best_certified"] for s in seeds),
                              "valley_candidates": int(sum(done[(n, m, s, p)]["valley_candidates"] for s in seeds))})
-            edge = None
-            for row in reversed(rows):
-                if sum(row["spurious"]):
-                    break
-                edge = row["width"]
+            edge = _edge(rows, "spurious")
+            valley_edge = _edge(rows, "valley_candidates")
             thresholds = threshold_values(n, m)
-            verdicts = {}
-            for claim, value in thresholds.items():
-                seen_above = any(sum(r["spurious"]) for r in rows if r["width"] >= value)
-                verdicts[claim] = ("contradicted" if seen_above else "tight" if edge is not None and value == edge
-                                   else "loose" if edge is not None and value > edge else "untested")
-            panels.append({"inputs": n, "samples": m, "rows": rows, "edge": edge, "thresholds": thresholds,
-                           "threshold_status": verdicts})
+            verdicts = {claim: _status(claim, value, rows, edge, valley_edge) for claim, value in thresholds.items()}
+            panels.append({"inputs": n, "samples": m, "rows": rows, "edge": edge, "valley_edge": valley_edge,
+                           "thresholds": thresholds, "threshold_status": verdicts})
     return {"panels": panels, "seeds": list(seeds), "starts": starts, "descent": asdict(SWEEP_DESCENT),
             "data": "x ~ N(0, I_n), y ~ N(0, 1), one draw per seed",
             "status": "fractions are observations from random starts; intervals are 95% two-stage bootstrap over "
@@ -308,3 +300,42 @@ def _fraction_interval(counts: np.ndarray, starts: int, resamples: int = 4000, s
     fractions = redrawn.sum(1) / (starts * len(counts))
     low, high = np.quantile(fractions, [0.025, 0.975])
     return [float(low), float(high)]
+
+
+def _edge(rows: list[dict], key: str) -> int | None:
+    """Smallest tested width from which no seed saw ``key`` at that or any larger width."""
+    edge = None
+    for row in reversed(rows):
+        if (sum(row[key]) if isinstance(row[key], list) else row[key]):
+            break
+        edge = row["width"]
+    return edge
+
+
+def _status(claim: str, value: float, rows: list[dict], edge: int | None, valley_edge: int | None) -> str:
+    """How threshold T = ``value`` of ``claim`` fares on the study's instances (trainable output
+    weights, no weight decay, one hidden layer).
+
+    ``outside its hypotheses`` when the claim assumes fixed output weights or weight decay;
+    ``untested`` when T lies beyond the widths swept. Otherwise, judged by what the claim is
+    about (spurious minima, or spurious valleys): ``spurious minimum at or above it`` (an end
+    point that passed every test of :mod:`sublevel.checks.verdicts.spurious` at a width >= T:
+    evidence against the claim inside its hypotheses, not a proof) or ``candidate valley at or
+    above it`` (such a minimum from which the path finder found no certified path at its level:
+    weaker evidence still, a finder's failure looks the same); else ``tight`` (T equals the edge:
+    something was seen at T - 1) or ``loose`` (T above the edge). Nothing seen from T on makes the
+    edge at most T, so these are all cases; all of them are observations from random starts.
+    """
+    from sublevel.theory.quadratic_claims import THRESHOLDS
+
+    threshold = THRESHOLDS[claim]
+    if threshold.fixed_output or threshold.weight_decay:
+        return "outside its hypotheses"
+    if value > max(r["width"] for r in rows):
+        return "untested"
+    minima = threshold.about == "minima"
+    key, own_edge = ("spurious", edge) if minima else ("valley_candidates", valley_edge)
+    seen = any((sum(r[key]) if isinstance(r[key], list) else r[key]) for r in rows if r["width"] >= value)
+    if seen:
+        return "spurious minimum at or above it" if minima else "candidate valley at or above it"
+    return "tight" if value == own_edge else "loose"
