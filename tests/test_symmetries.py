@@ -76,3 +76,26 @@ def test_bad_input():
         canonicalise(arch, torch.full((arch.num_params,), float("nan")))
     with pytest.raises(InputError):
         canonicalise(Architecture.parse("2-3-1", torch.tanh), torch.ones(Architecture.parse("2-3-1").num_params))
+
+
+@settings(max_examples=30, deadline=None)
+@given(activation=st.sampled_from(["relu", "quadratic", "linear"]), width=st.integers(1, 6),
+       log_scale=st.floats(-3, 3), seed=st.integers(0, 2 ** 16))
+def test_balanced_rescaling_keeps_the_function_and_equalises_each_unit(activation, width, log_scale, seed):
+    """Balanced canonical forms: the same outputs, each hidden unit's incoming and outgoing norms
+    equal (r / c = s c^degree), and for degree-1 units a total norm no larger than the input's."""
+    from sublevel.checks.counting.symmetries import DEGREE, _units
+
+    arch = Architecture((3, width, 2), activation, bias=False)
+    theta = arch.init(1, generator=torch.Generator().manual_seed(seed)).double()
+    w_in, _, _ = _units(arch, theta, 1)
+    w_in *= 10.0 ** log_scale  # an unbalanced point on the orbit
+    out = canonicalise(arch, theta[0], rescale_units="balanced")
+    x = torch.randn(7, 3, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    torch.testing.assert_close(arch.forward(out.unsqueeze(0), x), arch.forward(theta, x), rtol=1e-9, atol=1e-9)
+    w_in, _, w_out = _units(arch, out.unsqueeze(0), 1)
+    incoming, outgoing = w_in.square().sum(-1).sqrt()[0], w_out.square().sum(-2).sqrt()[0]
+    scale = float(out.abs().max())
+    torch.testing.assert_close(incoming, outgoing, rtol=1e-9, atol=1e-12 * scale)
+    if DEGREE[activation] == 1:  # r^2 + s^2 at fixed r s is smallest where r = s
+        assert float(out.norm()) <= float(theta.norm()) * (1 + 1e-12)

@@ -55,12 +55,20 @@ def _units(architecture: Architecture, theta: torch.Tensor, layer: int) -> tuple
     return views[layer - 1].weight, views[layer - 1].bias, views[layer].weight
 
 
-def rescale(architecture: Architecture, theta: torch.Tensor, layer: int) -> None:
-    """In place: hidden layer ``layer``'s incoming vectors (row and bias) scaled to unit norm,
-    outgoing columns by norm^degree (the same function). Zero incoming vectors are left alone."""
+def rescale(architecture: Architecture, theta: torch.Tensor, layer: int, balanced: bool = False) -> None:
+    """In place: hidden layer ``layer``'s incoming vectors (row and bias) divided by c and
+    outgoing columns multiplied by c^degree (the same function): c = the incoming norm r (unit
+    incoming vectors), or with ``balanced`` c = (r / s)^(1 / (1 + degree)), s the outgoing norm,
+    which makes the two norms equal (the point of smallest norm on the unit's rescaling orbit).
+    Units with a zero incoming (or, balanced, outgoing) vector are left alone."""
     degree = DEGREE[_activation(architecture)]
     w_in, b_in, w_out = _units(architecture, theta, layer)
     norm = (w_in.square().sum(-1) + (b_in.square() if b_in is not None else 0)).sqrt()
+    if balanced:
+        outgoing = w_out.square().sum(-2).sqrt()
+        ok = (norm > 0) & (outgoing > 0)
+        norm = torch.where(ok, (norm / torch.where(ok, outgoing, torch.ones_like(outgoing))) ** (1 / (1 + degree)),
+                           torch.zeros_like(norm))
     scale = torch.where(norm > 0, norm, torch.ones_like(norm))
     w_in /= scale.unsqueeze(-1)
     if b_in is not None:
@@ -124,7 +132,7 @@ def _match_order(features: torch.Tensor, reference: torch.Tensor) -> torch.Tenso
     return torch.stack([torch.as_tensor(linear_sum_assignment(s, maximize=True)[1]) for s in score])
 
 
-def canonicalise(architecture: Architecture, theta, reference=None, rescale_units: bool = True) -> torch.Tensor:
+def canonicalise(architecture: Architecture, theta, reference=None, rescale_units: bool | str = True) -> torch.Tensor:
     """Canonical forms of parameter points (K, P) or (P,): same function, same square loss.
 
     Parameters
@@ -134,9 +142,10 @@ def canonicalise(architecture: Architecture, theta, reference=None, rescale_unit
     reference : tensor (P,), optional
         Match unit order to this point's canonical form (weight matching); without it units
         are sorted lexicographically.
-    rescale_units : bool
+    rescale_units : bool or "balanced"
         Normalise incoming vectors (a continuous symmetry; turn off with a ridge term, which
-        it does not preserve).
+        it does not preserve); ``"balanced"`` gives every unit equal incoming and outgoing
+        norms instead (:func:`rescale`), which keeps the scale of the weights.
 
     Returns
     -------
@@ -166,7 +175,7 @@ def canonicalise(architecture: Architecture, theta, reference=None, rescale_unit
                            rescale_units=rescale_units).unsqueeze(0)
     for layer in range(1, architecture.depth):
         if rescale_units:
-            rescale(architecture, batch, layer)
+            rescale(architecture, batch, layer, balanced=rescale_units == "balanced")
         flip_signs(architecture, batch, layer)
     for layer in range(1, architecture.depth):
         features = _unit_features(architecture, batch, layer)
