@@ -20,9 +20,12 @@ path of constant loss, then B's hidden units matched to A's by weight matching),
 that differ only by the order or the scale split of their units are searched as the same
 minimum. The straight line between the minima *as trained* is certified too and kept beside
 each gap (``raw_linear_gap``): the permutation barrier, reported apart; being a path between
-the same two minima it also competes for the gap. Setting: square loss with no penalty and unconstrained rows (the theorem's penalty
-kappa ||W_2||_1 and unit-norm rows of W_1 are met after rescaling by a suitable kappa, which
-does not change paths' shapes); each pair's gap is measured above its own higher minimum.
+the same two minima it also competes for the gap.
+
+Setting: square loss with no penalty and unconstrained rows, which is not the theorem's (a
+penalty kappa ||W_2||_1 and rows of W_1 of norm at most 1; the registered claim states kappa =
+0 among its hypotheses); each pair's gap is measured above its own higher minimum, not above a
+common level per width.
 
 Uncertainty (:func:`cluster_bootstrap_slope`): data sets drawn with several seeds are the
 clusters; the 95% interval of the slope resamples data seeds, then pairs within each.
