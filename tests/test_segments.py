@@ -380,3 +380,53 @@ def test_serial_and_parallel_sweeps_agree_bit_for_bit():
     finally:
         torch.set_num_threads(threads)
     assert torch.equal(serial.upper, parallel.upper) and torch.equal(serial.argmax, parallel.argmax)
+
+
+def _exact_loss(arch: Architecture, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, kappa: float):
+    """The real-number loss of the float64 parameters and data, in exact rational arithmetic."""
+    from fractions import Fraction
+
+    views = arch.layers(theta.unsqueeze(0))
+    layers = [([[Fraction(float(v)) for v in row] for row in view.weight[0]],
+               None if view.bias is None else [Fraction(float(v)) for v in view.bias[0]]) for view in views]
+    total = Fraction(0)
+    for xi, yi in zip(x.tolist(), y.tolist()):
+        h = [Fraction(v) for v in xi]
+        for depth, (w, b) in enumerate(layers):
+            h = [sum((wij * hj for wij, hj in zip(row, h)), Fraction(0)) + (b[i] if b else 0) for i, row in enumerate(w)]
+            if depth < len(layers) - 1:
+                h = [max(v, Fraction(0)) if arch.activation_name == "relu" else v * v if
+                     arch.activation_name == "quadratic" else v for v in h]
+        total += sum((hi - Fraction(yv)) ** 2 for hi, yv in zip(h, yi))
+    return total / len(x) + Fraction(kappa) * sum(Fraction(float(v)) ** 2 for v in theta.tolist())
+
+
+@settings(max_examples=40, deadline=None)
+@given(activation=st.sampled_from(["relu", "quadratic", "linear"]), width=st.integers(1, 4),
+       log_scale=st.floats(-3, 3), kappa=st.sampled_from([0.0, 0.1]), seed=st.integers(0, 2 ** 16))
+def test_loss_lower_and_upper_bounds_enclose_the_real_number_loss(activation, width, log_scale, kappa, seed):
+    """Exact rational arithmetic on the float64 data and parameters: the real loss lies within
+    [loss_lower_bounds, loss_upper_bounds] at every point, at scales from 1e-3 to 1e3."""
+    from fractions import Fraction
+
+    from sublevel.checks.certify.segments import loss_lower_bounds, loss_upper_bounds
+
+    g = torch.Generator().manual_seed(seed)
+    arch = Architecture((2, width, 1), activation, bias=True)
+    x = torch.randn(5, 2, generator=g, dtype=torch.float64) * 10.0 ** log_scale
+    y = torch.randn(5, 1, generator=g, dtype=torch.float64)
+    problem = Problem(arch, x, y, kappa)
+    theta = torch.randn(3, arch.num_params, generator=g, dtype=torch.float64)
+    lower, upper = loss_lower_bounds(problem, theta), loss_upper_bounds(problem, theta)
+    for point, low, high in zip(theta, lower.tolist(), upper.tolist()):
+        real = _exact_loss(arch, point, x, y, kappa)
+        assert Fraction(low) <= real <= Fraction(high)
+
+
+def test_loss_lower_bounds_refuse_deep_nets():
+    from sublevel.checks.certify.segments import loss_lower_bounds
+
+    arch = Architecture((2, 3, 3, 1), "relu")
+    problem = Problem(arch, torch.zeros(4, 2, dtype=torch.float64), torch.zeros(4, 1, dtype=torch.float64))
+    with pytest.raises(InputError):
+        loss_lower_bounds(problem, torch.zeros(arch.num_params, dtype=torch.float64))

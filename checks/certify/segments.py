@@ -28,6 +28,7 @@ ch. 3) so that it stays an upper bound on the real-number maximum.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -218,6 +219,30 @@ def loss_upper_bounds(problem: Problem, theta: torch.Tensor) -> torch.Tensor:
                                             slope=False)[0] for i in range(0, a.shape[0], step)])
         bound = torch.maximum(bound, computed)
     return bound[0] if single else bound
+
+
+def loss_lower_bounds(problem: Problem, theta: torch.Tensor) -> torch.Tensor:
+    """Rigorous lower bounds of L at each of M points: (M, P) -> (M,), for nets with at most one
+    hidden layer: the computed float64 loss minus the same a-priori rounding bound that
+    :func:`loss_upper_bounds` adds (it bounds the computed loss's distance from the real-number
+    loss in both directions), one ulp further down for the subtraction's own rounding, and never
+    below 0 (the loss is a mean of squares plus a non-negative ridge term).
+
+    Raises
+    ------
+    InputError
+        For deeper nets (no lower bound is implemented there), and as :func:`loss_upper_bounds`.
+    """
+    problem = problem.to(dtype=torch.float64)
+    if problem.architecture.depth > 2:
+        raise InputError("rigorous lower bounds of the loss are implemented for at most one hidden layer")
+    a, _, single = _check_segments(problem, theta, theta)
+    if a.shape[0] == 0:
+        return a.new_zeros(0)
+    computed = problem.loss(a)
+    slack = _rounding_bound(problem, a, torch.zeros_like(a), activation_kind(problem.architecture))
+    lower = torch.nextafter(computed - slack, torch.full_like(computed, -math.inf)).clamp_min(0.0)
+    return lower[0] if single else lower
 
 
 def path_maximum(problem: Problem, beads: torch.Tensor, **options) -> SegmentBound:

@@ -22,6 +22,11 @@ minimum. The straight line between the minima *as trained* is certified too and 
 each gap (``raw_linear_gap``): the permutation barrier, reported apart; being a path between
 the same two minima it also competes for the gap.
 
+Each gap is the certified upper bound of a path's maximum minus rigorous lower bounds of its
+end points' losses (:func:`~sublevel.checks.certify.segments.loss_lower_bounds`), so it bounds
+that pair's minimax gap from above, for the pair as stored: the canonical forms are float64
+points, each a rounding away from the rescaling orbit of its trained minimum.
+
 Setting: square loss with no penalty and unconstrained rows, which is not the theorem's (a
 penalty kappa ||W_2||_1 and rows of W_1 of norm at most 1; the registered claim states kappa =
 0 among its hypotheses); each pair's gap is measured above its own higher minimum, not above a
@@ -40,6 +45,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from sublevel.checks.certify.segments import loss_lower_bounds
 from sublevel.checks.counting.symmetries import canonicalise
 from sublevel.checks.paths import get_finder
 from sublevel.checks.verdicts.spurious import DescentSettings, descend
@@ -158,6 +164,7 @@ def gap_rows(dataset: Dataset, width: int, settings: EnergyGapSettings, data_see
     generator = torch.Generator().manual_seed(settings.seed * 1000 + width)
     minima = descend(problem.loss, architecture.init(2 * settings.pairs, generator=generator), settings.descent)
     starts, ends = minima[: settings.pairs], minima[settings.pairs:]
+    raw_starts, raw_ends = starts, ends
     raw = get_finder("linear").batch(problem, starts, ends)  # the pairs as trained: permutation barriers included
     if settings.align:
         # balanced rescaling (equal incoming and outgoing norms per unit) moves each minimum along
@@ -166,23 +173,27 @@ def gap_rows(dataset: Dataset, width: int, settings: EnergyGapSettings, data_see
         aligned_starts = canonicalise(architecture, starts, rescale_units="balanced")
         ends = torch.stack([canonicalise(architecture, end, reference=start, rescale_units="balanced")
                             for start, end in zip(aligned_starts, ends)])
-        before = problem.loss(torch.cat([starts, minima[settings.pairs:]]))
+        before = problem.loss(torch.cat([raw_starts, raw_ends]))
         after = problem.loss(torch.cat([aligned_starts, ends]))
         if not torch.allclose(after, before, rtol=1e-9, atol=1e-12 * float(before.abs().max())):
             raise Contradiction("canonical forms changed the loss of a minimum (a symmetry rule is wrong)")
         starts = aligned_starts
     losses_a, losses_b = problem.loss(starts), problem.loss(ends)
+    # the gaps subtract rigorous lower bounds of the end points' losses (the floor), so each is a
+    # certified upper bound: path maximum (certified from above) minus the higher end (from below)
+    floor = torch.maximum(loss_lower_bounds(problem, starts), loss_lower_bounds(problem, ends))
+    raw_floor = torch.maximum(loss_lower_bounds(problem, raw_starts), loss_lower_bounds(problem, raw_ends))
     found = [[(path, name) for path in finder.batch(problem, starts, ends)] for name, finder in finders]
     rows = []
     for index in range(settings.pairs):
-        # the minima as trained are joined by the raw straight line too: both are certified
-        # paths between A and B modulo symmetry, so the gap is the lower of the two
-        candidates = [paths[index] for paths in found] + [(raw[index], "linear (as trained)")]
-        path, name = min(candidates, key=lambda item: item[0].maximum)
-        floor = max(float(losses_a[index]), float(losses_b[index]))
-        rows.append(GapRow(width, index, float(losses_a[index]), float(losses_b[index]), path.maximum,
-                           max(0.0, path.maximum - floor), name, path.num_segments + 1, path.normalised_length,
-                           max(0.0, raw[index].maximum - floor), data_seed))
+        best, name = min((paths[index] for paths in found), key=lambda item: item[0].maximum)
+        gap = best.maximum - float(floor[index])
+        raw_gap = raw[index].maximum - float(raw_floor[index])
+        if raw_gap < gap:  # the minima as trained are joined by the raw straight line too: both are
+            # certified paths between A and B modulo symmetry, so the gap is the lower of the two
+            best, name, gap = raw[index], "linear (as trained)", raw_gap
+        rows.append(GapRow(width, index, float(losses_a[index]), float(losses_b[index]), best.maximum, max(0.0, gap),
+                           name, best.num_segments + 1, best.normalised_length, max(0.0, raw_gap), data_seed))
     return rows
 
 
