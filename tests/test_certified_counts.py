@@ -407,6 +407,9 @@ def test_apart_records_say_reaches_only_when_a_loss_above_the_level_is_attained(
     assert "reaches" not in straddles.describe() and "no dss path tried to another component is certified below 1" \
         in straddles.describe()
     assert "[0.9, 1.5]" in straddles.describe()
+    # a computed loss a rounding step above the level is not 'at least' anything above it
+    rounding = Apart(1.0, 3, 0.1, 1.5, "dss", attained=1.0 + 1e-13)
+    assert "reaches" not in rounding.describe()
 
 
 def test_components_left_apart_report_the_lowest_certified_path_tried():
