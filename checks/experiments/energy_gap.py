@@ -47,6 +47,7 @@ import torch
 
 from sublevel.checks.certify.segments import loss_lower_bounds
 from sublevel.checks.counting.symmetries import canonicalise
+from sublevel.checks.experiments.units import run_units, settings_tag
 from sublevel.checks.paths import get_finder
 from sublevel.checks.verdicts.spurious import DescentSettings, descend
 from sublevel.constructions.datasets import Dataset
@@ -277,38 +278,24 @@ def energy_gap_study(inputs: list[int], seeds: list[int], settings: EnergyGapSet
 
     Returns ``{"inputs": {n: EnergyGapResult.to_json() + "budget_check"}, "settings": ...}``.
     """
-    import hashlib
-    import json
-    import os
-
-    from tqdm import tqdm
-
     from sublevel.constructions.registry import construct
-    from sublevel.constructions.storage import write_json
 
     if not inputs or min(inputs) < 1 or not seeds or samples < 1:
         raise InputError("need input dimensions >= 1, at least one seed and samples >= 1")
     units = [(n, s, m, False) for n in inputs for s in seeds for m in settings.widths]
     if budget_check:
         units += [(n, seeds[0], m, True) for n in inputs for m in settings.widths]
-    tag = hashlib.sha256(repr((settings, samples)).encode()).hexdigest()[:12]
-    if cache_dir is not None:
-        os.makedirs(cache_dir, exist_ok=True)
-    done: dict[tuple, list[GapRow]] = {}
-    bar = tqdm(units, desc="energy gap (n, seed, m)", disable=not progress)
-    for n, seed, width, double in bar:
-        path = None if cache_dir is None else os.path.join(
-            cache_dir, f"gap_{tag}_n{n}_seed{seed}_m{width}{'_x2' if double else ''}.json")
-        if path is not None and os.path.exists(path):
-            with open(path) as handle:
-                done[(n, seed, width, double)] = [GapRow(**row) for row in json.load(handle)["rows"]]
-            continue
+    def compute(unit) -> dict:
+        n, seed, width, double = unit
         data = construct("teacher", arch=f"{n}-4-1", activation="quadratic", samples=samples, seed=seed)
         rows = gap_rows(data, width, settings.doubled() if double else settings, data_seed=seed)
-        done[(n, seed, width, double)] = rows
-        if path is not None:
-            write_json(path, {"rows": [asdict(r) for r in rows]})
-        bar.set_postfix_str(f"n={n} seed={seed} m={width}: mean gap {np.mean([r.gap for r in rows]):.3g}")
+        return {"rows": [asdict(r) for r in rows]}
+
+    results = run_units(units, compute, lambda u: f"n{u[0]}_seed{u[1]}_m{u[2]}{'_x2' if u[3] else ''}", cache_dir,
+                        "gap_" + settings_tag(settings, samples), "energy gap (n, seed, m)", progress,
+                        lambda u, r: f"n={u[0]} seed={u[1]} m={u[2]}: mean gap "
+                                     f"{np.mean([row['gap'] for row in r['rows']]):.3g}")
+    done = {unit: [GapRow(**row) for row in result["rows"]] for unit, result in results.items()}
     out = {}
     for n in inputs:
         rows = [r for (nn, _, _, double), part in done.items() if nn == n and not double for r in part]

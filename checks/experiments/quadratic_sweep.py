@@ -233,41 +233,27 @@ def quadratic_study(inputs: tuple[int, ...] = (3, 4, 5), samples: tuple[int, ...
     (minima or valleys). Observations from random starts: a spurious minimum not found may
     exist, so every status is evidence, not proof.
     """
-    import hashlib
-    import json
-    import os
-
-    from tqdm import tqdm
-
-    from sublevel.constructions.storage import write_json
+    from sublevel.checks.experiments.units import run_units, settings_tag
 
     if not inputs or min(inputs) < 1 or not samples or min(samples) < 1 or not seeds or starts < 1:
         raise InputError("inputs, samples and starts must be >= 1 and at least one seed given")
     widths = widths or {n: tuple(range(1, n * (n + 1) // 2 + 2)) for n in inputs}
     units = [(n, m, s, p) for n in inputs for m in samples for s in seeds for p in widths[n]]
-    tag = hashlib.sha256(repr((starts, asdict(SWEEP_DESCENT), VALLEY_SLACK, MAX_VALLEY_CHECKS)).encode()).hexdigest()[:12]
-    if cache_dir is not None:
-        os.makedirs(cache_dir, exist_ok=True)
-    done = {}
-    bar = tqdm(units, desc="quadratic study (n, N, seed, p)", disable=not progress)
-    for n, m, s, p in bar:
-        path = None if cache_dir is None else os.path.join(cache_dir, f"quad_{tag}_n{n}_N{m}_seed{s}_p{p}.json")
-        if path is not None and os.path.exists(path):
-            with open(path) as handle:
-                done[(n, m, s, p)] = json.load(handle)
-            continue
+    def compute(unit) -> dict:
+        n, m, s, p = unit
         rng = np.random.default_rng(s)
         x, y = rng.standard_normal((m, n)), rng.standard_normal((m, 1))
         result = search_width(x, y, p, starts, seed=s)
         valleys = valley_checks(quadratic_problem(x, y, p), result, s)
-        unit = {"starts": starts, "spurious": len(result.spurious),
+        return {"starts": starts, "spurious": len(result.spurious),
                 "local_minima": sum(e.local_minimum for e in result.evidence),
                 "spurious_losses": result.distinct_spurious_losses(), "best_known": result.best_known,
                 "best_certified": result.best_certified, "valley_candidates": sum(not v.joined for v in valleys)}
-        done[(n, m, s, p)] = unit
-        if path is not None:
-            write_json(path, unit)
-        bar.set_postfix_str(f"n={n} N={m} seed={s} p={p}: {unit['spurious']}/{starts} spurious")
+
+    done = run_units(units, compute, lambda u: f"n{u[0]}_N{u[1]}_seed{u[2]}_p{u[3]}", cache_dir,
+                     "quad_" + settings_tag(starts, asdict(SWEEP_DESCENT), VALLEY_SLACK, MAX_VALLEY_CHECKS),
+                     "quadratic study (n, N, seed, p)", progress,
+                     lambda u, r: f"n={u[0]} N={u[1]} seed={u[2]} p={u[3]}: {r['spurious']}/{starts} spurious")
     panels = []
     for n in inputs:
         for m in samples:
