@@ -141,6 +141,10 @@ CASES = {
                                   "{out}/q.json", "--figure", "{out}/q.png"],
     "experiment: zero pairs": ["experiment", "energy-gap", "--pairs", "0", "--out", "{out}/e.json", "--figure",
                                "{out}/e.png"],
+    "experiment: negative seed": ["experiment", "energy-gap", "--seeds", "0,-1", "--out", "{out}/e.json", "--figure",
+                                  "{out}/e.png"],
+    "experiment: seed not an integer": ["experiment", "quadratic-sweep", "--seeds", "a", "--out", "{out}/q.json",
+                                        "--figure", "{out}/q.png"],
     "experiment: figure of unknown type": ["experiment", "energy-gap", "--widths", "2", "--pairs", "1", "--out",
                                            "{out}/e.json", "--figure", "{out}/e.xyz"],
     # landscape

@@ -86,7 +86,7 @@ class ModelPath:
         lines = [f"{self.curve} curve, {len(self.t)} points (BatchNorm: {self.batchnorm}): largest sampled loss "
                  f"{self.maximum:.6g}, barrier {self.barrier:.6g} above the worse model (estimates, not certified)"]
         lines += [f"segment t in [{s['t'][0]:.4g}, {s['t'][1]:.4g}]: largest of {s['points']} sampled losses "
-                  f"{s['sampled_maximum']:.6g} ({'certified' if s['certified'] else 'estimate'})"
+                  f"{s['sampled_maximum']:.6g} (estimate)"
                   for s in self.segments]
         lines.append(f"alignment: {self.alignment}")
         return "\n".join(lines + [f"note: {note}" for note in self.notes])

@@ -23,7 +23,7 @@ import argparse
 import json
 from pathlib import Path
 
-from sublevel.cli.options import positive_ints, subcommands
+from sublevel.cli.options import comma_list, positive_ints, seed, subcommands
 from sublevel.theory.errors import InputError
 
 HELP = "run the energy-gap or quadratic-threshold experiment; write JSON results and a figure"
@@ -35,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     gap.add_argument("--widths", default="2,4,8,16,32,64", help="hidden widths m (default: 2,4,8,16,32,64)")
     gap.add_argument("--pairs", type=int, default=5, help="pairs of trained minima per width (default: 5)")
     gap.add_argument("--inputs", default="1,2", help="input dimensions n of the teacher data (default: 1,2)")
-    gap.add_argument("--seeds", default="0,1,2", help="data seeds, one teacher data set each (default: 0,1,2)")
+    gap.add_argument("--seeds", type=comma_list(seed), default=(0, 1, 2),
+                     help="data seeds, one teacher data set each (default: 0,1,2)")
     gap.add_argument("--samples", type=int, default=64, help="number of samples N (default: 64)")
     gap.add_argument("--seed", type=int, default=0, help="seed of the descents and path finders (default: 0)")
     gap.add_argument("--cache-dir", default="results/energy_gap",
@@ -45,7 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sweep = experiments.add_parser("quadratic-sweep", help="spurious minima of quadratic nets vs width p")
     sweep.add_argument("--inputs", default="3,4,5", help="input dimensions n (default: 3,4,5)")
     sweep.add_argument("--samples", default="6,10,30", help="sample counts N, one panel each (default: 6,10,30)")
-    sweep.add_argument("--seeds", default="0,1,2,3,4", help="data seeds (default: 0,1,2,3,4)")
+    sweep.add_argument("--seeds", type=comma_list(seed), default=(0, 1, 2, 3, 4),
+                       help="data seeds (default: 0,1,2,3,4)")
     sweep.add_argument("--widths", help="widths p, list or range, for every n (default: 1 .. n(n+1)/2 + 1 per n)")
     sweep.add_argument("--starts", type=int, default=100, help="random starts per width and seed (default: 100)")
     sweep.add_argument("--cache-dir", default="results/quadratic",
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
         if args.samples < 1 or args.pairs < 1:
             raise InputError("samples and pairs must be >= 1")
-        report = energy_gap_study(positive_ints(args.inputs), _seeds(args.seeds),
+        report = energy_gap_study(positive_ints(args.inputs), list(args.seeds),
                                   EnergyGapSettings(widths=positive_ints(args.widths), pairs=args.pairs, seed=args.seed),
                                   samples=args.samples, cache_dir=args.cache_dir,
                                   budget_check=not args.no_budget_check)
@@ -88,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
 
         inputs = positive_ints(args.inputs)
         widths = None if args.widths is None else {n: positive_ints(args.widths) for n in inputs}
-        report = quadratic_study(inputs, positive_ints(args.samples), _seeds(args.seeds), args.starts, widths,
+        report = quadratic_study(inputs, positive_ints(args.samples), list(args.seeds), args.starts, widths,
                                  cache_dir=args.cache_dir)
         summary = "\n".join(
             f"n = {p['inputs']}, N = {p['samples']}: "
@@ -102,10 +104,3 @@ def run(args: argparse.Namespace) -> int:
     print(summary)
     print(f"wrote {args.out} and {args.figure}")
     return 0
-
-
-def _seeds(text: str) -> list[int]:
-    seeds = text.split(",")
-    if not all(s.strip().isdigit() for s in seeds):
-        raise InputError(f"--seeds must be a comma-separated list of integers >= 0, got {text!r}")
-    return [int(s) for s in seeds]

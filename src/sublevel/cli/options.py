@@ -55,6 +55,20 @@ def positive_int(text: str) -> int:
     return value
 
 
+def seed(text: str) -> int:
+    """An argparse ``type=`` for a random seed: an integer in [0, MAX_SEED] (use with
+    :func:`comma_list` for several)."""
+    from sublevel.theory.settings import MAX_SEED
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"a seed must be in [0, {MAX_SEED}], got {value}")
+    return value
+
+
 def positive_ints(text: str) -> tuple[int, ...]:
     """``"2,4,8"`` or ``"1-10"`` -> a tuple of positive ints."""
     try:
